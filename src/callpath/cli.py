@@ -1,0 +1,244 @@
+"""The `callpath` command."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, select, update
+
+from callpath import settings as settings_mod
+from callpath.domain.pool import PoolSettings
+from callpath.services import setup
+from callpath.settings import SettingsError
+from callpath.storage import migrate as migrate_mod
+from callpath.storage.db import make_engine, transaction
+from callpath.storage.tables import accounts, sites, users
+
+app = typer.Typer(
+    help="callpath: self-hosted call tracking.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+site_app = typer.Typer(help="Manage sites.", no_args_is_help=True)
+number_app = typer.Typer(help="Manage tracking numbers.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+app.add_typer(number_app, name="number")
+
+DEMO_EMAIL = "demo@callpath.local"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return typer.Exit(2)
+
+
+def _engine() -> Engine:
+    try:
+        url = settings_mod.load().database_url
+    except SettingsError as exc:
+        raise _fail(str(exc)) from exc
+    return make_engine(url)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (CALLPATH_DATABASE_URL)."""
+    try:
+        url = settings_mod.load().database_url
+    except SettingsError as exc:
+        raise _fail(str(exc)) from exc
+    migrate_mod.upgrade(url)
+    typer.echo(f"database is at the latest schema: {url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+) -> None:
+    """Serve the tracker, the API and the admin pages."""
+    import uvicorn
+
+    try:
+        settings_mod.load()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from exc
+    uvicorn.run(
+        "callpath.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _demo_account(conn: object, now: float) -> int:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    row = conn.execute(select(sites.c.account_id).where(sites.c.key == "demo")).first()
+    if row:
+        return int(row[0])
+    account_id = setup.create_account(conn, "Demo", now)
+    created = setup.create_site(
+        conn,
+        account_id,
+        setup.SiteInput(
+            name="Pizza Napoli (demo)",
+            original_numbers=["+7 (495) 109-63-75"],
+            default_destination="+7 (495) 109-63-75",
+        ),
+        now,
+        key="demo",
+    )
+    site_id = int(created["id"])
+    for number, kind, label, source, medium in [
+        ("+7 495 100-00-00", "default", "Site default", None, None),
+        ("+7 495 222-33-01", "static", "Billboard Leningradka", "billboard", "offline"),
+        ("+7 495 222-33-02", "static", "Yandex Maps", "yandex_maps", "maps"),
+        *[(f"+7 495 111-22-3{i}", "pool", None, None, None) for i in range(1, 6)],
+    ]:
+        setup.add_number(
+            conn,
+            account_id,
+            site_id,
+            setup.NumberInput(
+                number=number,
+                kind=kind,
+                label=label,
+                source=source,
+                medium=medium,
+                forward_to="+7 (495) 109-63-75",
+            ),
+            now,
+        )
+    return account_id
+
+
+@app.command()
+def demo() -> None:
+    """Seed the demo account (idempotent) and print a fresh demo login."""
+    engine = _engine()
+    password = secrets.token_urlsafe(9)
+    now = time.time()
+    with transaction(engine) as conn:
+        account_id = _demo_account(conn, now)
+        if conn.execute(select(users.c.id).where(users.c.email == DEMO_EMAIL)).first():
+            conn.execute(
+                update(users)
+                .where(users.c.email == DEMO_EMAIL)
+                .values(password_hash=setup.hasher.hash(password))
+            )
+        else:
+            setup.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
+        name = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar()
+    typer.echo(f"demo account {name!r} ready\n  login:    {DEMO_EMAIL}\n  password: {password}")
+
+
+@site_app.command("add")
+def site_add(
+    name: Annotated[str, typer.Option(help="Site name.")],
+    account: Annotated[int, typer.Option(help="Account id (created when absent).")] = 0,
+    domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeatable).")] = None,
+    original: Annotated[
+        list[str] | None,
+        typer.Option(help="Number printed on the site that the snippet replaces (repeatable)."),
+    ] = None,
+    default_destination: Annotated[
+        str | None, typer.Option(help="Where calls go by default (the office number).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA timezone.")] = "Europe/Moscow",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "RUB",
+    region: Annotated[str, typer.Option(help="Default phone region (ISO country).")] = "RU",
+    hold_after_leave: Annotated[
+        int, typer.Option(help="Seconds a number stays held after the visitor leaves.")
+    ] = 900,
+    cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
+    ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Channel that keeps the original number: medium, source or source/medium."
+        ),
+    ] = None,
+) -> None:
+    """Add a site and print its snippet."""
+    engine = _engine()
+    try:
+        pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
+        with transaction(engine) as conn:
+            account_id = account or setup.create_account(conn, name, time.time())
+            created = setup.create_site(
+                conn,
+                account_id,
+                setup.SiteInput(
+                    name=name,
+                    domains=domain or [],
+                    original_numbers=original or [],
+                    default_destination=default_destination,
+                    timezone=timezone,
+                    currency=currency,
+                    region=region,
+                    pool=pool,
+                    excluded_channels=exclude or [],
+                ),
+                time.time(),
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"site {created['id']} added (account {account_id})\n"
+        f'snippet: <script async src="https://YOUR-HOST/t/{created["key"]}.js"></script>'
+    )
+
+
+@number_app.command("add")
+def number_add(
+    site: Annotated[int, typer.Option(help="Site id.")],
+    number: Annotated[str, typer.Argument(help="The number, any common format.")],
+    kind: Annotated[str, typer.Option(help="static | pool | default")] = "pool",
+    forward_to: Annotated[str | None, typer.Option(help="Destination (else site default).")] = None,
+    label: Annotated[str | None, typer.Option(help="Channel label, e.g. 'Billboard'.")] = None,
+    source: Annotated[str | None, typer.Option(help="Channel source of a static number.")] = None,
+    medium: Annotated[str | None, typer.Option(help="Channel medium of a static number.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Campaign of a static number.")] = None,
+) -> None:
+    """Add a tracking number to a site."""
+    engine = _engine()
+    try:
+        with transaction(engine) as conn:
+            row = conn.execute(select(sites.c.account_id).where(sites.c.id == site)).first()
+            if row is None:
+                raise setup.SetupError(f"no site {site}")
+            setup.add_number(
+                conn,
+                int(row[0]),
+                site,
+                setup.NumberInput(
+                    number=number,
+                    kind=kind,
+                    forward_to=forward_to,
+                    label=label,
+                    source=source,
+                    medium=medium,
+                    campaign=campaign,
+                ),
+                time.time(),
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{kind} number {number} added to site {site}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,39 @@
+"""Phone numbers: always E.164 inside callpath; parsed and shown with `phonenumbers`."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class PhoneError(ValueError):
+    """Input that is not a valid phone number."""
+
+
+def to_e164(raw: str, region: str = "RU") -> str:
+    """Parse what a person typed ("8 (495) 109-63-75", "+74951096375") into E.164."""
+    text = (raw or "").strip()
+    if not text or len(text) > 40:
+        raise PhoneError(f"{raw!r} is not a phone number")
+    try:
+        parsed = phonenumbers.parse(text, region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError(f"{raw!r} is not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise PhoneError(f"{raw!r} is not a valid phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def display(e164: str) -> str:
+    """Human form of an E.164 number, e.g. "+7 495 111-22-33"."""
+    parsed = phonenumbers.parse(e164, None)
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def national_digits(e164: str) -> str:
+    """The national significant number: "+74951112233" -> "4951112233"."""
+    parsed = phonenumbers.parse(e164, None)
+    return str(phonenumbers.national_significant_number(parsed))
+
+
+def country_code(e164: str) -> str:
+    return str(phonenumbers.parse(e164, None).country_code)

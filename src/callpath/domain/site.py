@@ -1,0 +1,57 @@
+"""A site as the tracker endpoints see it: immutable, cheap to cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from callpath.domain.pool import PoolSettings
+
+NUMBER_KINDS = ("static", "pool", "default")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    id: int
+    account_id: int
+    key: str
+    name: str
+    domains: tuple[str, ...]
+    timezone: str
+    region: str
+    original_numbers: tuple[str, ...]
+    pool: PoolSettings
+    excluded_channels: tuple[str, ...]
+    default_number: str | None
+    pool_size: int
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """With no domains configured any origin may use the snippet; else only those."""
+        if not self.domains:
+            return True
+        if not origin:
+            return False
+        host = (urlsplit(origin).hostname or "").rstrip(".").lower()
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def own_hosts(self) -> tuple[str, ...]:
+        return self.domains
+
+    def substitutes(self, source: str, medium: str) -> bool:
+        """Substitution covers all traffic unless the site opted a channel out.
+
+        An entry is a medium ("organic"), a source ("google") or "source/medium".
+        """
+        keys = {medium.lower(), source.lower(), f"{source}/{medium}".lower()}
+        return not keys.intersection(self.excluded_channels)
+
+
+def normalize_domain(raw: str) -> str:
+    """ "https://WWW.Shop.example/" -> "www.shop.example"; raises ValueError on junk."""
+    text = raw.strip().lower()
+    host = urlsplit(text if "//" in text else "//" + text).hostname or ""
+    host = host.rstrip(".")
+    labels = host.split(".")
+    if len(labels) < 2 or not all(labels) or len(host) > 253:
+        raise ValueError(f"{raw!r} is not a domain name")
+    return host

@@ -1,0 +1,244 @@
+"""Tracker use cases: start a session, keep its number alive, note its leave and clicks.
+
+These are what the public `/t/v1/*` endpoints call, and what the trace replay calls with a
+virtual clock. Each runs in one transaction on the given engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine
+
+from callpath.domain import phone
+from callpath.domain.channel import Landing, parse_landing
+from callpath.domain.site import SiteConfig
+from callpath.services import enrich
+from callpath.storage import pool_repo, session_repo
+from callpath.storage.db import transaction
+
+EVENT_KINDS = ("tel_click",)
+SiteLookup = Callable[[int], SiteConfig | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What the snippet reports when a page loads (already size-checked)."""
+
+    url: str
+    referrer: str | None = None
+    visitor: str | None = None
+    session: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    client_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    session: str
+    visitor: str
+    number: str | None
+    reason: str  # pool | default | excluded | exhausted | none
+    hold_seconds: int
+
+    @property
+    def display(self) -> str | None:
+        return phone.display(self.number) if self.number else None
+
+    @property
+    def national(self) -> str | None:
+        return phone.national_digits(self.number) if self.number else None
+
+
+def new_id(nbytes: int = 16) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def start_session(engine: Engine, site: SiteConfig, visit: Visit, now: float) -> Assignment:
+    visitor = visit.visitor or new_id(12)
+    landing = parse_landing(visit.url, visit.referrer, site.own_hosts())
+    with transaction(engine) as conn:
+        session_repo.upsert_visitor(
+            conn, site_id=site.id, account_id=site.account_id, visitor=visitor, now=now
+        )
+        continued = _continue_session(conn, site, visit, visitor, landing, now)
+        if continued is not None:
+            return continued
+        session_id = new_id()
+        _insert_session(conn, site, visit, visitor, session_id, landing, now)
+        excluded = not site.substitutes(landing.channel.source, landing.channel.medium)
+        return _assign(conn, site, session_id, visitor, excluded, now)
+
+
+def _continue_session(
+    conn: Connection, site: SiteConfig, visit: Visit, visitor: str, landing: Landing, now: float
+) -> Assignment | None:
+    """A further page of the same visit keeps its session (and number).
+
+    A page that carries its own campaign tags is a new touch, hence a new session.
+    """
+    if not visit.session or landing.utm or landing.click_ids:
+        return None
+    row = session_repo.get_session(conn, visit.session)
+    if (
+        row is None
+        or row["site_id"] != site.id
+        or row["visitor_id"] != visitor
+        or row["last_seen_at"] + site.pool.session_timeout < now
+    ):
+        return None
+    session_repo.add_pageview(
+        conn, account_id=site.account_id, session_id=row["id"], url=visit.url, now=now
+    )
+    return _keep(conn, site, row, now)
+
+
+def _insert_session(
+    conn: Connection,
+    site: SiteConfig,
+    visit: Visit,
+    visitor: str,
+    session_id: str,
+    landing: Landing,
+    now: float,
+) -> None:
+    ch = landing.channel
+    device = enrich.parse_user_agent(visit.user_agent) if visit.user_agent else None
+    session_repo.insert_session(
+        conn,
+        {
+            "id": session_id,
+            "account_id": site.account_id,
+            "site_id": site.id,
+            "visitor_id": visitor,
+            "started_at": now,
+            "last_seen_at": now,
+            "landing_url": visit.url,
+            "referrer": visit.referrer,
+            "source": ch.source,
+            "medium": ch.medium,
+            "campaign": ch.campaign,
+            "keyword": ch.keyword,
+            "content": ch.content,
+            "utm": landing.utm,
+            "click_ids": landing.click_ids,
+            "client_ids": visit.client_ids,
+            "user_agent": visit.user_agent,
+            "device": device.device if device else None,
+            "browser": device.browser if device else None,
+            "os": device.os if device else None,
+            "country": enrich.geo.country(visit.ip),
+            "number_reason": "none",
+        },
+    )
+    session_repo.add_pageview(
+        conn, account_id=site.account_id, session_id=session_id, url=visit.url, now=now
+    )
+
+
+def _assign(
+    conn: Connection, site: SiteConfig, session_id: str, visitor: str, excluded: bool, now: float
+) -> Assignment:
+    if excluded:
+        return _fallback(conn, site, session_id, visitor, "excluded", now)
+    held = pool_repo.acquire(
+        conn,
+        site_id=site.id,
+        account_id=site.account_id,
+        session_id=session_id,
+        visitor=visitor,
+        now=now,
+        pool=site.pool,
+    )
+    if held is None:
+        reason = "exhausted" if site.pool_size else "default"
+        if site.pool_size:
+            session_repo.add_event(
+                conn,
+                account_id=site.account_id,
+                site_id=site.id,
+                session_id=session_id,
+                kind="pool_exhausted",
+                now=now,
+            )
+        return _fallback(conn, site, session_id, visitor, reason, now)
+    session_repo.touch_session(
+        conn, session_id, now, number_id=held.number_id, number_reason="pool"
+    )
+    return Assignment(session_id, visitor, held.e164, "pool", site.pool.hold_after_leave)
+
+
+def _fallback(
+    conn: Connection, site: SiteConfig, session_id: str, visitor: str, reason: str, now: float
+) -> Assignment:
+    reason = reason if site.default_number else "none"
+    session_repo.touch_session(conn, session_id, now, number_id=None, number_reason=reason)
+    return Assignment(session_id, visitor, site.default_number, reason, site.pool.hold_after_leave)
+
+
+def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float) -> Assignment:
+    """Extend the session's hold, or find it a number again if the hold was lost."""
+    session_id, visitor = str(row["id"]), str(row["visitor_id"])
+    number_id = row["number_id"]
+    if isinstance(number_id, int) and pool_repo.extend(
+        conn, number_id=number_id, session_id=session_id, now=now, pool=site.pool
+    ):
+        session_repo.touch_session(conn, session_id, now)
+        return Assignment(session_id, visitor, str(row["e164"]), "pool", site.pool.hold_after_leave)
+    excluded = row["number_reason"] == "excluded"
+    return _assign(conn, site, session_id, visitor, excluded, now)
+
+
+def ping(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> Assignment | None:
+    """The page is still open and visible. None when the session is unknown."""
+    with transaction(engine) as conn:
+        row = session_repo.get_session(conn, session_id)
+        site = site_for(int(row["site_id"])) if row else None
+        if row is None or site is None:
+            return None
+        return _keep(conn, site, row, now)
+
+
+def leave(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> bool:
+    """The page was closed: the hold runs out `hold_after_leave` from now."""
+    with transaction(engine) as conn:
+        row = session_repo.get_session(conn, session_id)
+        site = site_for(int(row["site_id"])) if row else None
+        if row is None or site is None:
+            return False
+        if isinstance(row["number_id"], int):
+            pool_repo.release_soon(
+                conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
+            )
+        session_repo.touch_session(conn, session_id, now, left_at=now)
+        return True
+
+
+def record_event(
+    engine: Engine, site_for: SiteLookup, session_id: str, kind: str, now: float
+) -> bool:
+    """A click on a phone link: a call is coming, so the hold is renewed too."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+    with transaction(engine) as conn:
+        row = session_repo.get_session(conn, session_id)
+        site = site_for(int(row["site_id"])) if row else None
+        if row is None or site is None:
+            return False
+        session_repo.add_event(
+            conn,
+            account_id=site.account_id,
+            site_id=site.id,
+            session_id=session_id,
+            kind=kind,
+            now=now,
+        )
+        if isinstance(row["number_id"], int):
+            pool_repo.extend(
+                conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
+            )
+        session_repo.touch_session(conn, session_id, now)
+        return True

@@ -1,0 +1,90 @@
+"""Environment configuration (CALLPATH_*). Bad values fail loudly at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///var/callpath.sqlite3"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A CALLPATH_* variable has a value we cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    trusted_proxies: tuple[Network, ...] = ()
+    public_url: str | None = None
+    max_body_bytes: int = 8192
+    site_cache_seconds: float = 5.0
+    cookie_secure: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    nets: list[Network] = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise SettingsError(f"CALLPATH_TRUSTED_PROXIES: {part!r} is not an IP network") from exc
+    return tuple(nets)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {raw!r} is not a whole number") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}: {raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("CALLPATH_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+        raise SettingsError(
+            "CALLPATH_DATABASE_URL: use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+    return url
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (or the given mapping)."""
+    env = os.environ if env is None else env
+    return Settings(
+        database_url=_database_url(env),
+        trusted_proxies=_networks(env.get("CALLPATH_TRUSTED_PROXIES", "")),
+        public_url=(env.get("CALLPATH_PUBLIC_URL") or "").rstrip("/") or None,
+        max_body_bytes=_int(env, "CALLPATH_MAX_BODY_BYTES", 8192, 512, 1_048_576),
+        site_cache_seconds=float(_int(env, "CALLPATH_SITE_CACHE_SECONDS", 5, 0, 3600)),
+        cookie_secure=_bool(env, "CALLPATH_COOKIE_SECURE"),
+    )
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite database file so a fresh checkout just works."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

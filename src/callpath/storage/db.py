@@ -1,0 +1,63 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from callpath.settings import ensure_sqlite_dir
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=15000",
+        "PRAGMA foreign_keys=ON",
+    ):
+        dbapi_conn.execute(pragma)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock up front: allocation reads then writes, and a
+    # deferred transaction could not be upgraded safely across processes.
+    mode = "IMMEDIATE" if conn.get_execution_options().get("write", True) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        ensure_sqlite_dir(url)
+        memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            poolclass=None if memory else NullPool if kwargs.pop("nullpool", False) else None,
+            **kwargs,
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+@contextmanager
+def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
+    """One unit of work: commits on success, rolls back on any error."""
+    with engine.connect() as conn:
+        conn.execution_options(write=write)
+        with conn.begin():
+            yield conn

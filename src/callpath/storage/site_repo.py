@@ -1,0 +1,104 @@
+"""Reading and writing accounts, sites and tracking numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from callpath.domain.pool import PoolSettings
+from callpath.domain.site import SiteConfig
+from callpath.storage.tables import accounts, sites, tracking_numbers
+
+Row = dict[str, Any]
+
+
+def insert_account(conn: Connection, name: str, now: float) -> int:
+    result = conn.execute(insert(accounts).values(name=name, created_at=now))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def insert_site(conn: Connection, values: Row) -> int:
+    result = conn.execute(insert(sites).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def insert_number(conn: Connection, values: Row) -> int:
+    result = conn.execute(insert(tracking_numbers).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def number_by_e164(conn: Connection, e164: str) -> Row | None:
+    row = conn.execute(select(tracking_numbers).where(tracking_numbers.c.e164 == e164)).first()
+    return dict(row._mapping) if row else None
+
+
+def number_by_id(conn: Connection, account_id: int, number_id: int) -> Row | None:
+    t = tracking_numbers.c
+    row = conn.execute(
+        select(tracking_numbers).where(t.account_id == account_id, t.id == number_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def list_numbers(conn: Connection, account_id: int, site_id: int | None = None) -> list[Row]:
+    query = select(tracking_numbers).where(tracking_numbers.c.account_id == account_id)
+    if site_id is not None:
+        query = query.where(tracking_numbers.c.site_id == site_id)
+    rows = conn.execute(query.order_by(tracking_numbers.c.kind, tracking_numbers.c.e164))
+    return [dict(r._mapping) for r in rows]
+
+
+def list_sites(conn: Connection, account_id: int) -> list[Row]:
+    rows = conn.execute(select(sites).where(sites.c.account_id == account_id).order_by(sites.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+def site_row(conn: Connection, *, key: str | None = None, site_id: int | None = None) -> Row | None:
+    query = select(sites)
+    query = (
+        query.where(sites.c.key == key) if key is not None else query.where(sites.c.id == site_id)
+    )
+    row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
+def retire_defaults(conn: Connection, site_id: int) -> None:
+    conn.execute(
+        update(tracking_numbers)
+        .where(tracking_numbers.c.site_id == site_id, tracking_numbers.c.kind == "default")
+        .values(active=False)
+    )
+
+
+def load_site_config(
+    conn: Connection, *, key: str | None = None, site_id: int | None = None
+) -> SiteConfig | None:
+    row = site_row(conn, key=key, site_id=site_id)
+    if row is None:
+        return None
+    n = tracking_numbers.c
+    active = (n.site_id == row["id"]) & n.active
+    default = conn.execute(
+        select(n.e164).where(active, n.kind == "default").order_by(n.id.desc()).limit(1)
+    ).scalar()
+    pool_size = conn.execute(select(func.count()).where(active, n.kind == "pool")).scalar_one()
+    return SiteConfig(
+        id=row["id"],
+        account_id=row["account_id"],
+        key=row["key"],
+        name=row["name"],
+        domains=tuple(row["domains"]),
+        timezone=row["timezone"],
+        region=row["region"],
+        original_numbers=tuple(row["original_numbers"]),
+        pool=PoolSettings(
+            ping_interval=row["ping_interval"],
+            hold_after_leave=row["hold_after_leave"],
+            cooldown=row["cooldown"],
+            session_timeout=row["session_timeout"],
+        ),
+        excluded_channels=tuple(c.lower() for c in row["excluded_channels"]),
+        default_number=default,
+        pool_size=int(pool_size),
+    )

@@ -1,0 +1,184 @@
+"""Table definitions (SQLAlchemy Core). Times are UTC epoch seconds (float).
+
+Every tenant table carries `account_id`, so queries are scoped by it and the schema can
+later be distributed by account.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("key", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("domains", JSON, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("region", String(2), nullable=False),
+    Column("original_numbers", JSON, nullable=False),
+    Column("default_destination", String(20), nullable=True),
+    Column("ping_interval", Integer, nullable=False),
+    Column("hold_after_leave", Integer, nullable=False),
+    Column("cooldown", Integer, nullable=False),
+    Column("session_timeout", Integer, nullable=False),
+    Column("excluded_channels", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+tracking_numbers = Table(
+    "tracking_numbers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("e164", String(20), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),
+    Column("forward_to", String(20), nullable=True),
+    Column("label", String(200), nullable=True),
+    Column("channel_source", String(255), nullable=True),
+    Column("channel_medium", String(255), nullable=True),
+    Column("channel_campaign", String(255), nullable=True),
+    Column("provider", String(40), nullable=True),
+    Column("region", String(64), nullable=True),
+    Column("monthly_cost", Float, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("held_session_id", String(32), nullable=True),
+    Column("held_visitor_id", String(64), nullable=True),
+    Column("held_until", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_numbers_pool", "site_id", "kind", "active", "held_until"),
+    Index("ix_numbers_account", "account_id", "site_id"),
+)
+
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("site_id", ForeignKey("sites.id"), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("visitor_id", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("left_at", Float, nullable=True),
+    Column("landing_url", Text, nullable=False),
+    Column("referrer", Text, nullable=True),
+    Column("source", String(255), nullable=False),
+    Column("medium", String(255), nullable=False),
+    Column("campaign", String(255), nullable=True),
+    Column("keyword", String(255), nullable=True),
+    Column("content", String(255), nullable=True),
+    Column("utm", JSON, nullable=False),
+    Column("click_ids", JSON, nullable=False),
+    Column("client_ids", JSON, nullable=False),
+    Column("user_agent", Text, nullable=True),
+    Column("device", String(20), nullable=True),
+    Column("browser", String(64), nullable=True),
+    Column("os", String(64), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("number_id", ForeignKey("tracking_numbers.id"), nullable=True),
+    Column("number_reason", String(20), nullable=False),
+    Index("ix_sessions_account_started", "account_id", "started_at"),
+    Index("ix_sessions_visitor", "site_id", "visitor_id", "started_at"),
+)
+
+pageviews = Table(
+    "pageviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("session_id", ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("url", Text, nullable=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("number_id", ForeignKey("tracking_numbers.id"), nullable=False),
+    Column("session_id", ForeignKey("sessions.id"), nullable=False),
+    Column("visitor_id", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_activity_at", Float, nullable=False),
+    Column("until", Float, nullable=False),
+    Index("ix_reservations_number_time", "number_id", "started_at"),
+    Index("ix_reservations_session", "session_id"),
+)
+
+session_events = Table(
+    "session_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("session_id", String(32), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("detail", JSON, nullable=True),
+    Index("ix_session_events_site_kind", "site_id", "kind", "at"),
+)

@@ -1,0 +1,166 @@
+/* callpath tracker: shows each visitor a tracking number from the site's pool.
+   Dependency-free; never throws into the host page; keeps the page's own number
+   when our server is down or slower than 3 s. Protocol: docs/tracker-protocol.md */
+(function (w, d) {
+  "use strict";
+  var C = /*CONFIG*/{};
+  var TAGS = /^(SCRIPT|STYLE|TEXTAREA|INPUT|NOSCRIPT|TEMPLATE|SELECT|OPTION)$/;
+  var SEP = "[\\s\\u00a0().-]{0,3}";
+  var KEY = "_cp_" + C.k, SKEY = KEY + "_s";
+  var cur = null, sid = null, seen = [], obs = null, lens = {};
+  var RX = build();
+
+  function build() {
+    var alts = [];
+    for (var i = 0; i < C.n.length; i++) {
+      lens[C.n[i][0].length] = 1;
+      alts.push("(?:(?:\\+?" + C.n[i][1] + "|8|0)" + SEP + ")?" + C.n[i][0].split("").join(SEP));
+    }
+    return alts.length ? new RegExp("(?<![\\d+])(?:" + alts.join("|") + ")(?!\\d)", "g") : null;
+  }
+
+  function get(k, s) {
+    try { return JSON.parse((s || w.localStorage).getItem(k)); } catch (e) { return null; }
+  }
+  function put(k, v, s) {
+    try { (s || w.localStorage).setItem(k, JSON.stringify(v)); } catch (e) { /* private mode */ }
+  }
+  function cookie() {
+    var m = d.cookie.match(new RegExp("(?:^|; )" + KEY + "=([\\w-]+)"));
+    return m ? m[1] : null;
+  }
+  function visitor() {
+    var v = (get(KEY) || {}).v || cookie();
+    return v && /^[\w-]{8,64}$/.test(v) ? v : null;
+  }
+  function remember(r) {
+    var a = { number: r.number, national: r.national, display: r.display,
+      until: Date.now() + r.hold_seconds * 1000 };
+    put(KEY, { v: r.visitor, a: r.number ? a : null });
+    put(SKEY, { s: r.session, t: Date.now() }, w.sessionStorage);
+    try { d.cookie = KEY + "=" + r.visitor + ";path=/;max-age=63072000;SameSite=Lax"; } catch (e) { /* */ }
+  }
+
+  function fmt(text, a) {
+    var n = a.national, j = n.length, out = "", k, ch;
+    if (text.replace(/\D/g, "").length < j) return null;
+    for (k = text.length - 1; k >= 0; k--) {
+      ch = text.charAt(k);
+      out = (j > 0 && ch >= "0" && ch <= "9" ? n.charAt(--j) : ch) + out;
+    }
+    return out;
+  }
+  function sub(text, a, tel) {
+    return text.replace(RX, function (m) {
+      return (lens[a.national.length] && fmt(m, a)) || (tel ? a.number : a.display);
+    });
+  }
+  function has(text) { RX.lastIndex = 0; var r = RX.test(text); RX.lastIndex = 0; return r; }
+
+  function textNode(n) {
+    var p = n.parentNode;
+    if (!p || TAGS.test(p.nodeName) || n._cpr === n.data) return;
+    if (!has(n.data)) return;
+    n._cpo = n.data;
+    seen.push(n);
+    render(n);
+  }
+  function link(a) {
+    var h = a.getAttribute("href") || "";
+    if (a._cpr === h || !/^tel:/i.test(h) || !has(h)) return;
+    a._cpo = h;
+    seen.push(a);
+    render(a);
+  }
+  function render(n) {
+    if (n.nodeType === 3) { n._cpr = sub(n._cpo, cur, 0); n.data = n._cpr; }
+    else { n._cpr = sub(n._cpo, cur, 1); n.setAttribute("href", n._cpr); }
+  }
+  function scan(root) {
+    if (root.nodeType === 3) return textNode(root);
+    if (root.nodeType !== 1 || TAGS.test(root.nodeName)) return;
+    var it = d.createTreeWalker(root, 4), n, i, links;
+    while ((n = it.nextNode())) textNode(n);
+    links = root.querySelectorAll ? root.querySelectorAll("a[href]") : [];
+    if (root.nodeName === "A") link(root);
+    for (i = 0; i < links.length; i++) link(links[i]);
+  }
+  function watch() {
+    if (obs || !w.MutationObserver) return;
+    obs = new MutationObserver(function (list) {
+      try {
+        for (var i = 0; i < list.length; i++) {
+          var m = list[i], j;
+          if (m.type === "characterData") textNode(m.target);
+          else if (m.type === "attributes") link(m.target);
+          else for (j = 0; j < m.addedNodes.length; j++) scan(m.addedNodes[j]);
+        }
+      } catch (e) { /* never break the page */ }
+    });
+    obs.observe(d.documentElement, { childList: true, subtree: true, characterData: true,
+      attributes: true, attributeFilter: ["href"] });
+  }
+  function show(a) {
+    if (!RX || !a || !a.number || !a.national) return;
+    if (cur && cur.number === a.number) return;
+    cur = a;
+    for (var i = 0; i < seen.length; i++) render(seen[i]);
+    scan(d.body || d.documentElement);
+    watch();
+  }
+
+  function post(path, body, done) {
+    var ctl = w.AbortController ? new AbortController() : null;
+    var t = setTimeout(function () { if (ctl) ctl.abort(); }, 3000);
+    w.fetch(C.u + "/t/v1/" + path, { method: "POST", body: JSON.stringify(body), keepalive: true,
+      credentials: "omit", headers: { "Content-Type": "text/plain" }, signal: ctl && ctl.signal })
+      .then(function (r) { clearTimeout(t); return r.ok ? r.json() : { status: r.status }; })
+      .then(function (r) { if (done) done(r); })
+      ["catch"](function () { clearTimeout(t); });
+  }
+  function beacon(path, body) {
+    try {
+      var b = new Blob([JSON.stringify(body)], { type: "text/plain" });
+      if (!(navigator.sendBeacon && navigator.sendBeacon(C.u + "/t/v1/" + path, b))) post(path, body);
+    } catch (e) { /* */ }
+  }
+  function got(r) {
+    if (!r || !r.session) return r && r.status === 404 ? start() : undefined;
+    sid = r.session;
+    remember(r);
+    show(r.number ? r : null);
+  }
+  function ck(name) {
+    var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? m[1] : null;
+  }
+  function start() {
+    var s = get(SKEY, w.sessionStorage);
+    post("session", { site: C.k, visitor: visitor(), url: w.location.href,
+      session: s && Date.now() - s.t < 1800000 ? s.s : null,
+      referrer: d.referrer || null, ga: ck("_ga"), ym: ck("_ym_uid") }, got);
+  }
+  function ping() {
+    if (sid && d.visibilityState === "visible") post("ping", { session: sid, visible: true }, got);
+  }
+
+  function init() {
+    var saved = get(KEY);
+    if (saved && saved.a && saved.a.until > Date.now()) show(saved.a);
+    start();
+    setInterval(ping, C.p * 1000);
+    d.addEventListener("visibilitychange", ping);
+    w.addEventListener("pagehide", function () { if (sid) beacon("leave", { session: sid }); });
+    d.addEventListener("click", function (e) {
+      var a = e.target && e.target.closest && e.target.closest("a[href^='tel:']");
+      if (a && sid) beacon("event", { session: sid, kind: "tel_click" });
+    }, true);
+  }
+
+  try {
+    if (w.__callpath || !w.fetch || !C.k) return;
+    w.__callpath = 1;
+    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", init);
+    else init();
+  } catch (e) { /* never break the page */ }
+})(window, document);

@@ -1,0 +1,105 @@
+"""Admin pages (`/app`): log in, see sites, their numbers and recent visits."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from callpath.reports import live
+from callpath.services import auth
+from callpath.storage import site_repo
+from callpath.storage.db import transaction
+from callpath.web.auth import COOKIE, PageUser, current
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+from callpath.web.pages import render
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+def _base(request: Request) -> str:
+    return ctx(request).settings.public_url or str(request.base_url).rstrip("/")
+
+
+@router.get("/login")
+def login_form(request: Request) -> HTMLResponse:
+    return render(request, "login.html", who=None, error=None, email="")
+
+
+@router.post("/login", response_model=None)
+async def login(request: Request) -> Response:
+    raw = (await request.body())[:4096].decode("utf-8", "replace")
+    form = {k: v[0] for k, v in parse_qs(raw).items()}
+    email, password = form.get("email", "")[:254], form.get("password", "")[:1024]
+    c = ctx(request)
+    with transaction(c.engine) as conn:
+        who = auth.check_password(conn, email, password)
+        token = auth.open_session(conn, who, time.time()) if who else None
+    if token is None:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            who=None,
+            error="Wrong e-mail or password.",
+            email=email,
+        )
+    response = RedirectResponse("/app", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=auth.LOGIN_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=c.settings.cookie_secure,
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    token = request.cookies.get(COOKIE)
+    if token:
+        with transaction(ctx(request).engine) as conn:
+            auth.close_session(conn, token)
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("", response_model=None)
+def home(request: Request) -> Response:
+    who = current(request)
+    if who is None:
+        return RedirectResponse("/app/login", status_code=303)
+    with transaction(ctx(request).engine, write=False) as conn:
+        sites = site_repo.list_sites(conn, who.account_id)
+    return render(request, "sites.html", who=who, sites=sites, base=_base(request))
+
+
+@router.get("/sites/{site_id}")
+def site_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
+    now = time.time()
+    with transaction(ctx(request).engine, write=False) as conn:
+        site = site_repo.site_row(conn, site_id=site_id)
+        if site is None or site["account_id"] != who.account_id:
+            raise ClientError(404, "no such site")
+        numbers = live.pool_state(conn, who.account_id, site_id, now)
+        sessions = live.recent_sessions(conn, who.account_id, site_id)
+        exhausted = live.exhaustions(conn, who.account_id, site_id, now - 86_400)
+    for s in sessions:
+        s["started"] = datetime.fromtimestamp(s["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return render(
+        request,
+        "site.html",
+        who=who,
+        site=site,
+        numbers=numbers,
+        sessions=sessions,
+        exhausted=exhausted,
+        base=_base(request),
+    )

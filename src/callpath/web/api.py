@@ -1,0 +1,131 @@
+"""REST API (`/api/v1`): sites and their tracking numbers, scoped to the caller's account."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from callpath.domain.pool import PoolSettings
+from callpath.services import setup
+from callpath.storage import site_repo
+from callpath.storage.db import transaction
+from callpath.web.auth import ApiUser
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+SITE_FIELDS = (
+    "id",
+    "key",
+    "name",
+    "domains",
+    "timezone",
+    "currency",
+    "region",
+    "original_numbers",
+    "default_destination",
+    "ping_interval",
+    "hold_after_leave",
+    "cooldown",
+    "session_timeout",
+    "excluded_channels",
+)
+NUMBER_FIELDS = (
+    "id",
+    "site_id",
+    "e164",
+    "kind",
+    "forward_to",
+    "label",
+    "channel_source",
+    "channel_medium",
+    "channel_campaign",
+    "provider",
+    "region",
+    "monthly_cost",
+    "active",
+)
+
+
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[str] = Field(default_factory=list, max_length=50)
+    original_numbers: list[str] = Field(default_factory=list, max_length=20)
+    default_destination: str | None = Field(default=None, max_length=40)
+    timezone: str = Field(default="Europe/Moscow", max_length=64)
+    currency: str = Field(default="RUB", max_length=3)
+    region: str = Field(default="RU", min_length=2, max_length=2)
+    ping_interval: int = 30
+    hold_after_leave: int = 900
+    cooldown: int = 60
+    session_timeout: int = 1800
+    excluded_channels: list[str] = Field(default_factory=list, max_length=50)
+
+
+class NumberIn(BaseModel):
+    number: str = Field(max_length=40)
+    kind: str = Field(pattern="^(static|pool|default)$")
+    forward_to: str | None = Field(default=None, max_length=40)
+    label: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=255)
+    medium: str | None = Field(default=None, max_length=255)
+    campaign: str | None = Field(default=None, max_length=255)
+    monthly_cost: float | None = Field(default=None, ge=0)
+
+
+def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: row[f] for f in fields}
+
+
+@router.get("/sites")
+def list_sites(request: Request, who: ApiUser) -> list[dict[str, Any]]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        return [_pick(r, SITE_FIELDS) for r in site_repo.list_sites(conn, who.account_id)]
+
+
+@router.post("/sites", status_code=201)
+def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
+    try:
+        pool = PoolSettings(
+            body.ping_interval, body.hold_after_leave, body.cooldown, body.session_timeout
+        )
+    except ValueError as exc:
+        raise ClientError(400, str(exc)) from exc
+    data = setup.SiteInput(
+        name=body.name,
+        domains=body.domains,
+        original_numbers=body.original_numbers,
+        default_destination=body.default_destination,
+        timezone=body.timezone,
+        currency=body.currency,
+        region=body.region,
+        pool=pool,
+        excluded_channels=body.excluded_channels,
+    )
+    with transaction(ctx(request).engine) as conn:
+        created = setup.create_site(conn, who.account_id, data, time.time())
+        row = site_repo.site_row(conn, site_id=created["id"])
+    assert row is not None
+    return _pick(row, SITE_FIELDS)
+
+
+@router.get("/sites/{site_id}/numbers")
+def list_numbers(site_id: int, request: Request, who: ApiUser) -> list[dict[str, Any]]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        rows = site_repo.list_numbers(conn, who.account_id, site_id)
+    return [_pick(r, NUMBER_FIELDS) for r in rows]
+
+
+@router.post("/sites/{site_id}/numbers", status_code=201)
+def add_number(site_id: int, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
+    c = ctx(request)
+    data = setup.NumberInput(**body.model_dump())
+    with transaction(c.engine) as conn:
+        number_id = setup.add_number(conn, who.account_id, site_id, data, time.time())
+        row = site_repo.number_by_id(conn, who.account_id, number_id)
+    c.sites.forget()
+    assert row is not None
+    return _pick(row, NUMBER_FIELDS)

@@ -1,0 +1,203 @@
+"""Public tracker endpoints (`/t/...`): the snippet and the session protocol.
+
+Bodies are JSON sent as text/plain (no CORS preflight); every field is hostile until
+checked. See docs/tracker-protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from callpath.domain.site import SiteConfig
+from callpath.services import enrich, tracking
+from callpath.web import tracker_js
+from callpath.web.context import Context, ctx
+from callpath.web.errors import ClientError
+
+router = APIRouter(prefix="/t", include_in_schema=True, tags=["tracker"])
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+B = TypeVar("B", bound=_Body)
+
+
+class SessionBody(_Body):
+    site: str = Field(max_length=32)
+    visitor: str | None = Field(default=None, max_length=200)
+    session: str | None = Field(default=None, max_length=200)
+    url: str = Field(min_length=1, max_length=4096)
+    referrer: str | None = Field(default=None, max_length=4096)
+    ga: str | None = Field(default=None, max_length=100)
+    ym: str | None = Field(default=None, max_length=100)
+
+
+class PingBody(_Body):
+    session: str = Field(max_length=64)
+    visible: bool = True
+
+
+class LeaveBody(_Body):
+    session: str = Field(max_length=64)
+
+
+class EventBody(_Body):
+    session: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+
+
+async def _read(request: Request, model: type[B]) -> B:
+    limit = ctx(request).settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"body larger than {limit} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ClientError(413, f"body larger than {limit} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ClientError(400, "body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ClientError(400, "body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ClientError(400, f"{where}: {first['msg']}") from exc
+
+
+def _reply(data: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers={**CORS, "Cache-Control": "no-store"})
+
+
+def _assignment(a: tracking.Assignment) -> dict[str, Any]:
+    return {
+        "visitor": a.visitor,
+        "session": a.session,
+        "number": a.number,
+        "display": a.display,
+        "national": a.national,
+        "hold_seconds": a.hold_seconds,
+        "reason": a.reason,
+    }
+
+
+def _site(c: Context, key: str) -> SiteConfig:
+    site = c.sites.by_key(key) if _SITE_KEY.match(key) else None
+    if site is None:
+        raise ClientError(404, "unknown site")
+    return site
+
+
+def _session_id(raw: str) -> str:
+    if not _ID.match(raw):
+        raise ClientError(400, "session: not a session id")
+    return raw
+
+
+@router.options("/v1/{_path:path}", include_in_schema=False)
+def preflight(_path: str) -> Response:
+    return Response(status_code=204, headers=CORS)
+
+
+@router.get("/{site_key}.js", include_in_schema=False)
+def snippet(site_key: str, request: Request) -> Response:
+    c = ctx(request)
+    site = _site(c, site_key)
+    base = c.settings.public_url or str(request.base_url).rstrip("/")
+    return Response(
+        tracker_js.render(site, base),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+@router.post("/v1/session")
+async def start_session(request: Request) -> JSONResponse:
+    body = await _read(request, SessionBody)
+    c = ctx(request)
+    site = _site(c, body.site)
+    if not site.allows_origin(request.headers.get("origin")):
+        raise ClientError(403, "origin not allowed for this site")
+    if not body.url.lower().startswith(("http://", "https://")):
+        raise ClientError(400, "url: must be an http(s) URL")
+    visit = tracking.Visit(
+        url=body.url,
+        referrer=body.referrer or None,
+        visitor=body.visitor if body.visitor and _ID.match(body.visitor) else None,
+        session=body.session if body.session and _ID.match(body.session) else None,
+        user_agent=(request.headers.get("user-agent") or "")[:1000] or None,
+        ip=enrich.client_ip(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            c.settings.trusted_proxies,
+        ),
+        client_ids=enrich.client_ids(body.ga, body.ym),
+    )
+    result = await run_in_threadpool(tracking.start_session, c.engine, site, visit, time.time())
+    return _reply(_assignment(result))
+
+
+@router.post("/v1/ping")
+async def ping(request: Request) -> JSONResponse:
+    body = await _read(request, PingBody)
+    c = ctx(request)
+    result = await run_in_threadpool(
+        tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time()
+    )
+    if result is None:
+        raise ClientError(404, "unknown session")
+    return _reply(_assignment(result))
+
+
+@router.post("/v1/leave")
+async def leave(request: Request) -> JSONResponse:
+    body = await _read(request, LeaveBody)
+    c = ctx(request)
+    ok = await run_in_threadpool(
+        tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time()
+    )
+    if not ok:
+        raise ClientError(404, "unknown session")
+    return _reply({"ok": True})
+
+
+@router.post("/v1/event")
+async def event(request: Request) -> JSONResponse:
+    body = await _read(request, EventBody)
+    if body.kind not in tracking.EVENT_KINDS:
+        raise ClientError(400, f"kind: must be one of {', '.join(tracking.EVENT_KINDS)}")
+    c = ctx(request)
+    ok = await run_in_threadpool(
+        tracking.record_event,
+        c.engine,
+        c.sites.by_id,
+        _session_id(body.session),
+        body.kind,
+        time.time(),
+    )
+    if not ok:
+        raise ClientError(404, "unknown session")
+    return _reply({"ok": True})
