@@ -21,6 +21,7 @@ from callpath.storage.db import transaction
 
 EVENT_KINDS = ("tel_click",)
 SiteLookup = Callable[[int], SiteConfig | None]
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +58,11 @@ def new_id(nbytes: int = 16) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
-def start_session(engine: Engine, site: SiteConfig, visit: Visit, now: float) -> Assignment:
+def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) -> Assignment:
     visitor = visit.visitor or new_id(12)
     landing = parse_landing(visit.url, visit.referrer, site.own_hosts())
     with transaction(engine) as conn:
+        now = clock()  # read after BEGIN: on SQLite the write lock is held from here
         session_repo.upsert_visitor(
             conn, site_id=site.id, account_id=site.account_id, visitor=visitor, now=now
         )
@@ -192,9 +194,10 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
     return _assign(conn, site, session_id, visitor, excluded, now)
 
 
-def ping(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> Assignment | None:
+def ping(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> Assignment | None:
     """The page is still open and visible. None when the session is unknown."""
     with transaction(engine) as conn:
+        now = clock()
         row = session_repo.get_session(conn, session_id)
         site = site_for(int(row["site_id"])) if row else None
         if row is None or site is None:
@@ -202,9 +205,10 @@ def ping(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> A
         return _keep(conn, site, row, now)
 
 
-def leave(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> bool:
+def leave(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> bool:
     """The page was closed: the hold runs out `hold_after_leave` from now."""
     with transaction(engine) as conn:
+        now = clock()
         row = session_repo.get_session(conn, session_id)
         site = site_for(int(row["site_id"])) if row else None
         if row is None or site is None:
@@ -218,12 +222,13 @@ def leave(engine: Engine, site_for: SiteLookup, session_id: str, now: float) -> 
 
 
 def record_event(
-    engine: Engine, site_for: SiteLookup, session_id: str, kind: str, now: float
+    engine: Engine, site_for: SiteLookup, session_id: str, kind: str, clock: Clock
 ) -> bool:
     """A click on a phone link: a call is coming, so the hold is renewed too."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
     with transaction(engine) as conn:
+        now = clock()
         row = session_repo.get_session(conn, session_id)
         site = site_for(int(row["site_id"])) if row else None
         if row is None or site is None:

@@ -37,9 +37,9 @@ def _takeable(visitor: str, now: float, pool: PoolSettings) -> ColumnElement[boo
 
 def _pick(
     conn: Connection, site_id: int, visitor: str, now: float, pool: PoolSettings
-) -> tuple[int, str, str | None] | None:
+) -> tuple[int, str, str | None, float] | None:
     query = (
-        select(n.id, n.e164, n.held_session_id)
+        select(n.id, n.e164, n.held_session_id, n.held_since)
         .where(n.site_id == site_id, n.kind == "pool", n.active, _takeable(visitor, now, pool))
         .order_by(case((n.held_visitor_id == visitor, 0), else_=1), func.coalesce(n.held_until, 0))
         .limit(1)
@@ -47,17 +47,26 @@ def _pick(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     row = conn.execute(query).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (row[0], row[1], row[2], row[3] or 0.0) if row else None
 
 
 def _claim(
-    conn: Connection, number_id: int, session_id: str, visitor: str, now: float, pool: PoolSettings
+    conn: Connection,
+    number_id: int,
+    session_id: str,
+    visitor: str,
+    times: tuple[float, float],
+    pool: PoolSettings,
 ) -> bool:
+    now, since = times
     result = conn.execute(
         update(tracking_numbers)
         .where(n.id == number_id, _takeable(visitor, now, pool))
         .values(
-            held_session_id=session_id, held_visitor_id=visitor, held_until=pool.hold_until(now)
+            held_session_id=session_id,
+            held_visitor_id=visitor,
+            held_since=since,
+            held_until=pool.hold_until(since),
         )
     )
     return result.rowcount == 1
@@ -86,11 +95,14 @@ def acquire(
         picked = _pick(conn, site_id, visitor, now, pool)
         if picked is None:
             return None
-        number_id, e164, previous = picked
-        if not _claim(conn, number_id, session_id, visitor, now, pool):
+        number_id, e164, previous, previous_since = picked
+        # A hold handed between two sessions of one visitor starts no earlier than the
+        # previous one did, whatever clocks the two app servers read: history stays ordered.
+        since = max(now, previous_since)
+        if not _claim(conn, number_id, session_id, visitor, (now, since), pool):
             continue
         if previous and previous != session_id:
-            _close_reservation(conn, number_id, previous, now)
+            _close_reservation(conn, number_id, previous, since)
         conn.execute(
             insert(reservations).values(
                 account_id=account_id,
@@ -98,9 +110,9 @@ def acquire(
                 number_id=number_id,
                 session_id=session_id,
                 visitor_id=visitor,
-                started_at=now,
-                last_activity_at=now,
-                until=pool.hold_until(now),
+                started_at=since,
+                last_activity_at=since,
+                until=pool.hold_until(since),
             )
         )
         return Held(number_id, e164)

@@ -98,6 +98,7 @@ tracking_numbers = Table(
     Column("held_session_id", String(32), nullable=True),
     Column("held_visitor_id", String(64), nullable=True),
     Column("held_until", Float, nullable=True),
+    Column("held_since", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Index("ix_numbers_pool", "site_id", "kind", "active", "held_until"),
     Index("ix_numbers_account", "account_id", "site_id"),

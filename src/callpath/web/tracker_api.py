@@ -156,7 +156,7 @@ async def start_session(request: Request) -> JSONResponse:
         ),
         client_ids=enrich.client_ids(body.ga, body.ym),
     )
-    result = await run_in_threadpool(tracking.start_session, c.engine, site, visit, time.time())
+    result = await run_in_threadpool(tracking.start_session, c.engine, site, visit, time.time)
     return _reply(_assignment(result))
 
 
@@ -165,7 +165,7 @@ async def ping(request: Request) -> JSONResponse:
     body = await _read(request, PingBody)
     c = ctx(request)
     result = await run_in_threadpool(
-        tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time()
+        tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time
     )
     if result is None:
         raise ClientError(404, "unknown session")
@@ -177,7 +177,7 @@ async def leave(request: Request) -> JSONResponse:
     body = await _read(request, LeaveBody)
     c = ctx(request)
     ok = await run_in_threadpool(
-        tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time()
+        tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time
     )
     if not ok:
         raise ClientError(404, "unknown session")
@@ -196,7 +196,7 @@ async def event(request: Request) -> JSONResponse:
         c.sites.by_id,
         _session_id(body.session),
         body.kind,
-        time.time(),
+        time.time,
     )
     if not ok:
         raise ClientError(404, "unknown session")

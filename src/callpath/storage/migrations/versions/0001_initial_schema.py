@@ -123,6 +123,7 @@ def upgrade() -> None:
         sa.Column("held_session_id", sa.String(length=32), nullable=True),
         sa.Column("held_visitor_id", sa.String(length=64), nullable=True),
         sa.Column("held_until", sa.Float(), nullable=True),
+        sa.Column("held_since", sa.Float(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_tracking_numbers_account_id_accounts")

@@ -1,0 +1,3 @@
+from callpath.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""Shared fixtures: a real database per test worker (SQLite or PostgreSQL), wiped per test.
+
+CALLPATH_TEST_DATABASE_URL picks the backend: unset → a SQLite file in a temp folder;
+`postgresql+psycopg://USER@HOST:PORT/DB` → a database of its own per xdist worker,
+created on that server (scripts/test starts a throwaway cluster and sets this).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from callpath.storage.db import make_engine
+from callpath.storage.migrate import upgrade
+from callpath.storage.tables import metadata
+from tests.helpers import ServerProcess, free_port
+
+
+def _postgres_db(base_url: str, name: str) -> str:
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    base = os.environ.get("CALLPATH_TEST_DATABASE_URL", "").strip()
+    if base.startswith("postgresql"):
+        url = _postgres_db(base, f"callpath_test_{worker_id}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'callpath.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def wipe(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def engine(_engine: Engine) -> Engine:
+    """The test database, empty."""
+    wipe(_engine)
+    return _engine
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def server(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """`callpath serve` in a subprocess on a free loopback port (one worker)."""
+    with ServerProcess(database_url, free_port(), tmp_path / "server.log") as proc:
+        yield proc

@@ -1,0 +1,156 @@
+"""Test helpers: seeding sites and numbers, running the real server in a subprocess."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from sqlalchemy import Engine
+
+from callpath.domain.pool import PoolSettings
+from callpath.services import setup
+from callpath.storage.db import transaction
+
+_numbers = itertools.count(1)
+
+
+def next_number() -> str:
+    """A fresh valid Moscow number for this test process (tables are wiped per test)."""
+    return f"+7495{3_000_000 + next(_numbers):07d}"
+
+
+@dataclass
+class Seeded:
+    account_id: int
+    site_id: int
+    key: str
+    original: str
+    default: str | None
+    pool: list[str] = field(default_factory=list)
+    static: dict[str, str] = field(default_factory=dict)
+
+
+def seed_site(
+    engine: Engine,
+    *,
+    pool_size: int = 5,
+    original: str = "+74951096375",
+    default: bool = True,
+    statics: tuple[str, ...] = (),
+    pool: PoolSettings | None = None,
+    domains: tuple[str, ...] = (),
+    excluded: tuple[str, ...] = (),
+    account_id: int | None = None,
+) -> Seeded:
+    now = time.time()
+    with transaction(engine) as conn:
+        account = account_id or setup.create_account(conn, "Test account", now)
+        site = setup.create_site(
+            conn,
+            account,
+            setup.SiteInput(
+                name="Test site",
+                original_numbers=[original],
+                domains=list(domains),
+                default_destination=original,
+                pool=pool or PoolSettings(),
+                excluded_channels=list(excluded),
+            ),
+            now,
+        )
+        seeded = Seeded(account, int(site["id"]), str(site["key"]), original, None)
+        if default:
+            seeded.default = next_number()
+            _add(conn, seeded, seeded.default, "default", None, now)
+        for label in statics:
+            seeded.static[label] = next_number()
+            _add(conn, seeded, seeded.static[label], "static", label, now)
+        for _ in range(pool_size):
+            seeded.pool.append(next_number())
+            _add(conn, seeded, seeded.pool[-1], "pool", None, now)
+    return seeded
+
+
+def _add(conn: object, s: Seeded, number: str, kind: str, label: str | None, now: float) -> None:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    setup.add_number(
+        conn, s.account_id, s.site_id, setup.NumberInput(number=number, kind=kind, label=label), now
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """`callpath serve` as a user runs it, on 127.0.0.1:`port`, logging to `log`."""
+
+    def __init__(
+        self,
+        database_url: str,
+        port: int,
+        log: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._cmd = [
+            sys.executable,
+            "-m",
+            "callpath",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+        self._env = {
+            **os.environ,
+            "CALLPATH_DATABASE_URL": database_url,
+            "CALLPATH_SITE_CACHE_SECONDS": "0",
+            **(env or {}),
+        }
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self._out = self.log.open("wb")
+        self._proc = subprocess.Popen(
+            self._cmd, env=self._env, stdout=self._out, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._out.close()
