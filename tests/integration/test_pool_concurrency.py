@@ -4,6 +4,7 @@ a pool of 40 numbers on a two-worker server, then the reservation history is che
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -50,7 +51,7 @@ def _overlaps(engine: Engine) -> list[tuple[int, str, str]]:
     for number_id, session_id, started, until in rows:
         by_number[number_id].append((session_id, started, until))
     for number_id, spans in by_number.items():
-        for (s1, _a1, until1), (s2, start2, _u2) in zip(spans, spans[1:], strict=False):
+        for (s1, _a1, until1), (s2, start2, _u2) in itertools.pairwise(spans):
             if s1 != s2 and start2 < until1:
                 bad.append((number_id, s1, s2))
     return bad

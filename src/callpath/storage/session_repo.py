@@ -11,6 +11,7 @@ from callpath.storage.tables import (
     pageviews,
     session_events,
     sessions,
+    tracking_numbers,
     visitors,
 )
 
@@ -43,6 +44,7 @@ def add_pageview(
 
 
 def get_session(conn: Connection, session_id: str) -> Row | None:
+    n = tracking_numbers.c
     row = conn.execute(
         select(
             s.id,
@@ -52,7 +54,10 @@ def get_session(conn: Connection, session_id: str) -> Row | None:
             s.last_seen_at,
             s.number_id,
             s.number_reason,
-        ).where(s.id == session_id)
+            n.e164,
+        )
+        .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
+        .where(s.id == session_id)
     ).first()
     return dict(row._mapping) if row else None
 

@@ -1,0 +1,109 @@
+"""Admin pages and the REST API: login, account scoping, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from callpath import settings as settings_mod
+from callpath.services import setup
+from callpath.storage.db import transaction
+from callpath.web.app import create_app
+from tests.helpers import Seeded, seed_site
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str):  # type: ignore[no-untyped-def]
+    return create_app(settings_mod.load({"CALLPATH_DATABASE_URL": database_url}))
+
+
+def _user(engine: Engine, site: Seeded, email: str) -> None:
+    with transaction(engine) as conn:
+        setup.create_user(conn, site.account_id, email, PASSWORD, "owner", time.time())
+
+
+def _login(app, email: str) -> TestClient:  # type: ignore[no-untyped-def]
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.post(
+        "/app/login", data={"email": email, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_pages_and_api_need_a_login(app) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/app", follow_redirects=False).headers["location"] == "/app/login"
+    assert client.get("/app/sites/1", follow_redirects=False).status_code == 303
+    r = client.get("/api/v1/sites")
+    assert r.status_code == 401
+    assert r.json() == {"error": "login required"}
+
+
+def test_wrong_password_is_refused(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    site = seed_site(engine, pool_size=1)
+    _user(engine, site, "a@shop.example")
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.post("/app/login", data={"email": "a@shop.example", "password": "nope"})
+    assert r.status_code == 401
+    assert "Wrong e-mail or password" in r.text
+
+
+def test_accounts_cannot_see_each_other(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    mine, theirs = seed_site(engine, pool_size=1), seed_site(engine, pool_size=1)
+    _user(engine, mine, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    assert [s["id"] for s in client.get("/api/v1/sites").json()] == [mine.site_id]
+    assert client.get(f"/api/v1/sites/{theirs.site_id}/numbers").json() == []
+    r = client.post(
+        f"/api/v1/sites/{theirs.site_id}/numbers", json={"number": "+74952229999", "kind": "pool"}
+    )
+    assert r.status_code == 400
+    assert "no site" in r.json()["error"]
+    assert client.get(f"/app/sites/{theirs.site_id}").status_code == 404
+    page = client.get(f"/app/sites/{mine.site_id}")
+    assert page.status_code == 200
+    assert mine.pool[0] in page.text
+    assert theirs.pool[0] not in page.text
+
+
+def test_api_creates_sites_and_numbers_with_clear_errors(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    seeded = seed_site(engine, pool_size=0, default=False)
+    _user(engine, seeded, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    r = client.post(
+        "/api/v1/sites",
+        json={"name": "New", "original_numbers": ["8 495 109 63 76"], "domains": ["new.example"]},
+    )
+    assert r.status_code == 201, r.text
+    site_id = r.json()["id"]
+    assert r.json()["original_numbers"] == ["+74951096376"]
+    ok = client.post(
+        f"/api/v1/sites/{site_id}/numbers", json={"number": "8 495 700 00 01", "kind": "pool"}
+    )
+    assert ok.status_code == 201
+    assert ok.json()["e164"] == "+74957000001"
+    dup = client.post(
+        f"/api/v1/sites/{site_id}/numbers", json={"number": "+74957000001", "kind": "pool"}
+    )
+    assert dup.status_code == 400
+    assert "already" in dup.json()["error"]
+    bad = client.post("/api/v1/sites", json={"name": "X", "hold_after_leave": 1})
+    assert bad.status_code == 400
+    assert "hold_after_leave" in bad.json()["error"]
+    junk = client.post(f"/api/v1/sites/{site_id}/numbers", json={"number": "1", "kind": "x"})
+    assert junk.status_code == 422
+    assert "kind" in junk.json()["details"][0]
+
+
+def test_logout_ends_the_login(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    site = seed_site(engine, pool_size=1)
+    _user(engine, site, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    client.post("/app/logout", follow_redirects=False)
+    assert client.get("/api/v1/sites").status_code == 401
