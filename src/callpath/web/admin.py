@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -91,8 +92,9 @@ def site_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
         numbers = live.pool_state(conn, who.account_id, site_id, now)
         sessions = live.recent_sessions(conn, who.account_id, site_id)
         exhausted = live.exhaustions(conn, who.account_id, site_id, now - 86_400)
+    zone = ZoneInfo(site["timezone"])
     for s in sessions:
-        s["started"] = datetime.fromtimestamp(s["started_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        s["started"] = datetime.fromtimestamp(s["started_at"], zone).strftime("%Y-%m-%d %H:%M:%S")
     return render(
         request,
         "site.html",

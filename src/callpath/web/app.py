@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
 from callpath import __version__
@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             return JSONResponse({"ok": False, "database": str(exc)[:200]}, status_code=503)
         return JSONResponse({"ok": True, "version": __version__})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
