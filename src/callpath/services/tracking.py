@@ -214,7 +214,7 @@ def leave(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -
         if row is None or site is None:
             return False
         if isinstance(row["number_id"], int):
-            pool_repo.release_soon(
+            pool_repo.extend(
                 conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
             )
         session_repo.touch_session(conn, session_id, now, left_at=now)

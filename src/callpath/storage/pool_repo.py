@@ -4,14 +4,16 @@ SQLite: every write transaction starts with BEGIN IMMEDIATE (see `db.py`), so on
 writer at a time, in any process, reads and takes numbers. PostgreSQL: the candidate row
 is locked with FOR UPDATE SKIP LOCKED, so concurrent allocations take different rows
 without waiting on each other, and the update re-checks the row is still free.
+
+Statements are built once with bound parameters: this is the tracker's hot path, and
+SQLAlchemy then reuses their compiled form.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, case, func, insert, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 
 from callpath.domain.pool import PoolSettings
 from callpath.storage.tables import reservations, tracking_numbers
@@ -19,65 +21,63 @@ from callpath.storage.tables import reservations, tracking_numbers
 n = tracking_numbers.c
 r = reservations.c
 
+# SQL twin of `domain.pool.available_to`.
+_TAKEABLE = or_(
+    n.held_visitor_id == bindparam("b_visitor"),
+    n.held_until.is_(None),
+    n.held_until + bindparam("b_cooldown") <= bindparam("b_now"),
+)
+_PICK = (
+    select(n.id, n.e164, n.held_session_id, n.held_since)
+    .where(n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active, _TAKEABLE)
+    .order_by(
+        case((n.held_visitor_id == bindparam("b_visitor"), 0), else_=1),
+        func.coalesce(n.held_until, 0),
+    )
+    .limit(1)
+)
+_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+_CLAIM = (
+    update(tracking_numbers)
+    .where(n.id == bindparam("b_number_id"), _TAKEABLE)
+    .values(
+        held_session_id=bindparam("b_session_id"),
+        held_visitor_id=bindparam("b_visitor"),
+        held_since=bindparam("b_since"),
+        held_until=bindparam("b_until"),
+    )
+)
+_CLOSE = (
+    update(reservations)
+    .where(
+        r.number_id == bindparam("b_number_id"),
+        r.session_id == bindparam("b_previous"),
+        r.until > bindparam("b_since"),
+    )
+    .values(until=bindparam("b_since"))
+)
+_RESERVE = insert(reservations)
+_EXTEND_NUMBER = (
+    update(tracking_numbers)
+    .where(n.id == bindparam("b_number_id"), n.held_session_id == bindparam("b_session_id"))
+    .values(held_until=bindparam("b_until"))
+)
+_LATEST = (
+    select(func.max(r.id))
+    .where(r.session_id == bindparam("b_session_id"), r.number_id == bindparam("b_number_id"))
+    .scalar_subquery()
+)
+_EXTEND_RESERVATION = (
+    update(reservations)
+    .where(r.id == _LATEST)
+    .values(last_activity_at=bindparam("b_now"), until=bindparam("b_until"))
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Held:
     number_id: int
     e164: str
-
-
-def _takeable(visitor: str, now: float, pool: PoolSettings) -> ColumnElement[bool]:
-    """SQL twin of `domain.pool.available_to`."""
-    return or_(
-        n.held_visitor_id == visitor,
-        n.held_until.is_(None),
-        n.held_until + pool.cooldown <= now,
-    )
-
-
-def _pick(
-    conn: Connection, site_id: int, visitor: str, now: float, pool: PoolSettings
-) -> tuple[int, str, str | None, float] | None:
-    query = (
-        select(n.id, n.e164, n.held_session_id, n.held_since)
-        .where(n.site_id == site_id, n.kind == "pool", n.active, _takeable(visitor, now, pool))
-        .order_by(case((n.held_visitor_id == visitor, 0), else_=1), func.coalesce(n.held_until, 0))
-        .limit(1)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    row = conn.execute(query).first()
-    return (row[0], row[1], row[2], row[3] or 0.0) if row else None
-
-
-def _claim(
-    conn: Connection,
-    number_id: int,
-    session_id: str,
-    visitor: str,
-    times: tuple[float, float],
-    pool: PoolSettings,
-) -> bool:
-    now, since = times
-    result = conn.execute(
-        update(tracking_numbers)
-        .where(n.id == number_id, _takeable(visitor, now, pool))
-        .values(
-            held_session_id=session_id,
-            held_visitor_id=visitor,
-            held_since=since,
-            held_until=pool.hold_until(since),
-        )
-    )
-    return result.rowcount == 1
-
-
-def _close_reservation(conn: Connection, number_id: int, session_id: str, now: float) -> None:
-    conn.execute(
-        update(reservations)
-        .where(r.number_id == number_id, r.session_id == session_id, r.until > now)
-        .values(until=now)
-    )
 
 
 def acquire(
@@ -91,29 +91,42 @@ def acquire(
     pool: PoolSettings,
 ) -> Held | None:
     """Give `session_id` a pool number, or None when the pool has nothing free."""
+    pick = _PICK_LOCKED if conn.dialect.name == "postgresql" else _PICK
+    params = {"b_site_id": site_id, "b_visitor": visitor, "b_now": now, "b_cooldown": pool.cooldown}
     for _attempt in range(3):
-        picked = _pick(conn, site_id, visitor, now, pool)
-        if picked is None:
+        row = conn.execute(pick, params).first()
+        if row is None:
             return None
-        number_id, e164, previous, previous_since = picked
+        number_id, e164, previous, previous_since = row
         # A hold handed between two sessions of one visitor starts no earlier than the
         # previous one did, whatever clocks the two app servers read: history stays ordered.
-        since = max(now, previous_since)
-        if not _claim(conn, number_id, session_id, visitor, (now, since), pool):
+        since = max(now, previous_since or 0.0)
+        until = pool.hold_until(since)
+        claim = {
+            **params,
+            "b_number_id": number_id,
+            "b_session_id": session_id,
+            "b_since": since,
+            "b_until": until,
+        }
+        if conn.execute(_CLAIM, claim).rowcount != 1:
             continue
         if previous and previous != session_id:
-            _close_reservation(conn, number_id, previous, since)
-        conn.execute(
-            insert(reservations).values(
-                account_id=account_id,
-                site_id=site_id,
-                number_id=number_id,
-                session_id=session_id,
-                visitor_id=visitor,
-                started_at=since,
-                last_activity_at=since,
-                until=pool.hold_until(since),
+            conn.execute(
+                _CLOSE, {"b_number_id": number_id, "b_previous": previous, "b_since": since}
             )
+        conn.execute(
+            _RESERVE,
+            {
+                "account_id": account_id,
+                "site_id": site_id,
+                "number_id": number_id,
+                "session_id": session_id,
+                "visitor_id": visitor,
+                "started_at": since,
+                "last_activity_at": since,
+                "until": until,
+            },
         )
         return Held(number_id, e164)
     return None
@@ -122,28 +135,17 @@ def acquire(
 def extend(
     conn: Connection, *, number_id: int, session_id: str, now: float, pool: PoolSettings
 ) -> bool:
-    """Push the hold forward if `session_id` still holds the number; False if it lost it."""
-    until = pool.hold_until(now)
-    result = conn.execute(
-        update(tracking_numbers)
-        .where(n.id == number_id, n.held_session_id == session_id)
-        .values(held_until=until)
-    )
-    if result.rowcount != 1:
+    """Push the hold forward if `session_id` still holds the number; False if it lost it.
+
+    `leave` uses this too: after the last sign of life the hold runs `hold_after_leave`.
+    """
+    params = {
+        "b_number_id": number_id,
+        "b_session_id": session_id,
+        "b_now": now,
+        "b_until": pool.hold_until(now),
+    }
+    if conn.execute(_EXTEND_NUMBER, params).rowcount != 1:
         return False
-    latest = (
-        select(func.max(r.id))
-        .where(r.session_id == session_id, r.number_id == number_id)
-        .scalar_subquery()
-    )
-    conn.execute(
-        update(reservations).where(r.id == latest).values(last_activity_at=now, until=until)
-    )
+    conn.execute(_EXTEND_RESERVATION, params)
     return True
-
-
-def release_soon(
-    conn: Connection, *, number_id: int, session_id: str, now: float, pool: PoolSettings
-) -> None:
-    """The visitor left: the hold now runs `hold_after_leave` from this moment."""
-    extend(conn, number_id=number_id, session_id=session_id, now=now, pool=pool)

@@ -1,10 +1,13 @@
-"""Visitors, sessions, pageviews and tracker events."""
+"""Visitors, sessions, pageviews and tracker events.
+
+Hot-path statements are built once with bound parameters (see pool_repo).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callpath.storage.tables import (
@@ -17,53 +20,75 @@ from callpath.storage.tables import (
 
 Row = dict[str, Any]
 s = sessions.c
+n = tracking_numbers.c
+
+
+def _upsert(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(visitors)
+    return stmt.on_conflict_do_update(
+        index_elements=["site_id", "id"], set_={"last_seen": stmt.excluded.last_seen}
+    )
+
+
+_UPSERT_VISITOR = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_INSERT_SESSION = insert(sessions)
+_INSERT_PAGEVIEW = insert(pageviews)
+_INSERT_EVENT = insert(session_events)
+_GET_SESSION = (
+    select(
+        s.id,
+        s.account_id,
+        s.site_id,
+        s.visitor_id,
+        s.last_seen_at,
+        s.number_id,
+        s.number_reason,
+        n.e164,
+    )
+    .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
+    .where(s.id == bindparam("session_id"))
+)
 
 
 def upsert_visitor(
     conn: Connection, *, site_id: int, account_id: int, visitor: str, now: float
 ) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(visitors).values(
-        site_id=site_id, id=visitor, account_id=account_id, first_seen=now, last_seen=now
-    )
     conn.execute(
-        stmt.on_conflict_do_update(index_elements=["site_id", "id"], set_={"last_seen": now})
+        _UPSERT_VISITOR[conn.dialect.name],
+        {
+            "site_id": site_id,
+            "id": visitor,
+            "account_id": account_id,
+            "first_seen": now,
+            "last_seen": now,
+        },
     )
 
 
 def insert_session(conn: Connection, values: Row) -> None:
-    conn.execute(insert(sessions).values(**values))
+    conn.execute(_INSERT_SESSION, values)
 
 
 def add_pageview(
     conn: Connection, *, account_id: int, session_id: str, url: str, now: float
 ) -> None:
     conn.execute(
-        insert(pageviews).values(account_id=account_id, session_id=session_id, at=now, url=url)
+        _INSERT_PAGEVIEW,
+        {"account_id": account_id, "session_id": session_id, "at": now, "url": url},
     )
 
 
 def get_session(conn: Connection, session_id: str) -> Row | None:
-    n = tracking_numbers.c
-    row = conn.execute(
-        select(
-            s.id,
-            s.account_id,
-            s.site_id,
-            s.visitor_id,
-            s.last_seen_at,
-            s.number_id,
-            s.number_reason,
-            n.e164,
-        )
-        .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
-        .where(s.id == session_id)
-    ).first()
+    row = conn.execute(_GET_SESSION, {"session_id": session_id}).first()
     return dict(row._mapping) if row else None
 
 
 def touch_session(conn: Connection, session_id: str, now: float, **values: Any) -> None:
-    conn.execute(update(sessions).where(s.id == session_id).values(last_seen_at=now, **values))
+    """Note activity; `values` may also set number_id, number_reason or left_at."""
+    stmt = update(sessions).where(s.id == bindparam("b_id"))
+    columns = {"last_seen_at": now, **values}
+    stmt = stmt.values({k: bindparam(k) for k in sorted(columns)})
+    conn.execute(stmt, {"b_id": session_id, **columns})
 
 
 def add_event(
@@ -77,12 +102,13 @@ def add_event(
     detail: Row | None = None,
 ) -> None:
     conn.execute(
-        insert(session_events).values(
-            account_id=account_id,
-            site_id=site_id,
-            session_id=session_id,
-            kind=kind,
-            at=now,
-            detail=detail,
-        )
+        _INSERT_EVENT,
+        {
+            "account_id": account_id,
+            "site_id": site_id,
+            "session_id": session_id,
+            "kind": kind,
+            "at": now,
+            "detail": detail,
+        },
     )
