@@ -176,3 +176,22 @@ def test_tel_click_is_recorded_and_renews_the_hold(engine: Engine) -> None:
     assert tracking.record_event(engine, lambda _id: site, first.session, "tel_click", clock)
     clock.advance(POOL.hold_after_leave - 10)  # past the original hold, within the renewed
     assert _start(engine, site, clock).number == seeded.default
+
+
+def test_exhaustion_is_counted_once_per_visit_and_a_ping_upgrades_later(engine: Engine) -> None:
+    seeded, site = _site(engine, pool_size=1)
+    clock = Clock()
+    holder = _start(engine, site, clock)
+    waiting = _start(engine, site, clock)
+    assert waiting.number == seeded.default
+    for _ in range(3):
+        clock.advance(30)
+        again = tracking.ping(engine, lambda _id: site, waiting.session, clock)
+        assert again is not None and again.number == seeded.default
+    with engine.connect() as conn:
+        events = conn.execute(select(session_events.c.session_id)).scalars().all()
+    assert events == [waiting.session]
+    tracking.leave(engine, lambda _id: site, holder.session, clock)
+    clock.advance(POOL.hold_after_leave + POOL.cooldown)
+    upgraded = tracking.ping(engine, lambda _id: site, waiting.session, clock)
+    assert upgraded is not None and upgraded.number == holder.number

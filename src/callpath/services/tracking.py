@@ -142,8 +142,15 @@ def _insert_session(
 
 
 def _assign(
-    conn: Connection, site: SiteConfig, session_id: str, visitor: str, excluded: bool, now: float
+    conn: Connection,
+    site: SiteConfig,
+    session_id: str,
+    visitor: str,
+    excluded: bool,
+    now: float,
+    previous: str | None = None,
 ) -> Assignment:
+    """Find the session a pool number; `previous` is its last number_reason, if any."""
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
     held = pool_repo.acquire(
@@ -157,7 +164,7 @@ def _assign(
     )
     if held is None:
         reason = "exhausted" if site.pool_size else "default"
-        if site.pool_size:
+        if site.pool_size and previous != "exhausted":  # one event per visit, not per ping
             session_repo.add_event(
                 conn,
                 account_id=site.account_id,
@@ -167,9 +174,7 @@ def _assign(
                 now=now,
             )
         return _fallback(conn, site, session_id, visitor, reason, now)
-    session_repo.touch_session(
-        conn, session_id, now, number_id=held.number_id, number_reason="pool"
-    )
+    session_repo.set_number(conn, session_id, now, held.number_id, "pool")
     return Assignment(session_id, visitor, held.e164, "pool", site.pool.hold_after_leave)
 
 
@@ -177,7 +182,7 @@ def _fallback(
     conn: Connection, site: SiteConfig, session_id: str, visitor: str, reason: str, now: float
 ) -> Assignment:
     reason = reason if site.default_number else "none"
-    session_repo.touch_session(conn, session_id, now, number_id=None, number_reason=reason)
+    session_repo.set_number(conn, session_id, now, None, reason)
     return Assignment(session_id, visitor, site.default_number, reason, site.pool.hold_after_leave)
 
 
@@ -190,8 +195,8 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
     ):
         session_repo.touch_session(conn, session_id, now)
         return Assignment(session_id, visitor, str(row["e164"]), "pool", site.pool.hold_after_leave)
-    excluded = row["number_reason"] == "excluded"
-    return _assign(conn, site, session_id, visitor, excluded, now)
+    previous = str(row["number_reason"])
+    return _assign(conn, site, session_id, visitor, previous == "excluded", now, previous)
 
 
 def ping(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> Assignment | None:
@@ -217,7 +222,7 @@ def leave(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -
             pool_repo.extend(
                 conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
             )
-        session_repo.touch_session(conn, session_id, now, left_at=now)
+        session_repo.mark_left(conn, session_id, now)
         return True
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.pool import NullPool
 
 from callpath.settings import ensure_sqlite_dir
 
@@ -39,24 +39,47 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
         memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        if not memory:
+            kwargs.setdefault("pool_size", 16)
+            kwargs.setdefault("max_overflow", 48)
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 15},
-            poolclass=None if memory else NullPool if kwargs.pop("nullpool", False) else None,
-            **kwargs,
+            url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+_write_locks: dict[int, threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _registry_lock:
+        return _write_locks.setdefault(id(engine), threading.Lock())
 
 
 @contextmanager
 def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
-    """One unit of work: commits on success, rolls back on any error."""
+    """One unit of work: commits on success, rolls back on any error.
+
+    SQLite has one writer at a time anyway; threads of this process queue on a lock for
+    it instead of in SQLite's busy handler, which sleeps with back-off and made tail
+    latency jump to seconds under load. Other processes still wait in `busy_timeout`.
+    """
+    if write and is_sqlite(engine):
+        with _write_lock(engine), _begin(engine, write) as conn:
+            yield conn
+    else:
+        with _begin(engine, write) as conn:
+            yield conn
+
+
+@contextmanager
+def _begin(engine: Engine, write: bool) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn.execution_options(write=write)
         with conn.begin():

@@ -83,12 +83,33 @@ def get_session(conn: Connection, session_id: str) -> Row | None:
     return dict(row._mapping) if row else None
 
 
-def touch_session(conn: Connection, session_id: str, now: float, **values: Any) -> None:
-    """Note activity; `values` may also set number_id, number_reason or left_at."""
-    stmt = update(sessions).where(s.id == bindparam("b_id"))
-    columns = {"last_seen_at": now, **values}
-    stmt = stmt.values({k: bindparam(k) for k in sorted(columns)})
-    conn.execute(stmt, {"b_id": session_id, **columns})
+def _touch(**columns: Any) -> Any:
+    values = {"last_seen_at": bindparam("b_now"), **columns}
+    return update(sessions).where(s.id == bindparam("b_id")).values(values)
+
+
+_TOUCH = _touch()
+_TOUCH_NUMBER = _touch(number_id=bindparam("b_number_id"), number_reason=bindparam("b_reason"))
+_TOUCH_LEFT = _touch(left_at=bindparam("b_now"))
+
+
+def touch_session(conn: Connection, session_id: str, now: float) -> None:
+    """Note a sign of life."""
+    conn.execute(_TOUCH, {"b_id": session_id, "b_now": now})
+
+
+def set_number(
+    conn: Connection, session_id: str, now: float, number_id: int | None, reason: str
+) -> None:
+    """Record which number the session shows now, and why."""
+    conn.execute(
+        _TOUCH_NUMBER,
+        {"b_id": session_id, "b_now": now, "b_number_id": number_id, "b_reason": reason},
+    )
+
+
+def mark_left(conn: Connection, session_id: str, now: float) -> None:
+    conn.execute(_TOUCH_LEFT, {"b_id": session_id, "b_now": now})
 
 
 def add_event(

@@ -7,8 +7,7 @@
   var TAGS = /^(SCRIPT|STYLE|TEXTAREA|INPUT|NOSCRIPT|TEMPLATE|SELECT|OPTION)$/;
   var SEP = "[\\s\\u00a0().-]{0,3}";
   var KEY = "_cp_" + C.k, SKEY = KEY + "_s";
-  var cur = null, sid = null, seen = [], obs = null, lens = {};
-  var RX = build();
+  var cur = null, sid = null, seen = [], obs = null, lens = {}, RX;
 
   function build() {
     var alts = [];
@@ -16,28 +15,30 @@
       lens[C.n[i][0].length] = 1;
       alts.push("(?:(?:\\+?" + C.n[i][1] + "|8|0)" + SEP + ")?" + C.n[i][0].split("").join(SEP));
     }
-    return alts.length ? new RegExp("(?<![\\d+])(?:" + alts.join("|") + ")(?!\\d)", "g") : null;
+    return alts.length ? new RegExp("(^|[^\\d+])(" + alts.join("|") + ")(?!\\d)", "g") : null;
   }
 
   function get(k, s) {
-    try { return JSON.parse((s || w.localStorage).getItem(k)); } catch (e) { return null; }
+    try { return JSON.parse(w[s || "localStorage"].getItem(k)); } catch (e) { return null; }
   }
   function put(k, v, s) {
-    try { (s || w.localStorage).setItem(k, JSON.stringify(v)); } catch (e) { /* private mode */ }
+    try { w[s || "localStorage"].setItem(k, JSON.stringify(v)); } catch (e) { /* private mode */ }
   }
-  function cookie() {
-    var m = d.cookie.match(new RegExp("(?:^|; )" + KEY + "=([\\w-]+)"));
-    return m ? m[1] : null;
+  function ck(name) {
+    try {
+      var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+      return m ? m[1] : null;
+    } catch (e) { return null; }
   }
   function visitor() {
-    var v = (get(KEY) || {}).v || cookie();
-    return v && /^[\w-]{8,64}$/.test(v) ? v : null;
+    var v = (get(KEY) || {}).v || ck(KEY);
+    return typeof v == "string" && /^[\w-]{8,64}$/.test(v) ? v : null;
   }
   function remember(r) {
     var a = { number: r.number, national: r.national, display: r.display,
       until: Date.now() + r.hold_seconds * 1000 };
     put(KEY, { v: r.visitor, a: r.number ? a : null });
-    put(SKEY, { s: r.session, t: Date.now() }, w.sessionStorage);
+    put(SKEY, { s: r.session, t: Date.now() }, "sessionStorage");
     try { d.cookie = KEY + "=" + r.visitor + ";path=/;max-age=63072000;SameSite=Lax"; } catch (e) { /* */ }
   }
 
@@ -51,30 +52,33 @@
     return out;
   }
   function sub(text, a, tel) {
-    return text.replace(RX, function (m) {
-      return (lens[a.national.length] && fmt(m, a)) || (tel ? a.number : a.display);
+    return text.replace(RX, function (m, pre, num) {
+      return pre + ((lens[a.national.length] && fmt(num, a)) || (tel ? a.number : a.display));
     });
   }
   function has(text) { RX.lastIndex = 0; var r = RX.test(text); RX.lastIndex = 0; return r; }
 
   function textNode(n) {
     var p = n.parentNode;
-    if (!p || TAGS.test(p.nodeName) || n._cpr === n.data) return;
-    if (!has(n.data)) return;
-    n._cpo = n.data;
-    seen.push(n);
-    render(n);
+    if (!p || TAGS.test(p.nodeName) || n._cpr === n.data || !has(n.data)) return;
+    track(n, n.data);
   }
   function link(a) {
     var h = a.getAttribute("href") || "";
     if (a._cpr === h || !/^tel:/i.test(h) || !has(h)) return;
-    a._cpo = h;
-    seen.push(a);
-    render(a);
+    track(a, h);
+  }
+  function track(n, v) {
+    if (n._cpo == null) seen.push(n);
+    n._cpo = v;
+    n._cpr = null;
+    render(n);
   }
   function render(n) {
-    if (n.nodeType === 3) { n._cpr = sub(n._cpo, cur, 0); n.data = n._cpr; }
-    else { n._cpr = sub(n._cpo, cur, 1); n.setAttribute("href", n._cpr); }
+    var t = n.nodeType === 3, v = t ? n.data : n.getAttribute("href");
+    if (n._cpr != null && v !== n._cpr) return; /* the page changed it since: leave it */
+    n._cpr = sub(n._cpo, cur, !t);
+    if (t) n.data = n._cpr; else n.setAttribute("href", n._cpr);
   }
   function scan(root) {
     if (root.nodeType === 3) return textNode(root);
@@ -101,7 +105,7 @@
       attributes: true, attributeFilter: ["href"] });
   }
   function show(a) {
-    if (!RX || !a || !a.number || !a.national) return;
+    if (!RX || !a || !a.number || typeof a.national != "string") return;
     if (cur && cur.number === a.number) return;
     cur = a;
     for (var i = 0; i < seen.length; i++) render(seen[i]);
@@ -109,14 +113,20 @@
     watch();
   }
 
+  function safe(f) {
+    return function (e) { try { f(e); } catch (x) { /* never break the page */ } };
+  }
   function post(path, body, done) {
-    var ctl = w.AbortController ? new AbortController() : null;
-    var t = setTimeout(function () { if (ctl) ctl.abort(); }, 3000);
-    w.fetch(C.u + "/t/v1/" + path, { method: "POST", body: JSON.stringify(body), keepalive: true,
-      credentials: "omit", headers: { "Content-Type": "text/plain" }, signal: ctl && ctl.signal })
-      .then(function (r) { clearTimeout(t); return r.ok ? r.json() : { status: r.status }; })
-      .then(function (r) { if (done) done(r); })
-      ["catch"](function () { clearTimeout(t); });
+    /* The whole answer, body included, within 3 s, or the page keeps what it shows. */
+    try {
+      var ctl = w.AbortController ? new AbortController() : null;
+      var t = setTimeout(function () { if (ctl) ctl.abort(); done = null; }, 3000);
+      w.fetch(C.u + "/t/v1/" + path, { method: "POST", body: JSON.stringify(body), keepalive: true,
+        credentials: "omit", headers: { "Content-Type": "text/plain" }, signal: ctl && ctl.signal })
+        .then(function (r) { return r.ok ? r.json() : { status: r.status }; })
+        .then(function (r) { clearTimeout(t); if (done) done(r); })
+        ["catch"](function () { clearTimeout(t); });
+    } catch (e) { /* fetch or JSON broken by the page */ }
   }
   function beacon(path, body) {
     try {
@@ -125,42 +135,43 @@
     } catch (e) { /* */ }
   }
   function got(r) {
-    if (!r || !r.session) return r && r.status === 404 ? start() : undefined;
+    if (!r || !r.session) return;
     sid = r.session;
     remember(r);
     show(r.number ? r : null);
   }
-  function ck(name) {
-    var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return m ? m[1] : null;
-  }
   function start() {
-    var s = get(SKEY, w.sessionStorage);
+    var s = get(SKEY, "sessionStorage");
     post("session", { site: C.k, visitor: visitor(), url: w.location.href,
       session: s && Date.now() - s.t < 1800000 ? s.s : null,
       referrer: d.referrer || null, ga: ck("_ga"), ym: ck("_ym_uid") }, got);
   }
   function ping() {
-    if (sid && d.visibilityState === "visible") post("ping", { session: sid, visible: true }, got);
+    if (sid && d.visibilityState === "visible") {
+      post("ping", { session: sid, visible: true }, function (r) {
+        if (r && r.status === 404) { sid = null; start(); } else got(r);
+      });
+    }
   }
 
   function init() {
     var saved = get(KEY);
     if (saved && saved.a && saved.a.until > Date.now()) show(saved.a);
     start();
-    setInterval(ping, C.p * 1000);
-    d.addEventListener("visibilitychange", ping);
-    w.addEventListener("pagehide", function () { if (sid) beacon("leave", { session: sid }); });
-    d.addEventListener("click", function (e) {
-      var a = e.target && e.target.closest && e.target.closest("a[href^='tel:']");
+    setInterval(safe(ping), C.p * 1000);
+    d.addEventListener("visibilitychange", safe(ping));
+    w.addEventListener("pagehide", safe(function () { if (sid) beacon("leave", { session: sid }); }));
+    d.addEventListener("click", safe(function (e) {
+      var a = e.target && e.target.closest && e.target.closest("a[href^='tel:' i]");
       if (a && sid) beacon("event", { session: sid, kind: "tel_click" });
-    }, true);
+    }), true);
   }
 
   try {
     if (w.__callpath || !w.fetch || !C.k) return;
     w.__callpath = 1;
-    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", init);
+    RX = build();
+    if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", safe(init));
     else init();
   } catch (e) { /* never break the page */ }
 })(window, document);

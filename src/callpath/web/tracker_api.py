@@ -130,7 +130,11 @@ def snippet(site_key: str, request: Request) -> Response:
     return Response(
         tracker_js.render(site, base),
         media_type="text/javascript",
-        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        headers={
+            "Cache-Control": "public, max-age=300",
+            "Vary": "Host",
+            "Access-Control-Allow-Origin": "*",
+        },
     )
 
 

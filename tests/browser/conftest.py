@@ -1,0 +1,82 @@
+"""Real headless Chromium against the real `callpath serve`, on host pages of our own.
+
+The host pages live on another origin (``http://www.shop.test:PORT``, mapped to loopback by
+a Chromium host-resolver rule) than callpath (``http://127.0.0.1:PORT``), exactly as on a
+customer's site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from tests.browser.shop import HOST, HostSite, Tab, watch
+from tests.helpers import ServerProcess, free_port
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def _shared_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    log = tmp_path_factory.mktemp("browser-server") / "server.log"
+    with ServerProcess(database_url, free_port(), log) as proc:
+        yield proc
+
+
+@pytest.fixture
+def server(engine: Any, _shared_server: ServerProcess) -> ServerProcess:
+    """One `callpath serve` per test worker for all browser tests: it keeps no state of
+    its own (site settings are read fresh on every request), and `engine` wipes the
+    database before each test."""
+    return _shared_server
+
+
+@pytest.fixture
+def host() -> Iterator[HostSite]:
+    site = HostSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """A fresh context per visitor; all closed at the end of the test."""
+    made: list[BrowserContext] = []
+
+    def make(**kwargs: Any) -> BrowserContext:
+        ctx = browser.new_context(**kwargs)
+        ctx.set_default_timeout(15_000)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def new_tab(new_context: Callable[..., BrowserContext]) -> Callable[..., Tab]:
+    def make(context: BrowserContext | None = None) -> Tab:
+        return watch((context or new_context()).new_page())
+
+    return make
