@@ -533,7 +533,7 @@ def reset_pool(database_url: str, site_id: int) -> None:
     try:
         with transaction(engine) as conn:
             conn.execute(update(n).where(n.c.site_id == site_id)
-                         .values(held_session_id=None, held_visitor_id=None, held_until=None))
+                         .values(held_session_id=None, held_visitor_id=None, held_until=0, held_since=None))
     finally:
         engine.dispose()
 

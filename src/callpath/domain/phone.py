@@ -25,14 +25,14 @@ def to_e164(raw: str, region: str = "RU") -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def display(e164: str) -> str:
     """Human form of an E.164 number, e.g. "+7 495 111-22-33"."""
     parsed = phonenumbers.parse(e164, None)
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def national_digits(e164: str) -> str:
     """The national significant number: "+74951112233" -> "4951112233"."""
     parsed = phonenumbers.parse(e164, None)

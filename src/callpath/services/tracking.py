@@ -72,7 +72,15 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
         session_id = new_id()
         _insert_session(conn, site, visit, visitor, session_id, landing, now)
         excluded = not site.substitutes(landing.channel.source, landing.channel.medium)
-        return _assign(conn, site, session_id, visitor, excluded, now)
+        return _assign(
+            conn,
+            site,
+            session_id,
+            visitor,
+            excluded,
+            now,
+            previous=None if visit.visitor else "new visitor",
+        )
 
 
 def _continue_session(
@@ -150,7 +158,11 @@ def _assign(
     now: float,
     previous: str | None = None,
 ) -> Assignment:
-    """Find the session a pool number; `previous` is its last number_reason, if any."""
+    """Find the session a pool number.
+
+    `previous` is the session's last number_reason; "new visitor" when the visitor was
+    just created, who then cannot have a number of its own to get back.
+    """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
     held = pool_repo.acquire(
@@ -161,6 +173,7 @@ def _assign(
         visitor=visitor,
         now=now,
         pool=site.pool,
+        returning=previous != "new visitor",
     )
     if held is None:
         reason = "exhausted" if site.pool_size else "default"

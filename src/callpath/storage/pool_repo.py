@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from callpath.domain.pool import PoolSettings
 from callpath.storage.tables import reservations, tracking_numbers
@@ -21,22 +21,28 @@ from callpath.storage.tables import reservations, tracking_numbers
 n = tracking_numbers.c
 r = reservations.c
 
-# SQL twin of `domain.pool.available_to`.
+# SQL twin of `domain.pool.available_to`; `b_free_before` is now - cooldown. A number
+# never held has held_until 0. Both lookups below run on an index.
 _TAKEABLE = or_(
     n.held_visitor_id == bindparam("b_visitor"),
-    n.held_until.is_(None),
-    n.held_until + bindparam("b_cooldown") <= bindparam("b_now"),
+    n.held_until <= bindparam("b_free_before"),
 )
-_PICK = (
-    select(n.id, n.e164, n.held_session_id, n.held_since)
-    .where(n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active, _TAKEABLE)
-    .order_by(
-        case((n.held_visitor_id == bindparam("b_visitor"), 0), else_=1),
-        func.coalesce(n.held_until, 0),
-    )
+_POOL = (n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active)
+_COLUMNS = (n.id, n.e164, n.held_session_id, n.held_since)
+_PICK_OWN = select(*_COLUMNS).where(*_POOL, n.held_visitor_id == bindparam("b_visitor")).limit(1)
+_PICK_FREE = (
+    select(*_COLUMNS)
+    .where(*_POOL, n.held_until <= bindparam("b_free_before"))
+    .order_by(n.held_until)
     .limit(1)
 )
-_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+_PICKS = {
+    "sqlite": (_PICK_OWN, _PICK_FREE),
+    "postgresql": (
+        _PICK_OWN.with_for_update(skip_locked=True),
+        _PICK_FREE.with_for_update(skip_locked=True),
+    ),
+}
 _CLAIM = (
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), _TAKEABLE)
@@ -89,12 +95,16 @@ def acquire(
     visitor: str,
     now: float,
     pool: PoolSettings,
+    returning: bool = True,
 ) -> Held | None:
     """Give `session_id` a pool number, or None when the pool has nothing free."""
-    pick = _PICK_LOCKED if conn.dialect.name == "postgresql" else _PICK
-    params = {"b_site_id": site_id, "b_visitor": visitor, "b_now": now, "b_cooldown": pool.cooldown}
+    pick_own, pick_free = _PICKS[conn.dialect.name]
+    params = {"b_site_id": site_id, "b_visitor": visitor, "b_free_before": now - pool.cooldown}
     for _attempt in range(3):
-        row = conn.execute(pick, params).first()
+        # The visitor's own number first (still held, or back after it lapsed), else the
+        # free number idle longest. A brand-new visitor has no number of its own.
+        row = conn.execute(pick_own, params).first() if returning else None
+        row = row or conn.execute(pick_free, params).first()
         if row is None:
             return None
         number_id, e164, previous, previous_since = row

@@ -97,10 +97,11 @@ tracking_numbers = Table(
     Column("active", Boolean, nullable=False),
     Column("held_session_id", String(32), nullable=True),
     Column("held_visitor_id", String(64), nullable=True),
-    Column("held_until", Float, nullable=True),
+    Column("held_until", Float, nullable=False, server_default="0"),
     Column("held_since", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Index("ix_numbers_pool", "site_id", "kind", "active", "held_until"),
+    Index("ix_numbers_visitor", "site_id", "held_visitor_id"),
     Index("ix_numbers_account", "account_id", "site_id"),
 )
 

@@ -56,6 +56,11 @@ class Context:
     engine: Engine
     sites: SiteCache
 
+    @property
+    def inline_db(self) -> bool:
+        """Run tracker writes on the event loop (SQLite: one writer anyway)."""
+        return self.engine.dialect.name == "sqlite"
+
 
 def ctx(request: Request) -> Context:
     context: Context = request.app.state.ctx

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
@@ -38,6 +39,7 @@ class _Body(BaseModel):
 
 
 B = TypeVar("B", bound=_Body)
+R = TypeVar("R")
 
 
 class SessionBody(_Body):
@@ -86,6 +88,19 @@ async def _read(request: Request, model: type[B]) -> B:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ClientError(400, f"{where}: {first['msg']}") from exc
+
+
+async def _db(c: Context, fn: Callable[..., R], *args: Any) -> R:
+    """Run a tracker use case.
+
+    SQLite allows one writer at a time, so this process's writes are serial anyway: they
+    run inline, sparing a thread hand-off that cost more CPU than the work itself
+    (bench/tracker_load.py). PostgreSQL work goes to the thread pool, where waits on
+    the network overlap.
+    """
+    if c.inline_db:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
 
 
 def _reply(data: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -160,7 +175,7 @@ async def start_session(request: Request) -> JSONResponse:
         ),
         client_ids=enrich.client_ids(body.ga, body.ym),
     )
-    result = await run_in_threadpool(tracking.start_session, c.engine, site, visit, time.time)
+    result = await _db(c, tracking.start_session, c.engine, site, visit, time.time)
     return _reply(_assignment(result))
 
 
@@ -168,8 +183,8 @@ async def start_session(request: Request) -> JSONResponse:
 async def ping(request: Request) -> JSONResponse:
     body = await _read(request, PingBody)
     c = ctx(request)
-    result = await run_in_threadpool(
-        tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time
+    result = await _db(
+        c, tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time
     )
     if result is None:
         raise ClientError(404, "unknown session")
@@ -180,9 +195,7 @@ async def ping(request: Request) -> JSONResponse:
 async def leave(request: Request) -> JSONResponse:
     body = await _read(request, LeaveBody)
     c = ctx(request)
-    ok = await run_in_threadpool(
-        tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time
-    )
+    ok = await _db(c, tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time)
     if not ok:
         raise ClientError(404, "unknown session")
     return _reply({"ok": True})
@@ -194,7 +207,8 @@ async def event(request: Request) -> JSONResponse:
     if body.kind not in tracking.EVENT_KINDS:
         raise ClientError(400, f"kind: must be one of {', '.join(tracking.EVENT_KINDS)}")
     c = ctx(request)
-    ok = await run_in_threadpool(
+    ok = await _db(
+        c,
         tracking.record_event,
         c.engine,
         c.sites.by_id,

@@ -122,7 +122,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("held_session_id", sa.String(length=32), nullable=True),
         sa.Column("held_visitor_id", sa.String(length=64), nullable=True),
-        sa.Column("held_until", sa.Float(), nullable=True),
+        sa.Column("held_until", sa.Float(), server_default="0", nullable=False),
         sa.Column("held_since", sa.Float(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -139,6 +139,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_numbers_pool", ["site_id", "kind", "active", "held_until"], unique=False
         )
+        batch_op.create_index("ix_numbers_visitor", ["site_id", "held_visitor_id"], unique=False)
 
     op.create_table(
         "visitors",
