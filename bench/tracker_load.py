@@ -532,8 +532,9 @@ def reset_pool(database_url: str, site_id: int) -> None:
     engine = make_engine(database_url)
     try:
         with transaction(engine) as conn:
-            conn.execute(update(n).where(n.c.site_id == site_id)
-                         .values(held_session_id=None, held_visitor_id=None, held_until=0, held_since=None))
+            free = {"held_session_id": None, "held_visitor_id": None, "held_until": 0,
+                    "held_since": None}
+            conn.execute(update(n).where(n.c.site_id == site_id).values(free))
     finally:
         engine.dispose()
 

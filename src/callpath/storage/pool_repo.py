@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from callpath.domain.pool import PoolSettings
+from callpath.storage.prepared import Prepared
 from callpath.storage.tables import reservations, tracking_numbers
 
 n = tracking_numbers.c
@@ -37,13 +38,13 @@ _PICK_FREE = (
     .limit(1)
 )
 _PICKS = {
-    "sqlite": (_PICK_OWN, _PICK_FREE),
+    "sqlite": (Prepared(_PICK_OWN), Prepared(_PICK_FREE)),
     "postgresql": (
-        _PICK_OWN.with_for_update(skip_locked=True),
-        _PICK_FREE.with_for_update(skip_locked=True),
+        Prepared(_PICK_OWN.with_for_update(skip_locked=True)),
+        Prepared(_PICK_FREE.with_for_update(skip_locked=True)),
     ),
 }
-_CLAIM = (
+_CLAIM = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), _TAKEABLE)
     .values(
@@ -53,7 +54,7 @@ _CLAIM = (
         held_until=bindparam("b_until"),
     )
 )
-_CLOSE = (
+_CLOSE = Prepared(
     update(reservations)
     .where(
         r.number_id == bindparam("b_number_id"),
@@ -62,8 +63,8 @@ _CLOSE = (
     )
     .values(until=bindparam("b_since"))
 )
-_RESERVE = insert(reservations)
-_EXTEND_NUMBER = (
+_RESERVE = Prepared(insert(reservations))
+_EXTEND_NUMBER = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), n.held_session_id == bindparam("b_session_id"))
     .values(held_until=bindparam("b_until"))
@@ -73,7 +74,7 @@ _LATEST = (
     .where(r.session_id == bindparam("b_session_id"), r.number_id == bindparam("b_number_id"))
     .scalar_subquery()
 )
-_EXTEND_RESERVATION = (
+_EXTEND_RESERVATION = Prepared(
     update(reservations)
     .where(r.id == _LATEST)
     .values(last_activity_at=bindparam("b_now"), until=bindparam("b_until"))
@@ -103,8 +104,8 @@ def acquire(
     for _attempt in range(3):
         # The visitor's own number first (still held, or back after it lapsed), else the
         # free number idle longest. A brand-new visitor has no number of its own.
-        row = conn.execute(pick_own, params).first() if returning else None
-        row = row or conn.execute(pick_free, params).first()
+        row = pick_own.run(conn, params).fetchone() if returning else None
+        row = row or pick_free.run(conn, params).fetchone()
         if row is None:
             return None
         number_id, e164, previous, previous_since = row
@@ -119,14 +120,12 @@ def acquire(
             "b_since": since,
             "b_until": until,
         }
-        if conn.execute(_CLAIM, claim).rowcount != 1:
+        if _CLAIM.run(conn, claim).rowcount != 1:
             continue
         if previous and previous != session_id:
-            conn.execute(
-                _CLOSE, {"b_number_id": number_id, "b_previous": previous, "b_since": since}
-            )
-        conn.execute(
-            _RESERVE,
+            _CLOSE.run(conn, {"b_number_id": number_id, "b_previous": previous, "b_since": since})
+        _RESERVE.run(
+            conn,
             {
                 "account_id": account_id,
                 "site_id": site_id,
@@ -155,7 +154,7 @@ def extend(
         "b_now": now,
         "b_until": pool.hold_until(now),
     }
-    if conn.execute(_EXTEND_NUMBER, params).rowcount != 1:
+    if _EXTEND_NUMBER.run(conn, params).rowcount != 1:
         return False
-    conn.execute(_EXTEND_RESERVATION, params)
+    _EXTEND_RESERVATION.run(conn, params)
     return True

@@ -5,11 +5,13 @@ Hot-path statements are built once with bound parameters (see pool_repo).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from callpath.storage.prepared import Prepared
 from callpath.storage.tables import (
     pageviews,
     session_events,
@@ -30,11 +32,25 @@ def _upsert(dialect_insert: Any) -> Any:
     )
 
 
-_UPSERT_VISITOR = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
-_INSERT_SESSION = insert(sessions)
-_INSERT_PAGEVIEW = insert(pageviews)
-_INSERT_EVENT = insert(session_events)
-_GET_SESSION = (
+_UPSERT_VISITOR = {
+    "postgresql": Prepared(_upsert(postgresql.insert)),
+    "sqlite": Prepared(_upsert(sqlite.insert)),
+}
+_INSERT_SESSION = Prepared(insert(sessions))
+_INSERT_PAGEVIEW = Prepared(insert(pageviews))
+_INSERT_EVENT = Prepared(insert(session_events))
+_SESSION_FIELDS = (
+    "id",
+    "account_id",
+    "site_id",
+    "visitor_id",
+    "last_seen_at",
+    "number_id",
+    "number_reason",
+    "e164",
+)
+_JSON_FIELDS = ("utm", "click_ids", "client_ids")
+_GET_SESSION = Prepared(
     select(
         s.id,
         s.account_id,
@@ -53,8 +69,8 @@ _GET_SESSION = (
 def upsert_visitor(
     conn: Connection, *, site_id: int, account_id: int, visitor: str, now: float
 ) -> None:
-    conn.execute(
-        _UPSERT_VISITOR[conn.dialect.name],
+    _UPSERT_VISITOR[conn.dialect.name].run(
+        conn,
         {
             "site_id": site_id,
             "id": visitor,
@@ -66,21 +82,22 @@ def upsert_visitor(
 
 
 def insert_session(conn: Connection, values: Row) -> None:
-    conn.execute(_INSERT_SESSION, values)
+    row = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in values.items()}
+    _INSERT_SESSION.run(conn, row)
 
 
 def add_pageview(
     conn: Connection, *, account_id: int, session_id: str, url: str, now: float
 ) -> None:
-    conn.execute(
-        _INSERT_PAGEVIEW,
+    _INSERT_PAGEVIEW.run(
+        conn,
         {"account_id": account_id, "session_id": session_id, "at": now, "url": url},
     )
 
 
 def get_session(conn: Connection, session_id: str) -> Row | None:
-    row = conn.execute(_GET_SESSION, {"session_id": session_id}).first()
-    return dict(row._mapping) if row else None
+    row = _GET_SESSION.run(conn, {"session_id": session_id}).fetchone()
+    return dict(zip(_SESSION_FIELDS, row, strict=True)) if row else None
 
 
 def _touch(**columns: Any) -> Any:
@@ -88,28 +105,30 @@ def _touch(**columns: Any) -> Any:
     return update(sessions).where(s.id == bindparam("b_id")).values(values)
 
 
-_TOUCH = _touch()
-_TOUCH_NUMBER = _touch(number_id=bindparam("b_number_id"), number_reason=bindparam("b_reason"))
-_TOUCH_LEFT = _touch(left_at=bindparam("b_now"))
+_TOUCH = Prepared(_touch())
+_TOUCH_NUMBER = Prepared(
+    _touch(number_id=bindparam("b_number_id"), number_reason=bindparam("b_reason"))
+)
+_TOUCH_LEFT = Prepared(_touch(left_at=bindparam("b_now")))
 
 
 def touch_session(conn: Connection, session_id: str, now: float) -> None:
     """Note a sign of life."""
-    conn.execute(_TOUCH, {"b_id": session_id, "b_now": now})
+    _TOUCH.run(conn, {"b_id": session_id, "b_now": now})
 
 
 def set_number(
     conn: Connection, session_id: str, now: float, number_id: int | None, reason: str
 ) -> None:
     """Record which number the session shows now, and why."""
-    conn.execute(
-        _TOUCH_NUMBER,
+    _TOUCH_NUMBER.run(
+        conn,
         {"b_id": session_id, "b_now": now, "b_number_id": number_id, "b_reason": reason},
     )
 
 
 def mark_left(conn: Connection, session_id: str, now: float) -> None:
-    conn.execute(_TOUCH_LEFT, {"b_id": session_id, "b_now": now})
+    _TOUCH_LEFT.run(conn, {"b_id": session_id, "b_now": now})
 
 
 def add_event(
@@ -122,14 +141,14 @@ def add_event(
     now: float,
     detail: Row | None = None,
 ) -> None:
-    conn.execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.run(
+        conn,
         {
             "account_id": account_id,
             "site_id": site_id,
             "session_id": session_id,
             "kind": kind,
             "at": now,
-            "detail": detail,
+            "detail": None if detail is None else json.dumps(detail),
         },
     )

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, tracking
@@ -40,6 +40,8 @@ class _Body(BaseModel):
 
 B = TypeVar("B", bound=_Body)
 R = TypeVar("R")
+# Few threads: each holds a pooled connection; more only add GIL hand-offs.
+_DB_THREADS = anyio.CapacityLimiter(8)
 
 
 class SessionBody(_Body):
@@ -100,7 +102,7 @@ async def _db(c: Context, fn: Callable[..., R], *args: Any) -> R:
     """
     if c.inline_db:
         return fn(*args)
-    return await run_in_threadpool(fn, *args)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=_DB_THREADS)
 
 
 def _reply(data: dict[str, Any], status: int = 200) -> JSONResponse:
