@@ -7,8 +7,10 @@ virtual clock. Each runs in one transaction on the given engine.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -212,30 +214,50 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
     return _assign(conn, site, session_id, visitor, previous == "excluded", now, previous)
 
 
-def ping(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> Assignment | None:
-    """The page is still open and visible. None when the session is unknown."""
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """A known session inside its transaction, with its site and the time."""
+
+    conn: Connection
+    row: dict[str, Any]
+    site: SiteConfig
+    now: float
+
+    def renew_hold(self) -> None:
+        if isinstance(self.row["number_id"], int):
+            pool_repo.extend(
+                self.conn,
+                number_id=self.row["number_id"],
+                session_id=self.row["id"],
+                now=self.now,
+                pool=self.site.pool,
+            )
+
+
+@contextmanager
+def _live(
+    engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock
+) -> Iterator[_Live | None]:
     with transaction(engine) as conn:
         now = clock()
         row = session_repo.get_session(conn, session_id)
         site = site_for(int(row["site_id"])) if row else None
-        if row is None or site is None:
-            return None
-        return _keep(conn, site, row, now)
+        yield _Live(conn, row, site, now) if row and site else None
+
+
+def ping(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> Assignment | None:
+    """The page is still open and visible. None when the session is unknown."""
+    with _live(engine, site_for, session_id, clock) as live:
+        return _keep(live.conn, live.site, live.row, live.now) if live else None
 
 
 def leave(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> bool:
     """The page was closed: the hold runs out `hold_after_leave` from now."""
-    with transaction(engine) as conn:
-        now = clock()
-        row = session_repo.get_session(conn, session_id)
-        site = site_for(int(row["site_id"])) if row else None
-        if row is None or site is None:
+    with _live(engine, site_for, session_id, clock) as live:
+        if live is None:
             return False
-        if isinstance(row["number_id"], int):
-            pool_repo.extend(
-                conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
-            )
-        session_repo.mark_left(conn, session_id, now)
+        live.renew_hold()
+        session_repo.mark_left(live.conn, session_id, live.now)
         return True
 
 
@@ -245,23 +267,17 @@ def record_event(
     """A click on a phone link: a call is coming, so the hold is renewed too."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
-    with transaction(engine) as conn:
-        now = clock()
-        row = session_repo.get_session(conn, session_id)
-        site = site_for(int(row["site_id"])) if row else None
-        if row is None or site is None:
+    with _live(engine, site_for, session_id, clock) as live:
+        if live is None:
             return False
         session_repo.add_event(
-            conn,
-            account_id=site.account_id,
-            site_id=site.id,
+            live.conn,
+            account_id=live.site.account_id,
+            site_id=live.site.id,
             session_id=session_id,
             kind=kind,
-            now=now,
+            now=live.now,
         )
-        if isinstance(row["number_id"], int):
-            pool_repo.extend(
-                conn, number_id=row["number_id"], session_id=session_id, now=now, pool=site.pool
-            )
-        session_repo.touch_session(conn, session_id, now)
+        live.renew_hold()
+        session_repo.touch_session(live.conn, session_id, live.now)
         return True
