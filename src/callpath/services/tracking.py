@@ -19,7 +19,7 @@ from callpath.domain.channel import Landing, parse_landing
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich
 from callpath.storage import pool_repo, session_repo
-from callpath.storage.db import transaction
+from callpath.storage.db import batched, transaction
 
 EVENT_KINDS = ("tel_click",)
 SiteLookup = Callable[[int], SiteConfig | None]
@@ -65,14 +65,13 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
     landing = parse_landing(visit.url, visit.referrer, site.own_hosts())
     with transaction(engine) as conn:
         now = clock()  # read after BEGIN: on SQLite the write lock is held from here
-        session_repo.upsert_visitor(
-            conn, site_id=site.id, account_id=site.account_id, visitor=visitor, now=now
-        )
         continued = _continue_session(conn, site, visit, visitor, landing, now)
         if continued is not None:
             return continued
         session_id = new_id()
-        _insert_session(conn, site, visit, visitor, session_id, landing, now)
+        with batched(conn):  # no results needed: one round trip on PostgreSQL
+            _upsert_visitor(conn, site, visitor, now)
+            _insert_session(conn, site, visit, visitor, session_id, landing, now)
         excluded = not site.substitutes(landing.channel.source, landing.channel.medium)
         return _assign(
             conn,
@@ -83,6 +82,12 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
             now,
             previous=None if visit.visitor else "new visitor",
         )
+
+
+def _upsert_visitor(conn: Connection, site: SiteConfig, visitor: str, now: float) -> None:
+    session_repo.upsert_visitor(
+        conn, site_id=site.id, account_id=site.account_id, visitor=visitor, now=now
+    )
 
 
 def _continue_session(
@@ -102,9 +107,11 @@ def _continue_session(
         or row["last_seen_at"] + site.pool.session_timeout < now
     ):
         return None
-    session_repo.add_pageview(
-        conn, account_id=site.account_id, session_id=row["id"], url=visit.url, now=now
-    )
+    with batched(conn):
+        _upsert_visitor(conn, site, visitor, now)
+        session_repo.add_pageview(
+            conn, account_id=site.account_id, session_id=row["id"], url=visit.url, now=now
+        )
     return _keep(conn, site, row, now)
 
 
@@ -167,10 +174,9 @@ def _assign(
     """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
-    held = pool_repo.acquire(
+    held = pool_repo.claim(
         conn,
         site_id=site.id,
-        account_id=site.account_id,
         session_id=session_id,
         visitor=visitor,
         now=now,
@@ -189,7 +195,9 @@ def _assign(
                 now=now,
             )
         return _fallback(conn, site, session_id, visitor, reason, now)
-    session_repo.set_number(conn, session_id, now, held.number_id, "pool")
+    with batched(conn):
+        pool_repo.record(conn, held, account_id=site.account_id, site_id=site.id)
+        session_repo.set_number(conn, session_id, now, held.number_id, "pool")
     return Assignment(session_id, visitor, held.e164, "pool", site.pool.hold_after_leave)
 
 

@@ -84,3 +84,14 @@ def _begin(engine: Engine, write: bool) -> Iterator[Connection]:
         conn.execution_options(write=write)
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def batched(conn: Connection) -> Iterator[None]:
+    """Statements inside whose results are not read go out in one round trip where the
+    driver can (PostgreSQL pipeline mode); elsewhere this changes nothing."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        yield

@@ -83,22 +83,31 @@ _EXTEND_RESERVATION = Prepared(
 
 @dataclass(frozen=True, slots=True)
 class Held:
+    """A number just claimed for a session; `record` writes it into the history."""
+
     number_id: int
     e164: str
+    session_id: str
+    visitor: str
+    since: float
+    until: float
+    previous: str | None
 
 
-def acquire(
+def claim(
     conn: Connection,
     *,
     site_id: int,
-    account_id: int,
     session_id: str,
     visitor: str,
     now: float,
     pool: PoolSettings,
     returning: bool = True,
 ) -> Held | None:
-    """Give `session_id` a pool number, or None when the pool has nothing free."""
+    """Take a pool number for `session_id`, or None when the pool has nothing free.
+
+    The caller must `record` the hold in the same transaction.
+    """
     pick_own, pick_free = _PICKS[conn.dialect.name]
     params = {"b_site_id": site_id, "b_visitor": visitor, "b_free_before": now - pool.cooldown}
     for _attempt in range(3):
@@ -113,32 +122,38 @@ def acquire(
         # previous one did, whatever clocks the two app servers read: history stays ordered.
         since = max(now, previous_since or 0.0)
         until = pool.hold_until(since)
-        claim = {
+        taken = {
             **params,
             "b_number_id": number_id,
             "b_session_id": session_id,
             "b_since": since,
             "b_until": until,
         }
-        if _CLAIM.run(conn, claim).rowcount != 1:
-            continue
-        if previous and previous != session_id:
-            _CLOSE.run(conn, {"b_number_id": number_id, "b_previous": previous, "b_since": since})
-        _RESERVE.run(
-            conn,
-            {
-                "account_id": account_id,
-                "site_id": site_id,
-                "number_id": number_id,
-                "session_id": session_id,
-                "visitor_id": visitor,
-                "started_at": since,
-                "last_activity_at": since,
-                "until": until,
-            },
-        )
-        return Held(number_id, e164)
+        if _CLAIM.run(conn, taken).rowcount == 1:
+            return Held(number_id, e164, session_id, visitor, since, until, previous)
     return None
+
+
+def record(conn: Connection, held: Held, *, account_id: int, site_id: int) -> None:
+    """Append the hold to the reservation history, closing the one it took over."""
+    if held.previous and held.previous != held.session_id:
+        _CLOSE.run(
+            conn,
+            {"b_number_id": held.number_id, "b_previous": held.previous, "b_since": held.since},
+        )
+    _RESERVE.run(
+        conn,
+        {
+            "account_id": account_id,
+            "site_id": site_id,
+            "number_id": held.number_id,
+            "session_id": held.session_id,
+            "visitor_id": held.visitor,
+            "started_at": held.since,
+            "last_activity_at": held.since,
+            "until": held.until,
+        },
+    )
 
 
 def extend(
