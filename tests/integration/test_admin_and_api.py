@@ -107,3 +107,37 @@ def test_logout_ends_the_login(app, engine: Engine) -> None:  # type: ignore[no-
     client = _login(app, "me@shop.example")
     client.post("/app/logout", follow_redirects=False)
     assert client.get("/api/v1/sites").status_code == 401
+
+
+def test_pages_add_sites_and_numbers_with_errors_shown(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    seeded = seed_site(engine, pool_size=0, default=False)
+    _user(engine, seeded, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    r = client.post(
+        "/app/sites",
+        data={"name": "Flowers", "domains": "flowers.example", "original": "8 495 109 63 77"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    site_url = r.headers["location"]
+    bad = client.post(site_url + "/numbers", data={"number": "12", "kind": "pool"})
+    assert bad.status_code == 400
+    assert "not a" in bad.text and 'value="12"' in bad.text
+    ok = client.post(
+        site_url + "/numbers",
+        data={"number": "8 495 700 00 02", "kind": "static", "label": "Flyer <b>"},
+        follow_redirects=True,
+    )
+    assert ok.status_code == 200
+    assert "+74957000002" in ok.text
+    assert "Flyer &lt;b&gt;" in ok.text
+    junk = client.post("/app/sites", data={"name": "X", "timezone": "Mars/Base"})
+    assert junk.status_code == 400 and "timezone" in junk.text
+
+
+def test_forms_posted_from_another_site_are_refused(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    seeded = seed_site(engine, pool_size=0, default=False)
+    _user(engine, seeded, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    r = client.post("/app/sites", data={"name": "Evil"}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -12,11 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from callpath.reports import live
 from callpath.services import auth
+from callpath.services.auth import Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import COOKIE, PageUser, current
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
+from callpath.web.forms import read_form
 from callpath.web.pages import render
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -33,8 +34,7 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_model=None)
 async def login(request: Request) -> Response:
-    raw = (await request.body())[:4096].decode("utf-8", "replace")
-    form = {k: v[0] for k, v in parse_qs(raw).items()}
+    form = await read_form(request)
     email, password = form.get("email", "")[:254], form.get("password", "")[:1024]
     c = ctx(request)
     with transaction(c.engine) as conn:
@@ -84,6 +84,17 @@ def home(request: Request) -> Response:
 
 @router.get("/sites/{site_id}")
 def site_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
+    return site_view(request, who, site_id)
+
+
+def site_view(
+    request: Request,
+    who: Principal,
+    site_id: int,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The site page; with `error`, answered 400 and the form kept as typed."""
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
         site = site_repo.site_row(conn, site_id=site_id)
@@ -98,10 +109,14 @@ def site_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
     return render(
         request,
         "site.html",
+        status=400 if error else 200,
         who=who,
         site=site,
         numbers=numbers,
         sessions=sessions,
         exhausted=exhausted,
+        zone=zone.key,
         base=_base(request),
+        error=error,
+        form=form or {},
     )

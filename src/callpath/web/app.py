@@ -10,7 +10,7 @@ from callpath import __version__
 from callpath import settings as settings_mod
 from callpath.settings import Settings
 from callpath.storage.db import make_engine, transaction
-from callpath.web import admin, api, demo, errors, tracker_api
+from callpath.web import admin, admin_forms, api, demo, errors, tracker_api
 from callpath.web.context import Context, SiteCache
 
 
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ctx = Context(settings, engine, SiteCache(engine, settings.site_cache_seconds))
     errors.install(app)
-    for router in (tracker_api.router, demo.router, admin.router, api.router):
+    for router in (tracker_api.router, demo.router, admin.router, admin_forms.router, api.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,0 +1,73 @@
+"""Admin forms: add a site, add a tracking number. Errors come back on the same page."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from callpath.services import setup
+from callpath.storage import site_repo
+from callpath.storage.db import transaction
+from callpath.web.admin import site_view
+from callpath.web.auth import PageUser
+from callpath.web.context import ctx
+from callpath.web.forms import read_form
+from callpath.web.pages import render
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+@router.post("/sites", response_model=None)
+async def add_site(request: Request, who: PageUser) -> Response:
+    form = await read_form(request)
+    data = setup.SiteInput(
+        name=form.get("name", ""),
+        domains=_split(form.get("domains", "")),
+        original_numbers=_split(form.get("original", "")),
+        default_destination=form.get("default_destination") or None,
+        timezone=form.get("timezone") or "Europe/Moscow",
+    )
+    try:
+        with transaction(ctx(request).engine) as conn:
+            created = setup.create_site(conn, who.account_id, data, time.time())
+    except setup.SetupError as exc:
+        with transaction(ctx(request).engine, write=False) as conn:
+            sites = site_repo.list_sites(conn, who.account_id)
+        return render(
+            request,
+            "sites.html",
+            status=400,
+            who=who,
+            sites=sites,
+            base=str(request.base_url).rstrip("/"),
+            error=str(exc),
+            form=form,
+        )
+    return RedirectResponse(f"/app/sites/{created['id']}", status_code=303)
+
+
+@router.post("/sites/{site_id}/numbers", response_model=None)
+async def add_number(site_id: int, request: Request, who: PageUser) -> Response:
+    form = await read_form(request)
+    data = setup.NumberInput(
+        number=form.get("number", ""),
+        kind=form.get("kind", ""),
+        forward_to=form.get("forward_to") or None,
+        label=form.get("label") or None,
+        source=form.get("source") or None,
+        medium=form.get("medium") or None,
+    )
+    c = ctx(request)
+    try:
+        with transaction(c.engine) as conn:
+            setup.add_number(conn, who.account_id, site_id, data, time.time())
+    except setup.SetupError as exc:
+        return site_view(request, who, site_id, error=str(exc), form=form)
+    c.sites.forget()
+    return RedirectResponse(f"/app/sites/{site_id}", status_code=303)

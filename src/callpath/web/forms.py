@@ -1,0 +1,24 @@
+"""HTML form bodies: size-capped, URL-encoded, and refused from other sites' pages."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+
+from callpath.web.errors import ClientError
+
+MAX_FORM_BYTES = 16_384
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted fields (first value of each), after a same-origin check.
+
+    The login cookie is SameSite=Lax, so browsers do not send it on cross-site POSTs;
+    checking Origin as well refuses a forged form even from an old browser.
+    """
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        raise ClientError(403, "form posted from another site")
+    raw = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", "replace")
+    return {k: v[0].strip() for k, v in parse_qs(raw).items()}
