@@ -78,9 +78,9 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
             site,
             session_id,
             visitor,
-            excluded,
             now,
-            previous=None if visit.visitor else "new visitor",
+            excluded=excluded,
+            new_visitor=visit.visitor is None,
         )
 
 
@@ -163,14 +163,16 @@ def _assign(
     site: SiteConfig,
     session_id: str,
     visitor: str,
-    excluded: bool,
     now: float,
+    *,
+    excluded: bool,
     previous: str | None = None,
+    new_visitor: bool = False,
 ) -> Assignment:
     """Find the session a pool number.
 
-    `previous` is the session's last number_reason; "new visitor" when the visitor was
-    just created, who then cannot have a number of its own to get back.
+    `previous` is the session's last number_reason, if it had one; a `new_visitor` (just
+    created) has no number of its own to get back, which spares a lookup.
     """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
@@ -181,7 +183,7 @@ def _assign(
         visitor=visitor,
         now=now,
         pool=site.pool,
-        returning=previous != "new visitor",
+        returning=not new_visitor,
     )
     if held is None:
         reason = "exhausted" if site.pool_size else "default"
@@ -219,7 +221,9 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
         session_repo.touch_session(conn, session_id, now)
         return Assignment(session_id, visitor, str(row["e164"]), "pool", site.pool.hold_after_leave)
     previous = str(row["number_reason"])
-    return _assign(conn, site, session_id, visitor, previous == "excluded", now, previous)
+    return _assign(
+        conn, site, session_id, visitor, now, excluded=previous == "excluded", previous=previous
+    )
 
 
 @dataclass(frozen=True, slots=True)
