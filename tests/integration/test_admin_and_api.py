@@ -141,3 +141,17 @@ def test_forms_posted_from_another_site_are_refused(app, engine: Engine) -> None
     client = _login(app, "me@shop.example")
     r = client.post("/app/sites", data={"name": "Evil"}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def test_api_errors_are_json_with_a_reason(app) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app, raise_server_exceptions=False)
+    deep = client.post(
+        "/api/v1/sites",
+        content="[" * 50_000 + "]" * 50_000,
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400
+    assert "error" in deep.json()
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found"}

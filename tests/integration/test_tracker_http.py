@@ -101,6 +101,8 @@ def test_preflight_is_answered(client: TestClient) -> None:
         ('{"site": "KEY", "url": "javascript:alert(1)"}', 400, "http"),
         ('{"site": "KEY", "url": "https://a.example/' + "x" * 5000 + '"}', 400, "url"),
         (b"\xff\xfe\x00garbage", 400, "JSON"),
+        ("[" * 4000 + "]" * 4000, 400, "JSON"),
+        ('{"site": "KEY", "url": "https://a.example/", "visitor": {"a": 1}}', 400, "visitor"),
     ],
 )
 def test_bad_session_bodies_get_a_reason(

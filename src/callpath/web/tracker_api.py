@@ -80,7 +80,7 @@ async def _read(request: Request, model: type[B]) -> B:
             raise ClientError(413, f"body larger than {limit} bytes")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ClientError(400, "body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise ClientError(400, "body must be a JSON object")
