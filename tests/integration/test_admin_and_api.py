@@ -155,3 +155,15 @@ def test_api_errors_are_json_with_a_reason(app) -> None:  # type: ignore[no-unty
     missing = client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.json() == {"error": "Not Found"}
+
+
+def test_nul_characters_are_refused_not_stored(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    seeded = seed_site(engine, pool_size=0, default=False)
+    _user(engine, seeded, "me@shop.example")
+    client = _login(app, "me@shop.example")
+    api = client.post("/api/v1/sites", json={"name": "a\u0000b"})
+    assert api.status_code == 422
+    assert "NUL" in api.json()["details"][0]
+    form = client.post("/app/sites", data={"name": "a\u0000b"})
+    assert form.status_code == 400
+    assert "NUL" in form.json()["error"]

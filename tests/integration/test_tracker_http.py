@@ -102,6 +102,8 @@ def test_preflight_is_answered(client: TestClient) -> None:
         ('{"site": "KEY", "url": "https://a.example/' + "x" * 5000 + '"}', 400, "url"),
         (b"\xff\xfe\x00garbage", 400, "JSON"),
         ("[" * 4000 + "]" * 4000, 400, "JSON"),
+        ('{"site": "KEY", "url": "https://a.example/", "referrer": "a\\u0000b"}', 400, "NUL"),
+        ('{"site": "KEY", "url": "https://a.example/\\u0000"}', 400, "NUL"),
         ('{"site": "KEY", "url": "https://a.example/", "visitor": {"a": 1}}', 400, "visitor"),
     ],
 )

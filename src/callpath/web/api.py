@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -50,7 +50,17 @@ NUMBER_FIELDS = (
 )
 
 
-class SiteIn(BaseModel):
+class _In(BaseModel):
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("contains a NUL character")
+        return value
+
+
+class SiteIn(_In):
     name: str = Field(min_length=1, max_length=200)
     domains: list[str] = Field(default_factory=list, max_length=50)
     original_numbers: list[str] = Field(default_factory=list, max_length=20)
@@ -65,7 +75,7 @@ class SiteIn(BaseModel):
     excluded_channels: list[str] = Field(default_factory=list, max_length=50)
 
 
-class NumberIn(BaseModel):
+class NumberIn(_In):
     number: str = Field(max_length=40)
     kind: str = Field(pattern="^(static|pool|default)$")
     forward_to: str | None = Field(default=None, max_length=40)

@@ -21,4 +21,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
         raise ClientError(403, "form posted from another site")
     raw = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", "replace")
-    return {k: v[0].strip() for k, v in parse_qs(raw).items()}
+    form = {k: v[0].strip() for k, v in parse_qs(raw).items()}
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        raise ClientError(400, "form field contains a NUL character")
+    return form

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, tracking
@@ -36,6 +36,13 @@ _SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 B = TypeVar("B", bound=_Body)
