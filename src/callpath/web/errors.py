@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callpath.services.setup import SetupError
@@ -54,7 +55,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_down(_request: Request, _exc: Exception) -> JSONResponse:
+    # The snippet keeps the page's own number on any non-200; say why, and that it passes.
+    return JSONResponse(
+        {"error": "database unavailable, try again shortly"},
+        status_code=503,
+        headers={"Access-Control-Allow-Origin": "*", "Retry-After": "5"},
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(ClientError, _client_error)
