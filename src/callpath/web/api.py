@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field
 
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -15,6 +15,7 @@ from callpath.storage.db import transaction
 from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
+from callpath.web.models import Inbound
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 SITE_FIELDS = (
@@ -50,17 +51,7 @@ NUMBER_FIELDS = (
 )
 
 
-class _In(BaseModel):
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        items = value if isinstance(value, list) else [value]
-        if any(isinstance(v, str) and "\x00" in v for v in items):
-            raise ValueError("contains a NUL character")
-        return value
-
-
-class SiteIn(_In):
+class SiteIn(Inbound):
     name: str = Field(min_length=1, max_length=200)
     domains: list[str] = Field(default_factory=list, max_length=50)
     original_numbers: list[str] = Field(default_factory=list, max_length=20)
@@ -75,7 +66,7 @@ class SiteIn(_In):
     excluded_channels: list[str] = Field(default_factory=list, max_length=50)
 
 
-class NumberIn(_In):
+class NumberIn(Inbound):
     number: str = Field(max_length=40)
     kind: str = Field(pattern="^(static|pool|default)$")
     forward_to: str | None = Field(default=None, max_length=40)

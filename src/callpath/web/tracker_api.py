@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError
 
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, tracking
 from callpath.web import tracker_js
 from callpath.web.context import Context, ctx
 from callpath.web.errors import ClientError
+from callpath.web.models import Inbound
 
 router = APIRouter(prefix="/t", include_in_schema=True, tags=["tracker"])
 CORS = {
@@ -34,15 +35,8 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-class _Body(BaseModel):
+class _Body(Inbound):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("contains a NUL character")
-        return value
 
 
 B = TypeVar("B", bound=_Body)
