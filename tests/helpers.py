@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -79,10 +79,9 @@ def seed_site(
     return seeded
 
 
-def _add(conn: object, s: Seeded, number: str, kind: str, label: str | None, now: float) -> None:
-    from sqlalchemy import Connection
-
-    assert isinstance(conn, Connection)
+def _add(
+    conn: Connection, s: Seeded, number: str, kind: str, label: str | None, now: float
+) -> None:
     setup.add_number(
         conn, s.account_id, s.site_id, setup.NumberInput(number=number, kind=kind, label=label), now
     )

@@ -8,7 +8,7 @@ import time
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.domain.pool import PoolSettings
@@ -79,10 +79,7 @@ def serve(
     )
 
 
-def _demo_account(conn: object, now: float) -> int:
-    from sqlalchemy import Connection
-
-    assert isinstance(conn, Connection)
+def _demo_account(conn: Connection, now: float) -> int:
     row = conn.execute(select(sites.c.account_id).where(sites.c.key == "demo")).first()
     if row:
         return int(row[0])

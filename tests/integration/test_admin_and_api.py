@@ -27,6 +27,13 @@ def _user(engine: Engine, site: Seeded, email: str) -> None:
         setup.create_user(conn, site.account_id, email, PASSWORD, "owner", time.time())
 
 
+@pytest.fixture
+def client(app, engine: Engine) -> TestClient:  # type: ignore[no-untyped-def]
+    """Logged in as the owner of an account with one empty site."""
+    _user(engine, seed_site(engine, pool_size=0, default=False), "me@shop.example")
+    return _login(app, "me@shop.example")
+
+
 def _login(app, email: str) -> TestClient:  # type: ignore[no-untyped-def]
     client = TestClient(app, raise_server_exceptions=False)
     r = client.post(
@@ -72,10 +79,7 @@ def test_accounts_cannot_see_each_other(app, engine: Engine) -> None:  # type: i
     assert theirs.pool[0] not in page.text
 
 
-def test_api_creates_sites_and_numbers_with_clear_errors(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    seeded = seed_site(engine, pool_size=0, default=False)
-    _user(engine, seeded, "me@shop.example")
-    client = _login(app, "me@shop.example")
+def test_api_creates_sites_and_numbers_with_clear_errors(client: TestClient) -> None:
     r = client.post(
         "/api/v1/sites",
         json={"name": "New", "original_numbers": ["8 495 109 63 76"], "domains": ["new.example"]},
@@ -109,10 +113,7 @@ def test_logout_ends_the_login(app, engine: Engine) -> None:  # type: ignore[no-
     assert client.get("/api/v1/sites").status_code == 401
 
 
-def test_pages_add_sites_and_numbers_with_errors_shown(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    seeded = seed_site(engine, pool_size=0, default=False)
-    _user(engine, seeded, "me@shop.example")
-    client = _login(app, "me@shop.example")
+def test_pages_add_sites_and_numbers_with_errors_shown(client: TestClient) -> None:
     r = client.post(
         "/app/sites",
         data={"name": "Flowers", "domains": "flowers.example", "original": "8 495 109 63 77"},
@@ -135,10 +136,7 @@ def test_pages_add_sites_and_numbers_with_errors_shown(app, engine: Engine) -> N
     assert junk.status_code == 400 and "timezone" in junk.text
 
 
-def test_forms_posted_from_another_site_are_refused(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    seeded = seed_site(engine, pool_size=0, default=False)
-    _user(engine, seeded, "me@shop.example")
-    client = _login(app, "me@shop.example")
+def test_forms_posted_from_another_site_are_refused(client: TestClient) -> None:
     r = client.post("/app/sites", data={"name": "Evil"}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
 
@@ -157,10 +155,7 @@ def test_api_errors_are_json_with_a_reason(app) -> None:  # type: ignore[no-unty
     assert missing.json() == {"error": "Not Found"}
 
 
-def test_nul_characters_are_refused_not_stored(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    seeded = seed_site(engine, pool_size=0, default=False)
-    _user(engine, seeded, "me@shop.example")
-    client = _login(app, "me@shop.example")
+def test_nul_characters_are_refused_not_stored(client: TestClient) -> None:
     api = client.post("/api/v1/sites", json={"name": "a\u0000b"})
     assert api.status_code == 422
     assert "NUL" in api.json()["details"][0]

@@ -11,10 +11,18 @@ LIMIT = 3 * 1024  # bytes, gzipped
 
 def site() -> SiteConfig:
     return SiteConfig(
-        id=1, account_id=1, key="k" * 32, name="Shop", domains=("shop.example",),
-        timezone="Europe/Moscow", region="RU",
+        id=1,
+        account_id=1,
+        key="k" * 32,
+        name="Shop",
+        domains=("shop.example",),
+        timezone="Europe/Moscow",
+        region="RU",
         original_numbers=("+74951096375", "+78001234567", "+78121234567"),
-        pool=PoolSettings(), excluded_channels=(), default_number=None, pool_size=10,
+        pool=PoolSettings(),
+        excluded_channels=(),
+        default_number=None,
+        pool_size=10,
     )
 
 

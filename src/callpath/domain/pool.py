@@ -1,8 +1,9 @@
-"""Allocation policy v1: who may take which pool number, and for how long.
+"""Allocation policy v1: the per-site hold settings and how long a hold lives.
 
-The storage layer runs these rules inside one locked transaction (see
-`storage/pool_repo.py`); this module states them without any database so they can be
-read, tested and explained on their own.
+Who may take which number is decided in SQL, inside one locked transaction, by
+`storage/pool_repo.py`: a visitor's own number first (held or lapsed), else the number
+idle longest once its cooldown has passed. The service tests with a virtual clock
+(tests/integration/test_allocation_policy.py) state those rules as behaviour.
 """
 
 from __future__ import annotations
@@ -38,31 +39,3 @@ class PoolSettings:
         dial) the number stays with the visitor for `hold_after_leave`.
         """
         return activity_at + max(self.hold_after_leave, 2 * self.ping_interval)
-
-
-@dataclass(frozen=True, slots=True)
-class NumberState:
-    """What allocation needs to know about one pool number."""
-
-    number_id: int
-    held_visitor: str | None
-    held_until: float | None
-
-
-def available_to(state: NumberState, visitor: str, now: float, pool: PoolSettings) -> bool:
-    """May `visitor` take this number now?
-
-    Its own last number comes back as soon as the hold lapsed (or is still its own);
-    anybody else waits out the cooldown after the previous hold ended.
-    """
-    if state.held_until is None:
-        return True
-    if state.held_visitor == visitor:
-        return True
-    return state.held_until + pool.cooldown <= now
-
-
-def preference(state: NumberState, visitor: str) -> tuple[int, float]:
-    """Sort key: the visitor's own number first, then the number idle longest."""
-    own = 0 if state.held_visitor == visitor else 1
-    return own, state.held_until or 0.0

@@ -32,7 +32,7 @@ def pool_state(conn: Connection, account_id: int, site_id: int, now: float) -> l
     out = []
     for r in rows:
         row = dict(r._mapping)
-        row["held"] = bool(row["held_until"] and row["held_until"] > now)
+        row["held"] = row["held_until"] > now
         row["held_for"] = int(row["held_until"] - now) if row["held"] else 0
         out.append(row)
     return out

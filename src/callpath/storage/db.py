@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,13 +54,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-_write_locks: dict[int, threading.Lock] = {}
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
 def _write_lock(engine: Engine) -> threading.Lock:
     with _registry_lock:
-        return _write_locks.setdefault(id(engine), threading.Lock())
+        return _write_locks.setdefault(engine, threading.Lock())
 
 
 @contextmanager

@@ -1,12 +1,12 @@
-"""Atomic pool allocation: the rules of `domain.pool` run inside one locked transaction.
+"""Atomic pool allocation: who may take which number, decided inside one transaction.
 
 SQLite: every write transaction starts with BEGIN IMMEDIATE (see `db.py`), so only one
 writer at a time, in any process, reads and takes numbers. PostgreSQL: the candidate row
 is locked with FOR UPDATE SKIP LOCKED, so concurrent allocations take different rows
 without waiting on each other, and the update re-checks the row is still free.
 
-Statements are built once with bound parameters: this is the tracker's hot path, and
-SQLAlchemy then reuses their compiled form.
+This is the tracker's hot path: statements are compiled once per dialect and run on the
+driver's cursor (`prepared.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from callpath.storage.tables import reservations, tracking_numbers
 n = tracking_numbers.c
 r = reservations.c
 
-# SQL twin of `domain.pool.available_to`; `b_free_before` is now - cooldown. A number
-# never held has held_until 0. Both lookups below run on an index.
+# Takeable: the visitor's own number (held or lapsed), or one whose hold ended at least a
+# cooldown ago (`b_free_before` = now - cooldown; a never-held number has held_until 0).
+# Both lookups below run on an index.
 _TAKEABLE = or_(
     n.held_visitor_id == bindparam("b_visitor"),
     n.held_until <= bindparam("b_free_before"),

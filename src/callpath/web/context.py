@@ -12,40 +12,48 @@ from sqlalchemy import Engine
 from callpath.domain.site import SiteConfig
 from callpath.settings import Settings
 from callpath.storage import site_repo
-from callpath.storage.db import transaction
+from callpath.storage.db import is_sqlite, transaction
 
 
 class SiteCache:
-    """Site configs by key and by id, re-read after `ttl` seconds (settings change rarely)."""
+    """Site configs by key and by id, re-read after `ttl` seconds (settings change rarely).
 
-    def __init__(self, engine: Engine, ttl: float) -> None:
+    Unknown keys are cached too (a flood of them costs no queries), so the cache is
+    bounded: past `max_items` it starts afresh rather than grow on hostile input.
+    """
+
+    def __init__(self, engine: Engine, ttl: float, max_items: int = 10_000) -> None:
         self._engine = engine
         self._ttl = ttl
+        self._max_items = max_items
         self._lock = threading.Lock()
-        self._items: dict[object, tuple[float, SiteConfig | None]] = {}
+        # Keys are site keys (str) and site ids (int): distinct, so one dict serves both.
+        self._items: dict[str | int, tuple[float, SiteConfig | None]] = {}
 
     def by_key(self, key: str) -> SiteConfig | None:
-        return self._get(("key", key))
+        return self._get(key)
 
     def by_id(self, site_id: int) -> SiteConfig | None:
-        return self._get(("id", site_id))
+        return self._get(site_id)
 
     def forget(self) -> None:
         with self._lock:
             self._items.clear()
 
-    def _get(self, ident: tuple[str, object]) -> SiteConfig | None:
+    def _get(self, ident: str | int) -> SiteConfig | None:
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(ident)
         if hit and hit[0] > now:
             return hit[1]
         with transaction(self._engine, write=False) as conn:
-            if ident[0] == "key":
-                site = site_repo.load_site_config(conn, key=str(ident[1]))
+            if isinstance(ident, str):
+                site = site_repo.load_site_config(conn, key=ident)
             else:
-                site = site_repo.load_site_config(conn, site_id=int(str(ident[1])))
+                site = site_repo.load_site_config(conn, site_id=ident)
         with self._lock:
+            if len(self._items) >= self._max_items:
+                self._items.clear()
             self._items[ident] = (now + self._ttl, site)
         return site
 
@@ -59,7 +67,7 @@ class Context:
     @property
     def inline_db(self) -> bool:
         """Run tracker writes on the event loop (SQLite: one writer anyway)."""
-        return self.engine.dialect.name == "sqlite"
+        return is_sqlite(self.engine)
 
 
 def ctx(request: Request) -> Context:
