@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection, Engine, select, update
 
+from callpath import cli_calls
 from callpath import settings as settings_mod
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -27,6 +28,9 @@ site_app = typer.Typer(help="Manage sites.", no_args_is_help=True)
 number_app = typer.Typer(help="Manage tracking numbers.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
 app.add_typer(number_app, name="number")
+app.add_typer(cli_calls.integration_app, name="integration")
+app.add_typer(cli_calls.call_app, name="call")
+app.add_typer(cli_calls.token_app, name="token")
 
 DEMO_EMAIL = "demo@callpath.local"
 

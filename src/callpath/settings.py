@@ -25,6 +25,8 @@ class Settings:
     max_body_bytes: int = 8192
     site_cache_seconds: float = 5.0
     cookie_secure: bool = False
+    spool_dir: Path = Path("var/spool")
+    route_refresh_seconds: float = 10.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -81,6 +83,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "CALLPATH_MAX_BODY_BYTES", 8192, 512, 1_048_576),
         site_cache_seconds=float(_int(env, "CALLPATH_SITE_CACHE_SECONDS", 5, 0, 3600)),
         cookie_secure=_bool(env, "CALLPATH_COOKIE_SECURE"),
+        spool_dir=Path(env.get("CALLPATH_SPOOL_DIR", "").strip() or "var/spool"),
+        route_refresh_seconds=float(_int(env, "CALLPATH_ROUTE_REFRESH_SECONDS", 10, 1, 3600)),
     )
 
 

@@ -41,3 +41,21 @@ def national_digits(e164: str) -> str:
 
 def country_code(e164: str) -> str:
     return str(phonenumbers.parse(e164, None).country_code)
+
+
+def try_e164(raw: str | None, region: str = "RU") -> str | None:
+    """E.164 when `raw` is a valid number, else None (caller ids may be "anonymous")."""
+    if not raw:
+        return None
+    try:
+        return to_e164(raw, region)
+    except PhoneError:
+        return None
+
+
+def mask(number: str | None) -> str | None:
+    """What an operator sees of a caller: the last 4 digits only."""
+    if not number:
+        return number
+    digits = [ch for ch in number if ch.isdigit()]
+    return "•••• " + "".join(digits[-4:]) if len(digits) > 4 else "••••"

@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from callpath.services.setup import hasher
-from callpath.storage.tables import login_sessions, users
+from callpath.storage.tables import api_tokens, login_sessions, users
 
 LOGIN_SECONDS = 14 * 86_400
 # Verified against when the e-mail is unknown, so both paths cost the same time.
@@ -66,3 +66,57 @@ def resolve(conn: Connection, token: str, now: float) -> Principal | None:
 
 def close_session(conn: Connection, token: str) -> None:
     conn.execute(delete(login_sessions).where(login_sessions.c.token_hash == _digest(token)))
+
+
+TOKEN_PREFIX = "cp_"  # noqa: S105 (a marker, not a secret)
+TOKEN_TOUCH_SECONDS = 300  # "last used" is kept to this precision, sparing a write per call
+
+
+def create_token(conn: Connection, who: Principal, name: str, now: float) -> str:
+    """A bearer token for the API of `who`'s account; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        insert(api_tokens).values(
+            account_id=who.account_id,
+            user_id=who.user_id,
+            name=(name.strip() or "API token")[:200],
+            prefix=token[:10],
+            token_hash=_digest(token),
+            created_at=now,
+        )
+    )
+    return token
+
+
+def resolve_token(conn: Connection, token: str, now: float) -> Principal | None:
+    t = api_tokens.c
+    row = conn.execute(
+        select(t.id, t.account_id, t.user_id, t.name, t.last_used_at).where(
+            t.token_hash == _digest(token), t.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS:
+        conn.execute(update(api_tokens).where(t.id == row.id).values(last_used_at=now))
+    return Principal(row.user_id or 0, row.account_id, f"token:{row.name}", "token")
+
+
+def list_tokens(conn: Connection, account_id: int) -> list[dict[str, object]]:
+    t = api_tokens.c
+    rows = conn.execute(
+        select(t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
+        .where(t.account_id == account_id)
+        .order_by(t.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def revoke_token(conn: Connection, account_id: int, token_id: int, now: float) -> bool:
+    t = api_tokens.c
+    result = conn.execute(
+        update(api_tokens)
+        .where(t.id == token_id, t.account_id == account_id, t.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, select
 from callpath.domain import phone
 from callpath.domain.pool import PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
-from callpath.storage import site_repo
+from callpath.storage import call_repo, site_repo
 from callpath.storage.tables import users
 
 hasher = PasswordHasher()
@@ -35,6 +35,7 @@ class SiteInput:
     region: str = "RU"
     pool: PoolSettings = field(default_factory=PoolSettings)
     excluded_channels: list[str] = field(default_factory=list)
+    match_window: int = 1800  # seconds after a hold ends that a call may still be its
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ def create_site(
             "cooldown": data.pool.cooldown,
             "session_timeout": data.pool.session_timeout,
             "excluded_channels": [c.strip().lower() for c in data.excluded_channels if c.strip()],
+            "match_window": data.match_window,
             "created_at": now,
         },
     )
@@ -169,3 +171,42 @@ def add_number(
             "created_at": now,
         },
     )
+
+
+INTEGRATION_KINDS = ("generic",)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedIntegration:
+    id: str
+    secret: str
+    kind: str
+    site_id: int
+
+
+def create_integration(
+    conn: Connection, account_id: int, site_id: int, kind: str, name: str, now: float
+) -> CreatedIntegration:
+    """A new source of call events with its own signing secret (shown once, to its maker)."""
+    site = site_repo.site_row(conn, site_id=site_id)
+    if site is None or site["account_id"] != account_id:
+        raise SetupError(f"no site {site_id} in this account")
+    if kind not in INTEGRATION_KINDS:
+        raise SetupError(f"kind must be one of {', '.join(INTEGRATION_KINDS)}")
+    created = CreatedIntegration(
+        "int_" + secrets.token_hex(8), secrets.token_hex(32), kind, site_id
+    )
+    call_repo.insert_integration(
+        conn,
+        {
+            "id": created.id,
+            "account_id": account_id,
+            "site_id": site_id,
+            "kind": kind,
+            "name": (name.strip() or kind)[:200],
+            "secret": created.secret,
+            "active": True,
+            "created_at": now,
+        },
+    )
+    return created

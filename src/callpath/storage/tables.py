@@ -75,6 +75,7 @@ sites = Table(
     Column("cooldown", Integer, nullable=False),
     Column("session_timeout", Integer, nullable=False),
     Column("excluded_channels", JSON, nullable=False),
+    Column("match_window", Integer, nullable=False, server_default="1800"),
     Column("created_at", Float, nullable=False),
 )
 
@@ -183,4 +184,95 @@ session_events = Table(
     Column("at", Float, nullable=False),
     Column("detail", JSON, nullable=True),
     Index("ix_session_events_site_kind", "site_id", "kind", "at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+# A source of call events (a PBX, a telephony provider, a script). The secret signs its
+# webhooks, so it is kept as given (it must be usable), and never shown after creation
+# except by the CLI that made it.
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Raw inbound call events, kept for audit and re-processing. `dedup_key` identifies a
+# delivery of the same event (retries carry the same body); `applied_at` is set once the
+# event was folded into its call.
+call_events = Table(
+    "call_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("integration_id", ForeignKey("integrations.id"), nullable=False),
+    Column("dedup_key", String(64), nullable=False),
+    Column("call_key", String(24), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("response", JSON, nullable=True),
+    Column("applied_at", Float, nullable=True),
+    Index("uq_call_events_dedup", "integration_id", "dedup_key", unique=True),
+    Index("ix_call_events_call", "call_key"),
+    Index("ix_call_events_pending", "applied_at"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    # Derived from (integration, provider call id): the same id on every retry, even one
+    # answered while the database was down.
+    Column("id", String(24), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("integration_id", ForeignKey("integrations.id"), nullable=False),
+    Column("provider_call_id", String(200), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=True),
+    Column("number_id", ForeignKey("tracking_numbers.id"), nullable=True),
+    Column("tracking_number", String(32), nullable=True),
+    Column("caller", String(32), nullable=True),
+    Column("forward_to", String(32), nullable=True),
+    Column("state", String(10), nullable=False),
+    Column("status", String(10), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("answered_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("talk", Float, nullable=True),
+    Column("wait", Float, nullable=True),
+    Column("recording_url", Text, nullable=True),
+    Column("session_id", ForeignKey("sessions.id"), nullable=True),
+    Column("visitor_id", String(64), nullable=True),
+    Column("match_method", String(20), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("alternatives", JSON, nullable=False),
+    Column("repeat", Boolean, nullable=False),
+    Column("first_call_id", String(24), nullable=True),
+    Column("source", String(255), nullable=True),
+    Column("medium", String(255), nullable=True),
+    Column("campaign", String(255), nullable=True),
+    Column("keyword", String(255), nullable=True),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_calls_account_started", "account_id", "started_at", "id"),
+    Index("ix_calls_caller", "site_id", "caller", "started_at"),
+    Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
 )

@@ -1,11 +1,11 @@
-"""REST API (`/api/v1`): sites and their tracking numbers, scoped to the caller's account."""
+"""REST API (`/api/v1`): sites and tracking numbers, scoped to the caller's account."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from callpath.domain.pool import PoolSettings
@@ -33,6 +33,7 @@ SITE_FIELDS = (
     "cooldown",
     "session_timeout",
     "excluded_channels",
+    "match_window",
 )
 NUMBER_FIELDS = (
     "id",
@@ -63,6 +64,7 @@ class SiteIn(Inbound):
     hold_after_leave: int = 900
     cooldown: int = 60
     session_timeout: int = 1800
+    match_window: int = Field(default=1800, ge=0, le=86_400)
     excluded_channels: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -81,10 +83,33 @@ def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: row[f] for f in fields}
 
 
+def _paged(
+    rows: list[dict[str, Any]], fields: tuple[str, ...], cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """Rows in id order after `cursor` (the last id of the previous page)."""
+    if cursor is not None and not cursor.isdigit():
+        raise ClientError(400, "cursor: not a cursor this server gave out")
+    after = int(cursor) if cursor else 0
+    page = sorted((r for r in rows if r["id"] > after), key=lambda r: r["id"])[: limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "items": [_pick(r, fields) for r in page],
+        "next_cursor": str(page[-1]["id"]) if more else None,
+    }
+
+
+Cursor = Annotated[str | None, Query(max_length=20)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
 @router.get("/sites")
-def list_sites(request: Request, who: ApiUser) -> list[dict[str, Any]]:
+def list_sites(
+    request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
+) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
-        return [_pick(r, SITE_FIELDS) for r in site_repo.list_sites(conn, who.account_id)]
+        rows = site_repo.list_sites(conn, who.account_id)
+    return _paged(rows, SITE_FIELDS, cursor, limit)
 
 
 @router.post("/sites", status_code=201)
@@ -105,6 +130,7 @@ def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
         region=body.region,
         pool=pool,
         excluded_channels=body.excluded_channels,
+        match_window=body.match_window,
     )
     with transaction(ctx(request).engine) as conn:
         created = setup.create_site(conn, who.account_id, data, time.time())
@@ -114,10 +140,25 @@ def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
 
 
 @router.get("/sites/{site_id}/numbers")
-def list_numbers(site_id: int, request: Request, who: ApiUser) -> list[dict[str, Any]]:
+def list_site_numbers(
+    site_id: int, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
+) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
         rows = site_repo.list_numbers(conn, who.account_id, site_id)
-    return [_pick(r, NUMBER_FIELDS) for r in rows]
+    return _paged(rows, NUMBER_FIELDS, cursor, limit)
+
+
+@router.get("/numbers")
+def list_numbers(
+    request: Request,
+    who: ApiUser,
+    site_id: int | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        rows = site_repo.list_numbers(conn, who.account_id, site_id)
+    return _paged(rows, NUMBER_FIELDS, cursor, limit)
 
 
 @router.post("/sites/{site_id}/numbers", status_code=201)

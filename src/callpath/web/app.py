@@ -2,27 +2,91 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
 from callpath import settings as settings_mod
+from callpath.services.pipeline import CallPipeline
+from callpath.services.routing import RouteCache
+from callpath.services.spool import Spool
 from callpath.settings import Settings
 from callpath.storage.db import make_engine, transaction
-from callpath.web import admin, admin_forms, api, demo, errors, tracker_api
+from callpath.web import (
+    admin,
+    admin_forms,
+    api,
+    api_calls,
+    demo,
+    errors,
+    hooks,
+    journal,
+    tokens_page,
+    tracker_api,
+)
 from callpath.web.context import Context, SiteCache
+
+
+def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
+    routes = RouteCache(settings.spool_dir / "routes.json")
+    return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Each app process runs one call worker: spool drain, pending events, route cache."""
+    c: Context = app.state.ctx
+    try:
+        c.pipeline.refresh_routes()
+    except DBAPIError:
+        c.pipeline.routes.load_snapshot()  # database away at start: route from the last map
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=c.pipeline.work,
+        args=(stop, 1.0, c.settings.route_refresh_seconds),
+        name="callpath-call-worker",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_mod.load()
     engine = make_engine(settings.database_url)
     app = FastAPI(
-        title="callpath", version=__version__, docs_url="/docs", openapi_url="/openapi.json"
+        title="callpath",
+        version=__version__,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
-    app.state.ctx = Context(settings, engine, SiteCache(engine, settings.site_cache_seconds))
+    sites = SiteCache(engine, settings.site_cache_seconds)
+    app.state.ctx = Context(settings, engine, sites, _pipeline(settings, engine))
     errors.install(app)
-    for router in (tracker_api.router, demo.router, admin.router, admin_forms.router, api.router):
+    routers = (
+        tracker_api.router,
+        hooks.router,
+        demo.router,
+        admin.router,
+        admin_forms.router,
+        journal.router,
+        api.router,
+        api_calls.router,
+        tokens_page.router,
+    )
+    for router in routers:
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -23,10 +23,26 @@ def current(request: Request) -> auth.Principal | None:
         return auth.resolve(conn, token, time.time())
 
 
-def require_api(request: Request) -> auth.Principal:
-    who = current(request)
+def bearer(request: Request) -> auth.Principal | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if not token.startswith(auth.TOKEN_PREFIX) or len(token) > 100:
+        raise ClientError(401, "invalid API token")
+    with transaction(ctx(request).engine) as conn:
+        who = auth.resolve_token(conn, token, time.time())
     if who is None:
-        raise ClientError(401, "login required")
+        raise ClientError(401, "invalid or revoked API token")
+    return who
+
+
+def require_api(request: Request) -> auth.Principal:
+    """A bearer token (`Authorization: Bearer cp_…`) or the admin login cookie."""
+    who = bearer(request) or current(request)
+    if who is None:
+        raise ClientError(401, "login or API token required")
     return who
 
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from callpath.domain.site import SiteConfig
+from callpath.services.pipeline import CallPipeline
 from callpath.settings import Settings
 from callpath.storage import site_repo
 from callpath.storage.db import is_sqlite, transaction
@@ -63,6 +64,7 @@ class Context:
     settings: Settings
     engine: Engine
     sites: SiteCache
+    pipeline: CallPipeline
 
     @property
     def inline_db(self) -> bool:

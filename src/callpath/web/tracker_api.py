@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, tracking
 from callpath.web import tracker_js
+from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
@@ -70,15 +71,7 @@ class EventBody(_Body):
 
 
 async def _read(request: Request, model: type[B]) -> B:
-    limit = ctx(request).settings.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ClientError(413, f"body larger than {limit} bytes")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise ClientError(413, f"body larger than {limit} bytes")
+    raw = await read_limited(request, ctx(request).settings.max_body_bytes)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

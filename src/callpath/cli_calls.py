@@ -1,0 +1,185 @@
+"""`callpath integration …`, `callpath call simulate` and `callpath token …`."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from typing import Annotated, Any
+
+import httpx
+import typer
+from sqlalchemy import Connection, select
+
+from callpath.domain import phone
+from callpath.services import auth, setup
+from callpath.storage.db import transaction
+from callpath.storage.tables import integrations, sites, tracking_numbers, users
+from callpath.telephony.generic import adapter as generic
+
+integration_app = typer.Typer(help="Sources of call events (PBX, telephony).", no_args_is_help=True)
+call_app = typer.Typer(help="Calls.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+def _base_url(server: str | None) -> str:
+    return (server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+
+def _site_by_key(conn: Connection, key: str) -> tuple[int, int]:
+    row = conn.execute(select(sites.c.id, sites.c.account_id).where(sites.c.key == key)).first()
+    if row is None:
+        raise setup.SetupError(f"no site with key {key!r}")
+    return int(row[0]), int(row[1])
+
+
+@integration_app.command("add")
+def integration_add(
+    site: Annotated[str, typer.Option(help="Site key (as in the snippet URL).")],
+    name: Annotated[str, typer.Option(help="A name to tell integrations apart.")] = "PBX",
+    kind: Annotated[str, typer.Option(help="generic")] = "generic",
+    server: Annotated[str | None, typer.Option(help="Public base URL of this server.")] = None,
+) -> None:
+    """Create an integration and print its webhook URL and secret (shown only now)."""
+    from callpath.cli import _engine, _fail
+
+    try:
+        with transaction(_engine()) as conn:
+            site_id, account_id = _site_by_key(conn, site)
+            made = setup.create_integration(conn, account_id, site_id, kind, name, time.time())
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"integration {made.id} ({kind}) for site {site}\n"
+        f"  url:    {_base_url(server)}/hooks/{kind}/{made.id}\n"
+        f"  secret: {made.secret}\n"
+        "Sign each request: X-Callpath-Timestamp: <unix seconds>, X-Callpath-Signature: "
+        'hex(HMAC-SHA256(secret, timestamp + "." + body)). See docs/webhooks.md.'
+    )
+
+
+def _simulator(conn: Connection, e164: str) -> tuple[str, str]:
+    """The generic integration of the number's site (one named "simulator" is made)."""
+    n, i = tracking_numbers.c, integrations.c
+    row = conn.execute(select(n.site_id, n.account_id).where(n.e164 == e164)).first()
+    if row is None:
+        raise setup.SetupError(f"{e164} is not a tracking number")
+    found = conn.execute(
+        select(i.id, i.secret)
+        .where(i.site_id == row.site_id, i.kind == "generic", i.active)
+        .order_by(i.created_at)
+    ).first()
+    if found:
+        return str(found[0]), str(found[1])
+    made = setup.create_integration(
+        conn, row.account_id, row.site_id, "generic", "simulator", time.time()
+    )
+    return made.id, made.secret
+
+
+def _send(base: str, integration_id: str, secret: str, event: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(event).encode()
+    stamp = str(int(time.time()))
+    response = httpx.post(
+        f"{base}/hooks/generic/{integration_id}",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Callpath-Timestamp": stamp,
+            "X-Callpath-Signature": generic.sign(secret, stamp, body),
+        },
+        timeout=10,
+    )
+    data: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise setup.SetupError(f"server answered {response.status_code}: {data.get('error')}")
+    return data
+
+
+def _iso(moment: float) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"
+    )
+
+
+def _events(to: str, caller: str, missed: bool, duration: int, ring: int) -> list[dict[str, Any]]:
+    now = time.time()
+    call_id = f"sim-{int(now * 1000)}-{random.randrange(10**6)}"
+    base: dict[str, Any] = {"call_id": call_id, "caller": caller, "called": to}
+    events = [{**base, "event": "started", "at": _iso(now)}]
+    if missed:
+        events.append(
+            {**base, "event": "ended", "at": _iso(now + ring), "status": "missed", "talk": 0}
+        )
+        return events
+    events.append({**base, "event": "answered", "at": _iso(now + ring)})
+    end = now + ring + duration
+    events.append(
+        {
+            **base,
+            "event": "ended",
+            "at": _iso(end),
+            "status": "answered",
+            "duration": ring + duration,
+            "talk": duration,
+        }
+    )
+    return events
+
+
+@call_app.command("simulate")
+def call_simulate(
+    to: Annotated[str, typer.Option(help="The tracking number dialled (as shown on the page).")],
+    caller: Annotated[
+        str | None, typer.Option("--from", help="Caller id (default: a random mobile).")
+    ] = None,
+    missed: Annotated[bool, typer.Option(help="Nobody answers.")] = False,
+    duration: Annotated[int, typer.Option(help="Talk time in seconds.", min=0, max=86_400)] = 60,
+    ring: Annotated[int, typer.Option(help="Seconds of ringing.", min=0, max=600)] = 5,
+    server: Annotated[str | None, typer.Option(help="Base URL of the running server.")] = None,
+) -> None:
+    """Send signed call events (started, answered, ended) to a running server, as a PBX
+    would; the call is dated as ringing now."""
+    from callpath.cli import _engine, _fail
+
+    base = _base_url(server)
+    try:
+        e164 = phone.to_e164(to)
+        who = phone.to_e164(caller) if caller else f"+79{random.randrange(10**9):09d}"
+        with transaction(_engine()) as conn:
+            integration_id, secret = _simulator(conn, e164)
+        replies = [
+            _send(base, integration_id, secret, event)
+            for event in _events(e164, who, missed, duration, ring)
+        ]
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot reach {base} ({exc}); is `callpath serve` running? see --server") from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    outcome = "missed" if missed else f"answered, {duration} s talk"
+    typer.echo(
+        f"call {replies[0]['call']} from {who} to {e164}: "
+        f"forwarded to {replies[0].get('forward_to') or '(no destination)'}; {outcome}\n"
+        f"journal: {base}/app/calls"
+    )
+
+
+@token_app.command("add")
+def token_add(
+    user: Annotated[str, typer.Option(help="E-mail of the user the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "API token",
+) -> None:
+    """Create an API token for the user's account and print it (shown only now)."""
+    from callpath.cli import _engine, _fail
+
+    with transaction(_engine()) as conn:
+        row = conn.execute(
+            select(users.c.id, users.c.account_id, users.c.email, users.c.role).where(
+                users.c.email == user.strip().lower()
+            )
+        ).first()
+        if row is None:
+            raise _fail(f"no user {user}")
+        token = auth.create_token(conn, auth.Principal(*row), name, time.time())
+    typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")

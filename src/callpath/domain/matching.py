@@ -1,0 +1,173 @@
+"""Matching v1: which visit (or static channel) made the phone ring (pure).
+
+- A static number is its channel.
+- A pool number goes to the session that held it when the phone rang; failing that, to
+  its most recent holder released within the site's match window, with a confidence that
+  falls as the gap grows (method `fallback`).
+- A caller who called this site before is a repeat caller, linked to the visitor of the
+  earlier call; when nothing better is known that visitor gets the call
+  (method `caller_history`).
+- Anything else, calls to the default number included, stays unattributed (`none`),
+  which reports show as "other": a wrong source is worse than none.
+
+Every call keeps the method, the confidence and the runners-up it was chosen over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+# A holder seen within this many ping intervals before the ring was on the page.
+_VISIBLE_PINGS = 3
+HELD_VISIBLE = 0.97
+HELD_HIDDEN = 0.85
+CALLER_HISTORY = 0.6
+FALLBACK_TOP = 0.7
+FALLBACK_FLOOR = 0.2
+AGREEMENT_BONUS = 0.05
+MAX_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """One reservation of the dialled number."""
+
+    session_id: str
+    visitor_id: str
+    started_at: float
+    last_activity_at: float
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierCall:
+    call_id: str
+    started_at: float
+    visitor_id: str | None
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    method: str
+    confidence: float
+    session_id: str | None
+    visitor_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    method: str
+    confidence: float
+    session_id: str | None
+    visitor_id: str | None
+    repeat: bool
+    first_call_id: str | None
+    alternatives: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """What is known about the dialled number when the call came in."""
+
+    number_kind: str | None  # static | pool | default | None (not a tracking number)
+    at: float
+    match_window: float
+    ping_interval: float
+
+
+def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:
+    """`earlier`: this caller's earlier calls to the same site, oldest first."""
+    history = _history_candidate(earlier)
+    if ring.number_kind == "static":
+        best: Candidate | None = Candidate("static", 1.0, None, None, "static number")
+        others: list[Candidate] = []
+    else:
+        pool = _pool_candidates(ring, holders) if ring.number_kind == "pool" else []
+        ranked = _rank(pool, history)
+        best, others = (ranked[0], ranked[1:]) if ranked else (None, [])
+    return _result(best, others, earlier, history)
+
+
+def _result(
+    best: Candidate | None,
+    others: list[Candidate],
+    earlier: Sequence[EarlierCall],
+    history: Candidate | None,
+) -> Match:
+    first_call = earlier[0].call_id if earlier else None
+    if best is None:
+        return Match("none", 0.0, None, None, bool(earlier), first_call, ())
+    visitor = best.visitor_id or (history.visitor_id if history else None)
+    return Match(
+        method=best.method,
+        confidence=round(best.confidence, 3),
+        session_id=best.session_id,
+        visitor_id=visitor,
+        repeat=bool(earlier),
+        first_call_id=first_call,
+        alternatives=tuple(others[:MAX_ALTERNATIVES]),
+    )
+
+
+def _pool_candidates(ring: Ring, holders: Sequence[Holder]) -> list[Candidate]:
+    found: list[Candidate] = []
+    for h in holders:
+        if h.started_at <= ring.at <= h.until:
+            seen = ring.at - h.last_activity_at
+            visible = seen <= _VISIBLE_PINGS * ring.ping_interval
+            found.append(
+                Candidate(
+                    "pool",
+                    HELD_VISIBLE if visible else HELD_HIDDEN,
+                    h.session_id,
+                    h.visitor_id,
+                    f"held the number at ring time, last seen {seen:.0f} s before",
+                )
+            )
+        elif 0 < ring.at - h.until <= ring.match_window:
+            gap = ring.at - h.until
+            share = 1 - gap / ring.match_window
+            score = FALLBACK_FLOOR + (FALLBACK_TOP - FALLBACK_FLOOR) * share
+            found.append(
+                Candidate(
+                    "fallback",
+                    score,
+                    h.session_id,
+                    h.visitor_id,
+                    f"held the number until {gap:.0f} s before the call",
+                )
+            )
+    return found
+
+
+def _history_candidate(earlier: Sequence[EarlierCall]) -> Candidate | None:
+    for call in reversed(earlier):
+        if call.visitor_id:
+            return Candidate(
+                "caller_history",
+                CALLER_HISTORY,
+                call.session_id,
+                call.visitor_id,
+                f"same caller as call {call.call_id}",
+            )
+    return None
+
+
+def _rank(pool: list[Candidate], history: Candidate | None) -> list[Candidate]:
+    """Best first. A pool candidate of the visitor the caller history points to is
+    strengthened by the agreement; the history itself then adds nothing new."""
+    if history is not None:
+        agreeing = [c for c in pool if c.visitor_id == history.visitor_id]
+        if agreeing:
+            pool = [
+                replace(c, confidence=min(0.99, c.confidence + AGREEMENT_BONUS))
+                if c in agreeing
+                else c
+                for c in pool
+            ]
+        else:
+            pool = [*pool, history]
+    return sorted(pool, key=lambda c: -c.confidence)

@@ -1,0 +1,226 @@
+"""Calls: store raw events, fold them into one call, match the call to its visit.
+
+Storing is what the webhook waits for; folding and matching (`apply`) run after the
+answer went out, and again from the pending queue if that was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from callpath.domain import phone
+from callpath.domain.calls import CallEvent, CallFacts, call_key, fold
+from callpath.domain.matching import EarlierCall, Holder, Match, Ring, match_call
+from callpath.storage import call_repo
+from callpath.storage.db import transaction
+from callpath.telephony.base import BadEvent
+from callpath.telephony.generic import adapter as generic
+
+Clock = Callable[[], float]
+Parser = Callable[[bytes], tuple[CallEvent, str]]
+PARSERS: dict[str, Parser] = {"generic": generic.parse}
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    id: str
+    account_id: int
+    site_id: int
+    kind: str
+    secret: str
+    active: bool
+    default_destination: str | None
+    region: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Integration:
+        return cls(**{f: row[f] for f in cls.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One verified, parsed delivery, as it is stored (and spooled)."""
+
+    integration_id: str
+    account_id: int
+    dedup_key: str
+    call_key: str
+    kind: str
+    received_at: float
+    body: str
+    response: dict[str, Any]
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def received(
+    integ: Integration, event: CallEvent, dedup_key: str, body: bytes, now: float
+) -> Received:
+    return Received(
+        integration_id=integ.id,
+        account_id=integ.account_id,
+        dedup_key=dedup_key,
+        call_key=call_key(integ.id, event.call_id),
+        kind=event.kind,
+        received_at=now,
+        body=body.decode("utf-8"),
+        response={},
+    )
+
+
+def store(conn: Connection, item: Received) -> dict[str, Any]:
+    """Keep the raw event; a redelivery changes nothing and gets the first answer."""
+    if call_repo.insert_event(conn, item.as_record()):
+        return item.response
+    stored = call_repo.stored_response(conn, item.integration_id, item.dedup_key)
+    return dict(stored) if isinstance(stored, dict) else item.response
+
+
+def apply(engine: Engine, key: str, clock: Clock) -> None:
+    """Fold every stored event of call `key` into the call row and match it."""
+    with transaction(engine) as conn:
+        rows = call_repo.events_of(conn, key)
+        if not rows:
+            return
+        integ_row = call_repo.integration(conn, rows[0]["integration_id"])
+        if integ_row is None:
+            return
+        events = _parse_all(integ_row["kind"], rows)
+        if events:
+            _apply(conn, key, integ_row, events, clock())
+        call_repo.mark_applied(conn, [r["id"] for r in rows], clock())
+
+
+def apply_pending(engine: Engine, clock: Clock, older_than: float = 5.0, limit: int = 200) -> int:
+    with transaction(engine, write=False) as conn:
+        keys = call_repo.pending_call_keys(conn, clock() - older_than, limit)
+    for key in keys:
+        apply(engine, key, clock)
+    return len(keys)
+
+
+def _parse_all(kind: str, rows: list[dict[str, Any]]) -> list[CallEvent]:
+    parser = PARSERS[kind]
+    events: list[CallEvent] = []
+    for row in rows:
+        try:
+            events.append(parser(row["body"].encode("utf-8"))[0])
+        except BadEvent:
+            continue  # stored before a stricter parser: kept for audit, not folded
+    return events
+
+
+def _apply(
+    conn: Connection, key: str, integ: dict[str, Any], events: list[CallEvent], now: float
+) -> None:
+    facts = fold(events)
+    called = phone.try_e164(facts.called, integ["region"])
+    caller = phone.try_e164(facts.caller, integ["region"])
+    number = call_repo.number_by_e164(conn, integ["account_id"], called) if called else None
+    call_repo.lock_call(conn, _placeholder(key, integ, events[0].call_id, facts, now))
+    site_id = number["site_id"] if number else integ["site_id"]
+    site = call_repo.site_settings(conn, site_id)
+    match = _match(conn, key, facts, number, site, caller)
+    values = {
+        **_fact_values(facts, now),
+        "site_id": site_id,
+        "number_id": number["id"] if number else None,
+        "tracking_number": called or (facts.called or "")[:32] or None,
+        "caller": caller or (facts.caller or "")[:32] or None,
+        "forward_to": _forward_to(number, site),
+        **_match_values(conn, match, number),
+    }
+    call_repo.save_call(conn, key, values)
+
+
+def _placeholder(
+    key: str, integ: dict[str, Any], provider_call_id: str, facts: CallFacts, now: float
+) -> dict[str, Any]:
+    return {
+        "id": key,
+        "account_id": integ["account_id"],
+        "integration_id": integ["id"],
+        "provider_call_id": provider_call_id,
+        "state": facts.state,
+        "started_at": facts.started_at,
+        "match_method": "none",
+        "confidence": 0.0,
+        "alternatives": [],
+        "repeat": False,
+        "updated_at": now,
+    }
+
+
+def _fact_values(facts: CallFacts, now: float) -> dict[str, Any]:
+    values = asdict(facts)
+    for name in ("caller", "called"):
+        values.pop(name)
+    values["updated_at"] = now
+    return values
+
+
+def _forward_to(number: dict[str, Any] | None, site: dict[str, Any]) -> str | None:
+    if number and number["active"] and number["forward_to"]:
+        return str(number["forward_to"])
+    default: str | None = site["default_destination"]
+    return default
+
+
+def _match(
+    conn: Connection,
+    key: str,
+    facts: CallFacts,
+    number: dict[str, Any] | None,
+    site: dict[str, Any],
+    caller: str | None,
+) -> Match:
+    kind = number["kind"] if number else None
+    ring = Ring(kind, facts.started_at, site["match_window"], site["ping_interval"])
+    holders = []
+    if kind == "pool" and number:
+        rows = call_repo.holders(conn, number["id"], ring.at, ring.match_window)
+        holders = [Holder(**r) for r in rows]
+    earlier: list[EarlierCall] = []
+    if caller:
+        rows = call_repo.earlier_calls(conn, site["id"], caller, facts.started_at, key)
+        earlier = [
+            EarlierCall(r["id"], r["started_at"], r["visitor_id"], r["session_id"]) for r in rows
+        ]
+    return match_call(ring, holders, earlier)
+
+
+def _match_values(conn: Connection, match: Match, number: dict[str, Any] | None) -> dict[str, Any]:
+    channel: dict[str, Any] = {"source": None, "medium": None, "campaign": None, "keyword": None}
+    if match.session_id:
+        channel.update(call_repo.session_channel(conn, match.session_id) or {})
+    elif match.method == "static" and number:
+        channel.update(
+            source=number["channel_source"],
+            medium=number["channel_medium"],
+            campaign=number["channel_campaign"],
+        )
+    return {
+        **channel,
+        "session_id": match.session_id,
+        "visitor_id": match.visitor_id,
+        "match_method": match.method,
+        "confidence": match.confidence,
+        "alternatives": [asdict(a) for a in match.alternatives],
+        "repeat": match.repeat,
+        "first_call_id": match.first_call_id,
+    }
+
+
+def parse_record(record: dict[str, Any]) -> Received:
+    """A spooled delivery back as `Received` (the spool holds `as_record()` as JSON)."""
+    return Received(**record)
+
+
+def dumps(item: Received) -> str:
+    return json.dumps(item.as_record(), ensure_ascii=False)

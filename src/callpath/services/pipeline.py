@@ -1,0 +1,149 @@
+"""The inbound call pipeline: verify, decide the route, store (or spool), apply later.
+
+`receive` is what a webhook waits for: it never folds or matches (that is `apply`, run
+after the answer went out). With the database unreachable it answers from the route
+cache and spools the event to disk; `work` (a background thread per app process) drains
+the spool, applies events left pending and refreshes the route cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from callpath.domain import phone
+from callpath.domain.calls import CallEvent
+from callpath.services import calls
+from callpath.services.calls import Clock, Integration, Received
+from callpath.services.routing import RouteCache, forward_to
+from callpath.services.spool import Spool
+from callpath.storage import call_repo
+from callpath.storage.db import transaction
+from callpath.telephony.base import Ignored, Unauthorized
+from callpath.telephony.generic import adapter as generic
+
+log = logging.getLogger("callpath.calls")
+
+
+class Unavailable(Exception):
+    """Neither the database nor the route cache can vouch for the sender (answered 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: dict[str, Any]
+    call_key: str | None = None  # set when the event was stored and awaits `apply`
+
+
+class CallPipeline:
+    def __init__(self, engine: Engine, routes: RouteCache, spool: Spool, clock: Clock) -> None:
+        self.engine = engine
+        self.routes = routes
+        self.spool = spool
+        self.clock = clock
+
+    # -- receiving -------------------------------------------------------------------
+    def receive_generic(
+        self, integration_id: str, timestamp: str | None, signature: str | None, body: bytes
+    ) -> Reply:
+        now = self.clock()
+        integ, db_ok = self._integration(integration_id)
+        if integ is None or integ.kind != "generic":
+            raise Unauthorized("unknown integration")
+        if not integ.active:
+            raise Unauthorized("integration is disabled")
+        generic.verify(integ.secret, timestamp, signature, body, now)
+        try:
+            event, dedup_key = generic.parse(body)
+        except Ignored as exc:
+            return Reply({"ignored": str(exc)})
+        item = calls.received(integ, event, dedup_key, body, now)
+        return self.accept(integ, event, item, db_ok)
+
+    def accept(self, integ: Integration, event: CallEvent, item: Received, db_ok: bool) -> Reply:
+        response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
+        if event.kind == "started":
+            response["forward_to"], db_ok = self._route(integ, event.called, db_ok)
+        item = replace(item, response=response)
+        if db_ok:
+            try:
+                with transaction(self.engine) as conn:
+                    return Reply(calls.store(conn, item), item.call_key)
+            except DBAPIError:
+                log.warning("database unreachable: spooling call event %s", item.call_key)
+        self.spool.put(item.as_record())
+        return Reply(response)
+
+    def _integration(self, integration_id: str) -> tuple[Integration | None, bool]:
+        if len(integration_id) > 24:
+            return None, True
+        try:
+            with transaction(self.engine, write=False) as conn:
+                row = call_repo.integration(conn, integration_id)
+            return (Integration.from_row(row) if row else None), True
+        except DBAPIError:
+            cached = self.routes.integration(integration_id)
+            if cached is None and not self.routes.loaded:
+                raise Unavailable("database unavailable and no route cache yet") from None
+            return cached, False
+
+    def _route(self, integ: Integration, called: str | None, db_ok: bool) -> tuple[Any, bool]:
+        e164 = phone.try_e164(called, integ.region)
+        if db_ok and e164:
+            try:
+                with transaction(self.engine, write=False) as conn:
+                    number = call_repo.number_for_routing(conn, integ.account_id, e164)
+                return forward_to(number, integ), True
+            except DBAPIError:
+                db_ok = False
+        if db_ok:
+            return integ.default_destination, True
+        return self.routes.forward_to(integ, e164), False
+
+    # -- applying --------------------------------------------------------------------
+    def apply(self, key: str) -> None:
+        """Fold and match one call; a failure leaves its events pending for `work`."""
+        try:
+            calls.apply(self.engine, key, self.clock)
+        except DBAPIError:
+            log.warning("database unreachable: call %s stays pending", key)
+
+    def drain_spool(self) -> int:
+        done = 0
+        for path, record in self.spool.claim():
+            item = calls.parse_record(record)
+            try:
+                with transaction(self.engine) as conn:
+                    calls.store(conn, item)
+            except DBAPIError:
+                self.spool.release(path)
+                break
+            self.spool.done(path)
+            self.apply(item.call_key)
+            done += 1
+        return done
+
+    def work(self, stop: threading.Event, every: float, refresh_every: float) -> None:
+        """The background loop of one app process."""
+        next_refresh = 0.0
+        while not stop.is_set():
+            try:
+                if self.clock() >= next_refresh:
+                    self.refresh_routes()
+                    next_refresh = self.clock() + refresh_every
+                self.drain_spool()
+                calls.apply_pending(self.engine, self.clock)
+            except DBAPIError:
+                pass  # the database is away; try again next round
+            except Exception:  # a bug here must not stop the loop that drains the spool
+                log.exception("call worker round failed")
+            stop.wait(every)
+
+    def refresh_routes(self) -> None:
+        with transaction(self.engine, write=False) as conn:
+            self.routes.refresh(conn)

@@ -1,0 +1,165 @@
+"""Integrations, raw call events and calls: the only SQL of the call pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callpath.storage.tables import (
+    call_events,
+    calls,
+    integrations,
+    reservations,
+    sessions,
+    sites,
+    tracking_numbers,
+)
+
+Row = dict[str, Any]
+e = call_events.c
+c = calls.c
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def insert_integration(conn: Connection, values: Row) -> None:
+    conn.execute(integrations.insert().values(**values))
+
+
+def integration(conn: Connection, integration_id: str) -> Row | None:
+    i, s = integrations.c, sites.c
+    row = conn.execute(
+        select(integrations, s.default_destination, s.region, s.match_window, s.ping_interval)
+        .join(sites, s.id == i.site_id)
+        .where(i.id == integration_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def list_integrations(conn: Connection, account_id: int | None = None) -> list[Row]:
+    i, s = integrations.c, sites.c
+    query = select(integrations, s.default_destination, s.region, s.match_window, s.ping_interval)
+    query = query.join(sites, s.id == i.site_id)
+    if account_id is not None:
+        query = query.where(i.account_id == account_id)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(i.created_at))]
+
+
+def number_for_routing(conn: Connection, account_id: int, e164: str) -> Row | None:
+    n, s = tracking_numbers.c, sites.c
+    row = conn.execute(
+        select(n.id, n.site_id, n.kind, n.forward_to, n.active, s.default_destination)
+        .join(sites, s.id == n.site_id)
+        .where(n.e164 == e164, n.account_id == account_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def routing_numbers(conn: Connection) -> list[Row]:
+    n, s = tracking_numbers.c, sites.c
+    rows = conn.execute(
+        select(n.e164, n.id, n.account_id, n.site_id, n.kind, n.forward_to, s.default_destination)
+        .join(sites, s.id == n.site_id)
+        .where(n.active)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def insert_event(conn: Connection, values: Row) -> bool:
+    """Store a raw event; False when this delivery was stored before (a retry)."""
+    stmt = _insert(conn, call_events).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
+    return bool(conn.execute(stmt).rowcount)
+
+
+def stored_response(conn: Connection, integration_id: str, dedup_key: str) -> Any:
+    return conn.execute(
+        select(e.response).where(e.integration_id == integration_id, e.dedup_key == dedup_key)
+    ).scalar()
+
+
+def events_of(conn: Connection, call_key: str) -> list[Row]:
+    rows = conn.execute(
+        select(e.id, e.integration_id, e.account_id, e.body).where(e.call_key == call_key)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def mark_applied(conn: Connection, ids: list[int], now: float) -> None:
+    conn.execute(update(call_events).where(e.id.in_(ids)).values(applied_at=now))
+
+
+def pending_call_keys(conn: Connection, received_before: float, limit: int) -> list[str]:
+    rows = conn.execute(
+        select(e.call_key)
+        .where(e.applied_at.is_(None), e.received_at < received_before)
+        .group_by(e.call_key)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+def lock_call(conn: Connection, placeholder: Row) -> Row:
+    """The call row, created if new, locked for this transaction on PostgreSQL so two
+    appliers of one call's events take turns (SQLite has one writer anyway)."""
+    stmt = _insert(conn, calls).values(**placeholder).on_conflict_do_nothing(index_elements=["id"])
+    conn.execute(stmt)
+    query = select(calls).where(c.id == placeholder["id"])
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return dict(conn.execute(query).one()._mapping)
+
+
+def save_call(conn: Connection, call_id: str, values: Row) -> None:
+    conn.execute(update(calls).where(c.id == call_id).values(**values))
+
+
+def number_by_e164(conn: Connection, account_id: int, e164: str) -> Row | None:
+    n = tracking_numbers.c
+    row = conn.execute(
+        select(tracking_numbers).where(n.e164 == e164, n.account_id == account_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def holders(conn: Connection, number_id: int, ring_at: float, window: float) -> list[Row]:
+    r = reservations.c
+    rows = conn.execute(
+        select(r.session_id, r.visitor_id, r.started_at, r.last_activity_at, r.until)
+        .where(r.number_id == number_id, r.started_at <= ring_at, r.until >= ring_at - window)
+        .order_by(r.started_at.desc())
+        .limit(20)
+    )
+    return [dict(x._mapping) for x in rows]
+
+
+def earlier_calls(
+    conn: Connection, site_id: int, caller: str, before: float, call_id: str
+) -> list[Row]:
+    rows = conn.execute(
+        select(c.id, c.started_at, c.visitor_id, c.session_id)
+        .where(c.site_id == site_id, c.caller == caller, c.started_at < before, c.id != call_id)
+        .order_by(c.started_at)
+        .limit(50)
+    )
+    return [dict(x._mapping) for x in rows]
+
+
+def session_channel(conn: Connection, session_id: str) -> Row | None:
+    s = sessions.c
+    row = conn.execute(
+        select(s.source, s.medium, s.campaign, s.keyword).where(s.id == session_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def site_settings(conn: Connection, site_id: int) -> Row:
+    s = sites.c
+    row = conn.execute(
+        select(s.id, s.default_destination, s.match_window, s.ping_interval).where(s.id == site_id)
+    ).one()
+    return dict(row._mapping)

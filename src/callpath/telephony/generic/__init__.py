@@ -1,0 +1,1 @@
+"""The generic call webhook: the documented way any PBX or script reports calls."""

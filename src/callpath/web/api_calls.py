@@ -1,0 +1,137 @@
+"""REST API (`/api/v1`): calls, sessions and numbers, paged by cursor, scoped to the
+caller's account."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from callpath.reports import calls as report
+from callpath.storage import site_repo
+from callpath.storage.db import transaction
+from callpath.web import call_view, filters
+from callpath.web.auth import ApiUser
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+Text = Annotated[str | None, Query(max_length=600)]
+Since = Annotated[
+    str | None,
+    Query(alias="from", max_length=40, description="Date (site timezone, else UTC) or ISO time"),
+]
+Until = Annotated[str | None, Query(alias="to", max_length=40, description="Inclusive date")]
+Limit = Annotated[int, Query(ge=1, le=filters.MAX_LIMIT)]
+SESSION_FIELDS = (
+    "id",
+    "site_id",
+    "visitor_id",
+    "started_at",
+    "last_seen_at",
+    "landing_url",
+    "referrer",
+    "source",
+    "medium",
+    "campaign",
+    "keyword",
+    "content",
+    "utm",
+    "click_ids",
+    "device",
+    "browser",
+    "os",
+    "country",
+    "number",
+)
+
+
+def _zone(conn: Any, account_id: int, site_id: int | None) -> tuple[str, str]:
+    sites = site_repo.list_sites(conn, account_id)
+    chosen = next((s for s in sites if s["id"] == site_id), None)
+    return (chosen["timezone"], chosen["region"]) if chosen else ("UTC", "RU")
+
+
+@router.get("/calls", summary="Calls, newest first")
+def list_calls(
+    request: Request,
+    who: ApiUser,
+    site_id: int | None = None,
+    since: Since = None,
+    until: Until = None,
+    status: Text = None,
+    number: Text = None,
+    channel: Annotated[
+        str | None,
+        Query(max_length=520, description='"source/medium", a source or medium, or "other"'),
+    ] = None,
+    cursor: Text = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        zone, region = _zone(conn, who.account_id, site_id)
+        f = filters.build(
+            who.account_id,
+            zone,
+            site_id=site_id,
+            since=since,
+            until=until,
+            status=status,
+            number=number,
+            channel=channel,
+            cursor=cursor,
+            limit=limit,
+            region=region,
+        )
+        try:
+            rows, next_cursor = report.list_calls(conn, f)
+        except report.BadFilter as exc:
+            raise ClientError(400, str(exc)) from exc
+    return {"items": [call_view.api_call(r, who) for r in rows], "next_cursor": next_cursor}
+
+
+@router.get("/calls/{call_id}", summary="One call, with its match candidates")
+def get_call(call_id: str, request: Request, who: ApiUser) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        row = report.call_by_id(conn, who.account_id, call_id[:40])
+    if row is None:
+        raise ClientError(404, "no such call")
+    return call_view.api_call(row, who)
+
+
+@router.get("/sessions", summary="Visits, newest first")
+def list_sessions(
+    request: Request,
+    who: ApiUser,
+    site_id: int | None = None,
+    since: Since = None,
+    until: Until = None,
+    channel: Annotated[str | None, Query(max_length=520)] = None,
+    cursor: Text = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        zone, _ = _zone(conn, who.account_id, site_id)
+        f = filters.build(
+            who.account_id,
+            zone,
+            site_id=site_id,
+            since=since,
+            until=until,
+            channel=channel,
+            cursor=cursor,
+            limit=limit,
+        )
+        try:
+            rows, next_cursor = report.list_sessions(conn, f)
+        except report.BadFilter as exc:
+            raise ClientError(400, str(exc)) from exc
+    items = [
+        {
+            **{k: r[k] for k in SESSION_FIELDS},
+            "started_at": call_view.iso(r["started_at"]),
+            "last_seen_at": call_view.iso(r["last_seen_at"]),
+        }
+        for r in rows
+    ]
+    return {"items": items, "next_cursor": next_cursor}

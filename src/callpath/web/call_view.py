@@ -1,0 +1,118 @@
+"""One call as the journal, the API and the CSV export show it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callpath.domain import phone
+from callpath.services.auth import Principal
+
+CSV_COLUMNS = (
+    "id",
+    "started",
+    "caller",
+    "repeat",
+    "tracking_number",
+    "number_label",
+    "source",
+    "medium",
+    "campaign",
+    "keyword",
+    "landing_url",
+    "device",
+    "country",
+    "status",
+    "wait",
+    "talk",
+    "recording_url",
+    "match_method",
+    "confidence",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def sees_callers(who: Principal) -> bool:
+    """Operators see callers masked but for the last 4 digits."""
+    return who.role != "operator"
+
+
+def iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+
+
+def local(moment: float, zone: str | None) -> str:
+    return datetime.fromtimestamp(moment, ZoneInfo(zone or "UTC")).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def api_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
+    caller = row["caller"] if sees_callers(who) else phone.mask(row["caller"])
+    return {
+        "id": row["id"],
+        "site_id": row["site_id"],
+        "started_at": iso(row["started_at"]),
+        "answered_at": iso(row["answered_at"]),
+        "ended_at": iso(row["ended_at"]),
+        "state": row["state"],
+        "status": row["status"],
+        "caller": caller,
+        "repeat": row["repeat"],
+        "first_call_id": row["first_call_id"],
+        "tracking_number": row["tracking_number"],
+        "number_label": row["number_label"],
+        "forward_to": row["forward_to"],
+        "wait": row["wait"],
+        "talk": row["talk"],
+        "duration": row["duration"],
+        "recording_url": row["recording_url"],
+        "channel": {k: row[k] for k in ("source", "medium", "campaign", "keyword")},
+        "landing_url": row["landing_url"],
+        "device": row["device"],
+        "browser": row["browser"],
+        "os": row["os"],
+        "country": row["country"],
+        "session_id": row["session_id"],
+        "visitor_id": row["visitor_id"],
+        "match": {
+            "method": row["match_method"],
+            "confidence": row["confidence"],
+            "alternatives": row["alternatives"],
+        },
+    }
+
+
+def page_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
+    view = api_call(row, who)
+    view["started"] = local(row["started_at"], row["timezone"])
+    view["zone"] = row["timezone"] or "UTC"
+    view["channel_text"] = channel_text(row)
+    return view
+
+
+def channel_text(row: dict[str, Any]) -> str:
+    if not row["source"]:
+        return "other"
+    return f"{row['source']} / {row['medium'] or '(none)'}"
+
+
+def csv_row(row: dict[str, Any], who: Principal) -> list[str]:
+    view = page_call(row, who)
+    flat = {
+        **view,
+        **view["channel"],
+        "started": f"{view['started']} {view['zone']}",
+        "repeat": "repeat" if view["repeat"] else "first",
+        "match_method": view["match"]["method"],
+        "confidence": view["match"]["confidence"],
+    }
+    return [safe_cell(flat.get(col)) for col in CSV_COLUMNS]
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell no spreadsheet runs as a formula: a leading = + - @ (or tab, CR) gets a
+    quote in front, which spreadsheets show as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text

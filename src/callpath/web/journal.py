@@ -1,0 +1,138 @@
+"""The calls journal (`/app/calls`), one call's details, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from callpath.reports import calls as report
+from callpath.services.auth import Principal
+from callpath.storage import site_repo
+from callpath.storage.db import transaction
+from callpath.web import call_view, filters
+from callpath.web.auth import ApiUser, PageUser
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+from callpath.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str | None, Query(max_length=600)]
+
+
+class JournalQuery:
+    """The journal's filters as typed in the page's form (all optional)."""
+
+    def __init__(
+        self,
+        site: Annotated[int | None, Query()] = None,
+        date_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        date_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+        status: Text = None,
+        number: Text = None,
+        channel: Text = None,
+        cursor: Text = None,
+    ) -> None:
+        self.site, self.date_from, self.date_to = site, date_from, date_to
+        self.status, self.number, self.channel, self.cursor = status, number, channel, cursor
+
+    def form(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "from": self.date_from,
+            "to": self.date_to,
+            "status": self.status,
+            "number": self.number,
+            "channel": self.channel,
+        }
+
+    def query_string(self, **extra: Any) -> str:
+        values = {k: v for k, v in {**self.form(), **extra}.items() if v not in (None, "")}
+        return urlencode(values)
+
+
+def _load(
+    request: Request, who: Principal, q: JournalQuery, limit: int
+) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]]]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        sites = site_repo.list_sites(conn, who.account_id)
+        chosen = next((s for s in sites if s["id"] == q.site), sites[0] if sites else None)
+        zone = chosen["timezone"] if chosen else "UTC"
+        f = filters.build(
+            who.account_id,
+            zone,
+            site_id=q.site,
+            since=q.date_from,
+            until=q.date_to,
+            status=q.status,
+            number=q.number,
+            channel=q.channel,
+            cursor=q.cursor,
+            limit=limit,
+            region=chosen["region"] if chosen else "RU",
+        )
+        try:
+            rows, next_cursor = report.list_calls(conn, f)
+        except report.BadFilter as exc:
+            raise ClientError(400, str(exc)) from exc
+    return rows, next_cursor, sites
+
+
+@router.get("/app/calls")
+def journal(request: Request, who: PageUser, q: Annotated[JournalQuery, Depends()]) -> HTMLResponse:
+    rows, next_cursor, sites = _load(request, who, q, 50)
+    return render(
+        request,
+        "calls.html",
+        who=who,
+        calls=[call_view.page_call(r, who) for r in rows],
+        sites=sites,
+        form=q.form(),
+        statuses=report.STATUS_FILTERS,
+        older=q.query_string(cursor=next_cursor) if next_cursor else None,
+        newest=q.query_string() if q.cursor else None,
+        export=q.query_string(),
+    )
+
+
+@router.get("/app/calls/{call_id}")
+def call_page(call_id: str, request: Request, who: PageUser) -> HTMLResponse:
+    with transaction(ctx(request).engine, write=False) as conn:
+        row = report.call_by_id(conn, who.account_id, call_id[:40])
+    if row is None:
+        raise ClientError(404, "no such call")
+    return render(request, "call.html", who=who, call=call_view.page_call(row, who))
+
+
+def _csv(request: Request, who: Principal, q: JournalQuery) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(call_view.CSV_COLUMNS)
+    cursor = q.cursor
+    while True:  # the whole filtered journal, a page at a time
+        q.cursor = cursor
+        rows, cursor, _ = _load(request, who, q, filters.MAX_LIMIT)
+        writer.writerows(call_view.csv_row(r, who) for r in rows)
+        if cursor is None:
+            break
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+@router.get("/app/calls.csv")
+def export_page(request: Request, who: PageUser, q: Annotated[JournalQuery, Depends()]) -> Response:
+    return _csv(request, who, q)
+
+
+@router.get("/api/v1/calls.csv", include_in_schema=True, tags=["admin"])
+def export_api(request: Request, who: ApiUser, q: Annotated[JournalQuery, Depends()]) -> Response:
+    """The calls journal as CSV (cells that could run as spreadsheet formulas are
+    neutralised); takes the journal's filters."""
+    return _csv(request, who, q)
