@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 from sqlalchemy import Connection, Engine
@@ -18,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
 from callpath.storage.db import transaction
+from callpath.telephony.generic import adapter as generic
 
 _numbers = itertools.count(1)
 
@@ -121,6 +125,7 @@ class ServerProcess:
             **os.environ,
             "CALLPATH_DATABASE_URL": database_url,
             "CALLPATH_SITE_CACHE_SECONDS": "0",
+            "CALLPATH_SPOOL_DIR": str(log.parent / "spool"),
             **(env or {}),
         }
         self._proc: subprocess.Popen[bytes] | None = None
@@ -153,3 +158,41 @@ class ServerProcess:
                 self._proc.kill()
                 self._proc.wait()
         self._out.close()
+
+
+@dataclass
+class Hook:
+    """A generic integration of a seeded site: where to post and how to sign."""
+
+    integration_id: str
+    secret: str
+
+    @property
+    def path(self) -> str:
+        return f"/hooks/generic/{self.integration_id}"
+
+    def headers(self, body: bytes, at: float | None = None) -> dict[str, str]:
+        stamp = str(int(time.time() if at is None else at))
+        return {
+            "Content-Type": "application/json",
+            "X-Callpath-Timestamp": stamp,
+            "X-Callpath-Signature": generic.sign(self.secret, stamp, body),
+        }
+
+    def post(self, client: Any, event: dict[str, Any]) -> Any:
+        """POST one signed event with an httpx-compatible client (TestClient or httpx)."""
+        body = json.dumps(event).encode()
+        return client.post(self.path, content=body, headers=self.headers(body))
+
+
+def add_hook(engine: Engine, site: Seeded) -> Hook:
+    with transaction(engine) as conn:
+        made = setup.create_integration(
+            conn, site.account_id, site.site_id, "generic", "test PBX", time.time()
+        )
+    return Hook(made.id, made.secret)
+
+
+def iso(moment: float) -> str:
+    """An ISO-8601 UTC time as a PBX would send it."""
+    return datetime.fromtimestamp(moment, UTC).isoformat()

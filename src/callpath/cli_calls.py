@@ -154,7 +154,8 @@ def call_simulate(
             for event in _events(e164, who, missed, duration, ring)
         ]
     except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach {base} ({exc}); is `callpath serve` running? see --server") from exc
+        hint = "is `callpath serve` running? see --server"
+        raise _fail(f"cannot reach {base} ({exc}); {hint}") from exc
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     outcome = "missed" if missed else f"answered, {duration} s talk"

@@ -49,7 +49,7 @@ def test_pages_and_api_need_a_login(app) -> None:  # type: ignore[no-untyped-def
     assert client.get("/app/sites/1", follow_redirects=False).status_code == 303
     r = client.get("/api/v1/sites")
     assert r.status_code == 401
-    assert r.json() == {"error": "login required"}
+    assert r.json() == {"error": "login or API token required"}
 
 
 def test_wrong_password_is_refused(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
@@ -65,8 +65,8 @@ def test_accounts_cannot_see_each_other(app, engine: Engine) -> None:  # type: i
     mine, theirs = seed_site(engine, pool_size=1), seed_site(engine, pool_size=1)
     _user(engine, mine, "me@shop.example")
     client = _login(app, "me@shop.example")
-    assert [s["id"] for s in client.get("/api/v1/sites").json()] == [mine.site_id]
-    assert client.get(f"/api/v1/sites/{theirs.site_id}/numbers").json() == []
+    assert [s["id"] for s in client.get("/api/v1/sites").json()["items"]] == [mine.site_id]
+    assert client.get(f"/api/v1/sites/{theirs.site_id}/numbers").json()["items"] == []
     r = client.post(
         f"/api/v1/sites/{theirs.site_id}/numbers", json={"number": "+74952229999", "kind": "pool"}
     )

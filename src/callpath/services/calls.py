@@ -74,12 +74,13 @@ def received(
     )
 
 
-def store(conn: Connection, item: Received) -> dict[str, Any]:
-    """Keep the raw event; a redelivery changes nothing and gets the first answer."""
+def store(conn: Connection, item: Received) -> tuple[dict[str, Any], bool]:
+    """Keep the raw event. A redelivery changes nothing and gets the first answer; the
+    flag says whether the event was new."""
     if call_repo.insert_event(conn, item.as_record()):
-        return item.response
+        return item.response, True
     stored = call_repo.stored_response(conn, item.integration_id, item.dedup_key)
-    return dict(stored) if isinstance(stored, dict) else item.response
+    return (dict(stored) if isinstance(stored, dict) else item.response), False
 
 
 def apply(engine: Engine, key: str, clock: Clock) -> None:

@@ -73,7 +73,8 @@ class CallPipeline:
         if db_ok:
             try:
                 with transaction(self.engine) as conn:
-                    return Reply(calls.store(conn, item), item.call_key)
+                    stored, new = calls.store(conn, item)
+                return Reply(stored, item.call_key if new else None)
             except DBAPIError:
                 log.warning("database unreachable: spooling call event %s", item.call_key)
         self.spool.put(item.as_record())
@@ -119,12 +120,13 @@ class CallPipeline:
             item = calls.parse_record(record)
             try:
                 with transaction(self.engine) as conn:
-                    calls.store(conn, item)
+                    _, new = calls.store(conn, item)
             except DBAPIError:
                 self.spool.release(path)
                 break
             self.spool.done(path)
-            self.apply(item.call_key)
+            if new:
+                self.apply(item.call_key)
             done += 1
         return done
 

@@ -73,7 +73,7 @@ def insert_event(conn: Connection, values: Row) -> bool:
     """Store a raw event; False when this delivery was stored before (a retry)."""
     stmt = _insert(conn, call_events).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
-    return bool(conn.execute(stmt).rowcount)
+    return conn.execute(stmt.returning(e.id)).first() is not None
 
 
 def stored_response(conn: Connection, integration_id: str, dedup_key: str) -> Any:
