@@ -127,7 +127,12 @@ def test_a_visit_and_its_calls_reach_the_journal_with_their_channel(
     assert site.default is not None
 
     # A visitor from a Yandex ad sees a pool number in place of the shop's own.
-    utm = {"utm_source": "yandex", "utm_medium": "cpc", "utm_campaign": "spring", "utm_term": "pizza"}
+    utm = {
+        "utm_source": "yandex",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring",
+        "utm_term": "pizza",
+    }
     visitor = new_tab()
     answer = visit(visitor, f"{shop_url(host, server, site, '/spring')}?{urlencode(utm)}")
     number = answer["number"]

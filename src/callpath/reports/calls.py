@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, func, or_, select, tuple_
 
 from callpath.storage.tables import calls, sessions, sites, tracking_numbers
 
@@ -128,10 +128,16 @@ def _channel_clause(channel: str) -> Any:
     text = channel.strip().lower()
     if text == "other":
         return c.source.is_(None)
+    return _channel_match(c.source, c.medium, text)
+
+
+def _channel_match(source_col: Any, medium_col: Any, text: str) -> Any:
+    """Case-insensitive: "source/medium", or a bare source or medium."""
+    source_col, medium_col = func.lower(source_col), func.lower(medium_col)
     if "/" in text:
         source, _, medium = (p.strip() for p in text.partition("/"))
-        return and_(c.source == source, c.medium == medium)
-    return or_(c.source == text, c.medium == text)
+        return and_(source_col == source, medium_col == medium)
+    return or_(source_col == text, medium_col == text)
 
 
 def list_sessions(conn: Connection, f: Filters) -> tuple[list[Row], str | None]:
@@ -144,12 +150,6 @@ def list_sessions(conn: Connection, f: Filters) -> tuple[list[Row], str | None]:
     if f.site_id is not None:
         query = query.where(s.site_id == f.site_id)
     if f.channel:
-        text = f.channel.strip().lower()
-        source, _, medium = (p.strip() for p in text.partition("/"))
-        query = query.where(
-            and_(s.source == source, s.medium == medium)
-            if medium
-            else or_(s.source == text, s.medium == text)
-        )
+        query = query.where(_channel_match(s.source, s.medium, f.channel.strip().lower()))
     rows = [dict(r._mapping) for r in conn.execute(_page(query, s.started_at, s.id, f))]
     return _finish(rows, f)
