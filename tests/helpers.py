@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,6 +110,7 @@ class ServerProcess:
         log: Path,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        healthy: bool = True,
     ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -129,6 +133,8 @@ class ServerProcess:
             **(env or {}),
         }
         self._proc: subprocess.Popen[bytes] | None = None
+        # False: ready once it answers at all (e.g. 503 while its database is down)
+        self._ready = (200,) if healthy else (200, 503)
 
     def __enter__(self) -> ServerProcess:
         self._out = self.log.open("wb")
@@ -140,7 +146,7 @@ class ServerProcess:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code in self._ready:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -196,3 +202,59 @@ def add_hook(engine: Engine, site: Seeded) -> Hook:
 def iso(moment: float) -> str:
     """An ISO-8601 UTC time as a PBX would send it."""
     return datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def postgres_bin() -> Path | None:
+    """Debian keeps the PostgreSQL server binaries out of PATH."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+class PgCluster:
+    """A throwaway PostgreSQL server of one test's own, that the test may kill."""
+
+    def __init__(self) -> None:
+        bindir = postgres_bin()
+        if bindir is None:
+            raise RuntimeError(
+                "PostgreSQL server binaries not installed (scripts/test installs them)"
+            )
+        self._bin = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="callpath-pgtest-"))
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://callpath@127.0.0.1:{self.port}/postgres"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.dir, "postgres")
+        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "callpath")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as, str(self._bin / tool), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-o",
+            opts,
+            "start",
+        )
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would: no checkpoint, connections cut."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

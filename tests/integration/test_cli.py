@@ -25,6 +25,9 @@ def test_every_command_has_help() -> None:
         ["demo", "--help"],
         ["site", "add", "--help"],
         ["number", "add", "--help"],
+        ["integration", "add", "--help"],
+        ["call", "simulate", "--help"],
+        ["token", "add", "--help"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, args

@@ -51,6 +51,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # An unreachable host must fail fast: calls are then routed from the cache.
+    kwargs.setdefault("connect_args", {"connect_timeout": 3})
     return create_engine(url, **kwargs)
 
 
