@@ -23,3 +23,12 @@ def test_every_tracker_endpoint_is_documented(tmp_path: Path) -> None:
     paths = {p for p in app.openapi()["paths"] if p.startswith("/t/v1/")}
     assert len(paths) == 4
     assert sorted(p for p in paths if f"`POST {p}`" not in doc) == []
+
+
+def test_every_api_and_hook_endpoint_is_documented(tmp_path: Path) -> None:
+    docs = (ROOT / "docs/api.md").read_text() + (ROOT / "docs/webhooks.md").read_text()
+    app = create_app(load({"CALLPATH_DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}))
+    paths = [p for p in app.openapi()["paths"] if p.startswith(("/api/", "/hooks/"))]
+    assert len(paths) >= 8
+    undocumented = [p for p in paths if p.replace("{integration_id}", "") not in docs]
+    assert undocumented == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from callpath.reports import calls as report
 from callpath.storage import site_repo
@@ -14,6 +15,7 @@ from callpath.web import call_view, filters
 from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
+from callpath.web.journal import JournalQuery, csv_export
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Text = Annotated[str | None, Query(max_length=600)]
@@ -135,3 +137,10 @@ def list_sessions(
         for r in rows
     ]
     return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/calls.csv", summary="The calls journal as CSV", response_class=Response)
+def export_calls(request: Request, who: ApiUser, q: Annotated[JournalQuery, Depends()]) -> Response:
+    """Takes the journal's filters (`site`, `from`, `to`, `status`, `number`, `channel`).
+    Cells that could run as spreadsheet formulas are neutralised."""
+    return csv_export(request, who, q)
