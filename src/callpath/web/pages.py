@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from callpath.domain import phone
+
 env = Environment(
     loader=PackageLoader("callpath.web", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
+
+
+def _phone(value: str | None) -> str:
+    """E.164 shown the human way; anything else (masked, "anonymous") as it is."""
+    if not value or not value.startswith("+"):
+        return value or ""
+    try:
+        return phone.display(value)
+    except Exception:  # phonenumbers raises its own parse error on odd input
+        return value
+
+
+def _when(moment: float | None) -> str:
+    if moment is None:
+        return ""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+env.filters["phone"] = _phone
+env.filters["when"] = _when
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
