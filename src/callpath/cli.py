@@ -163,6 +163,14 @@ def site_add(
     ] = 900,
     cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
     ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
+    match_window: Annotated[
+        int,
+        typer.Option(
+            help="Seconds after a hold ends that a call may still go to its last holder.",
+            min=0,
+            max=86_400,
+        ),
+    ] = 1800,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
@@ -189,6 +197,7 @@ def site_add(
                     region=region,
                     pool=pool,
                     excluded_channels=exclude or [],
+                    match_window=match_window,
                 ),
                 time.time(),
             )
