@@ -86,6 +86,7 @@ def store(conn: Connection, item: Received) -> tuple[dict[str, Any], bool]:
 def apply(engine: Engine, key: str, clock: Clock) -> None:
     """Fold every stored event of call `key` into the call row and match it."""
     with transaction(engine) as conn:
+        call_repo.serialize_call(conn, key)
         rows = call_repo.events_of(conn, key)
         if not rows:
             return

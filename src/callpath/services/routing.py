@@ -77,7 +77,7 @@ class RouteCache:
                 "integrations": {k: asdict(v) for k, v in self._integrations.items()},
                 "numbers": self._numbers,
             }
-        self._snapshot.parent.mkdir(parents=True, exist_ok=True)
+        self._snapshot.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self._snapshot.with_name(f"{self._snapshot.name}.{os.getpid()}.tmp")
         # The snapshot holds webhook secrets: readable by this user only.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

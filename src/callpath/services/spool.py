@@ -26,7 +26,8 @@ class Spool:
         self._stale_after = stale_after
 
     def put(self, record: dict[str, Any]) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Events carry callers' numbers: the folder is its owner's alone.
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{time.time():.6f}-{secrets.token_hex(4)}"
         tmp = self.directory / (name + ".tmp")
         with tmp.open("w", encoding="utf-8") as out:

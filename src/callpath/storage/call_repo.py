@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callpath.storage.tables import (
@@ -101,6 +101,14 @@ def pending_call_keys(conn: Connection, received_before: float, limit: int) -> l
         .limit(limit)
     )
     return [r[0] for r in rows]
+
+
+def serialize_call(conn: Connection, call_key: str) -> None:
+    """Appliers of one call take turns from before they read its events (PostgreSQL; on
+    SQLite the write transaction is already exclusive). Without this, an applier that read
+    fewer events could save its older result over a newer one."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(call_key, 0))))
 
 
 def lock_call(conn: Connection, placeholder: Row) -> Row:
