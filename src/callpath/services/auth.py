@@ -88,7 +88,14 @@ def create_token(conn: Connection, who: Principal, name: str, now: float) -> str
     return token
 
 
-def resolve_token(conn: Connection, token: str, now: float) -> Principal | None:
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    who: Principal
+    token_id: int
+    stale: bool  # "last used" is older than TOKEN_TOUCH_SECONDS: worth a write
+
+
+def resolve_token(conn: Connection, token: str, now: float) -> TokenUse | None:
     t = api_tokens.c
     row = conn.execute(
         select(t.id, t.account_id, t.user_id, t.name, t.last_used_at).where(
@@ -97,9 +104,13 @@ def resolve_token(conn: Connection, token: str, now: float) -> Principal | None:
     ).first()
     if row is None:
         return None
-    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS:
-        conn.execute(update(api_tokens).where(t.id == row.id).values(last_used_at=now))
-    return Principal(row.user_id or 0, row.account_id, f"token:{row.name}", "token")
+    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", "token")
+    stale = row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS
+    return TokenUse(who, row.id, stale)
+
+
+def touch_token(conn: Connection, token_id: int, now: float) -> None:
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
 
 
 def list_tokens(conn: Connection, account_id: int) -> list[dict[str, object]]:

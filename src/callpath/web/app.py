@@ -91,12 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
+        spooled = app.state.ctx.pipeline.spool.pending()
         try:
             with transaction(engine, write=False) as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
-            return JSONResponse({"ok": False, "database": str(exc)[:200]}, status_code=503)
-        return JSONResponse({"ok": True, "version": __version__})
+            body = {"ok": False, "database": str(exc)[:200], "spooled_events": spooled}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"ok": True, "version": __version__, "spooled_events": spooled})
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

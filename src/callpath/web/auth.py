@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from callpath.services import auth
 from callpath.storage.db import transaction
@@ -23,24 +24,34 @@ def current(request: Request) -> auth.Principal | None:
         return auth.resolve(conn, token, time.time())
 
 
-def bearer(request: Request) -> auth.Principal | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
+def bearer(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> auth.Principal | None:
+    if credentials is None:
         return None
-    token = token.strip()
+    token = credentials.credentials.strip()
     if not token.startswith(auth.TOKEN_PREFIX) or len(token) > 100:
         raise ClientError(401, "invalid API token")
-    with transaction(ctx(request).engine) as conn:
-        who = auth.resolve_token(conn, token, time.time())
-    if who is None:
+    engine, now = ctx(request).engine, time.time()
+    with transaction(engine, write=False) as conn:
+        use = auth.resolve_token(conn, token, now)
+    if use is None:
         raise ClientError(401, "invalid or revoked API token")
-    return who
+    if use.stale:
+        with transaction(engine) as conn:
+            auth.touch_token(conn, use.token_id, now)
+    return use.who
 
 
-def require_api(request: Request) -> auth.Principal:
+_BEARER = HTTPBearer(auto_error=False, description="An API token: `Bearer cp_…`")
+
+
+def require_api(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> auth.Principal:
     """A bearer token (`Authorization: Bearer cp_…`) or the admin login cookie."""
-    who = bearer(request) or current(request)
+    who = bearer(request, credentials) or current(request)
     if who is None:
         raise ClientError(401, "login or API token required")
     return who
