@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import pytest
@@ -12,7 +14,7 @@ from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Hook, Seeded, seed_site
 
 PASSWORD = "correct horse battery"
 
@@ -162,3 +164,20 @@ def test_nul_characters_are_refused_not_stored(client: TestClient) -> None:
     form = client.post("/app/sites", data={"name": "a\u0000b"})
     assert form.status_code == 400
     assert "NUL" in form.json()["error"]
+
+
+def test_site_page_adds_an_integration_and_shows_its_secret_once(
+    client: TestClient, engine: Engine
+) -> None:
+    site_id = client.get("/api/v1/sites").json()["items"][0]["id"]
+    made = client.post(f"/app/sites/{site_id}/integrations", data={"name": "Office PBX"})
+    assert made.status_code == 200
+    secret = re.search(r'id="new-secret">([0-9a-f]{64})<', made.text)
+    url = re.search(r"/hooks/generic/(int_[0-9a-f]+)", made.text)
+    assert secret and url
+    page = client.get(f"/app/sites/{site_id}").text
+    assert "Office PBX" in page and url.group(1) in page
+    assert secret.group(1) not in page
+    body = json.dumps({"event": "started", "call_id": "1", "at": 1.8e9, "called": "+74950000000"})
+    hook = Hook(url.group(1), secret.group(1))
+    assert hook.post(client, json.loads(body)).status_code == 200

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from callpath.reports import live
-from callpath.services import auth
+from callpath.services import auth, setup
 from callpath.services.auth import Principal
-from callpath.storage import site_repo
+from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import COOKIE, PageUser, current
 from callpath.web.context import ctx
@@ -93,6 +93,7 @@ def site_view(
     site_id: int,
     error: str | None = None,
     form: dict[str, str] | None = None,
+    new_integration: setup.CreatedIntegration | None = None,
 ) -> HTMLResponse:
     """The site page; with `error`, answered 400 and the form kept as typed."""
     now = time.time()
@@ -103,6 +104,9 @@ def site_view(
         numbers = live.pool_state(conn, who.account_id, site_id, now)
         sessions = live.recent_sessions(conn, who.account_id, site_id)
         exhausted = live.exhaustions(conn, who.account_id, site_id, now - 86_400)
+        hooks = [
+            i for i in call_repo.list_integrations(conn, who.account_id) if i["site_id"] == site_id
+        ]
     zone = ZoneInfo(site["timezone"])
     for s in sessions:
         s["started"] = datetime.fromtimestamp(s["started_at"], zone).strftime("%Y-%m-%d %H:%M:%S")
@@ -119,4 +123,6 @@ def site_view(
         base=_base(request),
         error=error,
         form=form or {},
+        integrations=hooks,
+        new_integration=new_integration,
     )

@@ -71,3 +71,19 @@ async def add_number(site_id: int, request: Request, who: PageUser) -> Response:
         return site_view(request, who, site_id, error=str(exc), form=form)
     c.sites.forget()
     return RedirectResponse(f"/app/sites/{site_id}", status_code=303)
+
+
+@router.post("/sites/{site_id}/integrations", response_model=None)
+async def add_integration(site_id: int, request: Request, who: PageUser) -> Response:
+    """A new call integration; its secret is shown on the answer page only."""
+    form = await read_form(request)
+    if who.role not in ("owner", "admin"):
+        return site_view(request, who, site_id, error="only owners and admins add integrations")
+    try:
+        with transaction(ctx(request).engine) as conn:
+            made = setup.create_integration(
+                conn, who.account_id, site_id, "generic", form.get("name", ""), time.time()
+            )
+    except setup.SetupError as exc:
+        return site_view(request, who, site_id, error=str(exc), form=form)
+    return site_view(request, who, site_id, new_integration=made)
