@@ -65,10 +65,10 @@ def test_concurrent_shuffled_deliveries_fold_every_call(engine: Engine, tmp_path
 def test_a_slow_applier_cannot_overwrite_a_newer_fold(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Applier A is descheduled after it began; meanwhile `ended` arrives and applier B
-    folds all three events. A must not then save its older view (it did on PostgreSQL
-    when events were read before the call was locked). The delay is injected, nothing
-    is faked: both appliers run the real code on the real database."""
+    """Applier A is descheduled between folding and saving; meanwhile `ended` arrives and
+    applier B folds and saves all three events. A must not then save its older view (an
+    early version did, on PostgreSQL). The delay is injected, nothing is faked: both
+    appliers run the real code on the real database."""
     site = seed_site(engine, pool_size=1)
     hook = add_hook(engine, site)
     pipeline = CallPipeline(engine, RouteCache(None), Spool(tmp_path), time.time)
@@ -86,14 +86,14 @@ def test_a_slow_applier_cannot_overwrite_a_newer_fold(
 
     key = store({**base, "event": "started", "at": iso(now)})
     store({**base, "event": "answered", "at": iso(now + 5)})
-    real_lock = call_repo.lock_call
+    real_serialize = call_repo.serialize_call
 
-    def descheduled(conn: Any, placeholder: dict[str, Any]) -> Any:
+    def descheduled(conn: Any, call_key: str) -> None:
         if threading.current_thread().name == "applier-A":
-            time.sleep(1.0)
-        return real_lock(conn, placeholder)
+            time.sleep(1.0)  # A has folded {started, answered} and is about to save
+        real_serialize(conn, call_key)
 
-    monkeypatch.setattr(call_repo, "lock_call", descheduled)
+    monkeypatch.setattr(call_repo, "serialize_call", descheduled)
     a = threading.Thread(target=pipeline.apply, args=(key,), name="applier-A")
     a.start()
     time.sleep(0.3)

@@ -83,20 +83,47 @@ def store(conn: Connection, item: Received) -> tuple[dict[str, Any], bool]:
     return (dict(stored) if isinstance(stored, dict) else item.response), False
 
 
-def apply(engine: Engine, key: str, clock: Clock) -> None:
-    """Fold every stored event of call `key` into the call row and match it."""
-    with transaction(engine) as conn:
-        call_repo.serialize_call(conn, key)
-        rows = call_repo.events_of(conn, key)
-        if not rows:
-            return
-        integ_row = call_repo.integration(conn, rows[0]["integration_id"])
-        if integ_row is None:
-            return
-        events = _parse_all(integ_row["kind"], rows)
-        if events:
-            _apply(conn, key, integ_row, events, clock())
-        call_repo.mark_applied(conn, [r["id"] for r in rows], clock())
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    event_ids: list[int]
+    values: dict[str, Any] | None  # None: nothing to fold (events kept for audit only)
+
+
+def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
+    """Fold every stored event of call `key` into the call row and match it.
+
+    The reading (events, holders, earlier calls) runs in a read transaction, so on SQLite
+    the write lock that routing and the tracker need is held only for the short save. The
+    save goes ahead only if the call's events are still the ones that were folded; if more
+    arrived meanwhile it folds again. Savers of one call take turns (`serialize_call`).
+    False: still contended after `attempts` (the events stay pending for the worker).
+    """
+    for _ in range(attempts):
+        with transaction(engine, write=False) as conn:
+            plan = _plan(conn, key, clock())
+        if plan is None:
+            return True
+        with transaction(engine) as conn:
+            call_repo.serialize_call(conn, key)
+            if call_repo.event_ids(conn, key) != plan.event_ids:
+                continue
+            if plan.values is not None:
+                call_repo.upsert_call(conn, plan.values)
+            call_repo.mark_applied(conn, plan.event_ids, clock())
+            return True
+    return False
+
+
+def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
+    rows = call_repo.events_of(conn, key)
+    if not rows:
+        return None
+    integ = call_repo.integration(conn, rows[0]["integration_id"])
+    if integ is None:
+        return None
+    ids = sorted(r["id"] for r in rows)
+    events = _parse_all(integ["kind"], rows)
+    return _Plan(ids, _fold_and_match(conn, key, integ, events, now) if events else None)
 
 
 def apply_pending(engine: Engine, clock: Clock, older_than: float = 5.0, limit: int = 200) -> int:
@@ -118,18 +145,18 @@ def _parse_all(kind: str, rows: list[dict[str, Any]]) -> list[CallEvent]:
     return events
 
 
-def _apply(
+def _fold_and_match(
     conn: Connection, key: str, integ: dict[str, Any], events: list[CallEvent], now: float
-) -> None:
+) -> dict[str, Any]:
     facts = fold(events)
     called = phone.try_e164(facts.called, integ["region"])
     caller = phone.try_e164(facts.caller, integ["region"])
     number = call_repo.number_by_e164(conn, integ["account_id"], called) if called else None
-    call_repo.lock_call(conn, _placeholder(key, integ, events[0].call_id, facts, now))
     site_id = number["site_id"] if number else integ["site_id"]
     site = call_repo.site_settings(conn, site_id)
     match = _match(conn, key, facts, number, site, caller)
-    values = {
+    return {
+        **_identity(key, integ, events[0].call_id),
         **_fact_values(facts, now),
         "site_id": site_id,
         "number_id": number["id"] if number else None,
@@ -138,24 +165,14 @@ def _apply(
         "forward_to": _forward_to(number, site),
         **_match_values(conn, match, number),
     }
-    call_repo.save_call(conn, key, values)
 
 
-def _placeholder(
-    key: str, integ: dict[str, Any], provider_call_id: str, facts: CallFacts, now: float
-) -> dict[str, Any]:
+def _identity(key: str, integ: dict[str, Any], provider_call_id: str) -> dict[str, Any]:
     return {
         "id": key,
         "account_id": integ["account_id"],
         "integration_id": integ["id"],
         "provider_call_id": provider_call_id,
-        "state": facts.state,
-        "started_at": facts.started_at,
-        "match_method": "none",
-        "confidence": 0.0,
-        "alternatives": [],
-        "repeat": False,
-        "updated_at": now,
     }
 
 

@@ -104,26 +104,22 @@ def pending_call_keys(conn: Connection, received_before: float, limit: int) -> l
 
 
 def serialize_call(conn: Connection, call_key: str) -> None:
-    """Appliers of one call take turns from before they read its events (PostgreSQL; on
-    SQLite the write transaction is already exclusive). Without this, an applier that read
-    fewer events could save its older result over a newer one."""
+    """Savers of one call take turns until commit (PostgreSQL; a SQLite write transaction
+    is exclusive anyway), so "are the events still those I folded?" and the save are one
+    step: a saver that folded fewer events cannot overwrite a newer result."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(call_key, 0))))
 
 
-def lock_call(conn: Connection, placeholder: Row) -> Row:
-    """The call row, created if new, locked for this transaction on PostgreSQL so two
-    appliers of one call's events take turns (SQLite has one writer anyway)."""
-    stmt = _insert(conn, calls).values(**placeholder).on_conflict_do_nothing(index_elements=["id"])
-    conn.execute(stmt)
-    query = select(calls).where(c.id == placeholder["id"])
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return dict(conn.execute(query).one()._mapping)
+def event_ids(conn: Connection, call_key: str) -> list[int]:
+    rows = conn.execute(select(e.id).where(e.call_key == call_key).order_by(e.id))
+    return [r[0] for r in rows]
 
 
-def save_call(conn: Connection, call_id: str, values: Row) -> None:
-    conn.execute(update(calls).where(c.id == call_id).values(**values))
+def upsert_call(conn: Connection, values: Row) -> None:
+    stmt = _insert(conn, calls).values(**values)
+    changed = {k: v for k, v in values.items() if k != "id"}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=changed))
 
 
 def number_by_e164(conn: Connection, account_id: int, e164: str) -> Row | None:
