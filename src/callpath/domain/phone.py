@@ -43,6 +43,7 @@ def country_code(e164: str) -> str:
     return str(phonenumbers.parse(e164, None).country_code)
 
 
+@lru_cache(maxsize=65536)
 def try_e164(raw: str | None, region: str = "RU") -> str | None:
     """E.164 when `raw` is a valid number, else None (caller ids may be "anonymous")."""
     if not raw:
