@@ -29,6 +29,19 @@ from callpath.telephony.generic import adapter as generic
 _numbers = itertools.count(1)
 
 
+class Clock:
+    """A virtual clock for the services (they read time only through it)."""
+
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
 def next_number() -> str:
     """A fresh valid Moscow number for this test process (tables are wiped per test)."""
     return f"+7495{3_000_000 + next(_numbers):07d}"

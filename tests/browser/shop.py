@@ -180,8 +180,15 @@ def session_row(engine: Engine, session_id: str) -> dict[str, Any]:
     s, n = sessions.c, tracking_numbers.c
     with engine.connect() as conn:
         row = conn.execute(
-            select(s.id, s.visitor_id, s.left_at, s.number_reason, s.source, s.campaign,
-                   n.e164.label("e164"))
+            select(
+                s.id,
+                s.visitor_id,
+                s.left_at,
+                s.number_reason,
+                s.source,
+                s.campaign,
+                n.e164.label("e164"),
+            )
             .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
             .where(s.id == session_id)
         ).one()
@@ -204,9 +211,11 @@ def session_events(engine: Engine, site_id: int) -> list[tuple[str | None, str]]
 def reservation_until(engine: Engine, session_id: str) -> float:
     r = reservations.c
     with engine.connect() as conn:
-        return float(conn.execute(
-            select(r.until).where(r.session_id == session_id).order_by(r.id.desc()).limit(1)
-        ).scalar_one())
+        return float(
+            conn.execute(
+                select(r.until).where(r.session_id == session_id).order_by(r.id.desc()).limit(1)
+            ).scalar_one()
+        )
 
 
 def wait_db(check: Any, timeout: float = 10.0) -> Any:

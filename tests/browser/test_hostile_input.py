@@ -37,9 +37,15 @@ def test_hostile_utm_and_referrer_never_execute(engine, server, host, new_tab):
     site = seed_site(engine, pool_size=2)
     owner(engine, site)
     landing = shop_url(host, server, site, "/landing")
-    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in
-                     (("utm_source", SOURCE), ("utm_medium", "cpc"),
-                      ("utm_campaign", CAMPAIGN), ("utm_term", TERM)))
+    query = "&".join(
+        f"{k}={quote(v, safe='')}"
+        for k, v in (
+            ("utm_source", SOURCE),
+            ("utm_medium", "cpc"),
+            ("utm_campaign", CAMPAIGN),
+            ("utm_term", TERM),
+        )
+    )
     visitor = new_tab()
     answer = visit(visitor, f"{landing}?{query}", referer=REFERRER)
     visitor.wait_text("#f-e164", answer["number"])

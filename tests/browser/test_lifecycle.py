@@ -31,9 +31,7 @@ def test_visible_page_pings_and_moves_the_hold_forward(engine, server, host, new
     answer = visit(tab, shop_url(host, server, site))
     before = reservation_until(engine, answer["session"])
 
-    with tab.page.expect_response(
-        lambda r: r.url.endswith("/t/v1/ping"), timeout=8_000
-    ) as info:
+    with tab.page.expect_response(lambda r: r.url.endswith("/t/v1/ping"), timeout=8_000) as info:
         pass
     assert info.value.status == 200
     assert info.value.json()["number"] == answer["number"]

@@ -18,9 +18,7 @@ from tests.helpers import seed_site
 pytestmark = pytest.mark.browser
 
 
-def test_every_format_shows_the_allocated_number_in_its_own_format(
-    engine, server, host, new_tab
-):
+def test_every_format_shows_the_allocated_number_in_its_own_format(engine, server, host, new_tab):
     site = seed_site(engine, pool_size=3)
     tab = new_tab()
     answer = visit(tab, shop_url(host, server, site))

@@ -9,20 +9,9 @@ from callpath.services import tracking
 from callpath.storage.db import transaction
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import reservations, session_events
-from tests.helpers import seed_site
+from tests.helpers import Clock, seed_site
 
 POOL = PoolSettings(ping_interval=30, hold_after_leave=600, cooldown=120)
-
-
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def _site(engine: Engine, **kw: object):  # type: ignore[no-untyped-def]

@@ -18,22 +18,11 @@ from callpath.services.spool import Spool
 from callpath.storage.db import transaction
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import calls
-from tests.helpers import Hook, Seeded, add_hook, iso, seed_site
+from tests.helpers import Clock, Hook, Seeded, add_hook, iso, seed_site
 
 POOL = PoolSettings(ping_interval=30, hold_after_leave=600, cooldown=120)
 ADS = "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&utm_term=pizza"
 CALLER = "+79161234567"
-
-
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class World:

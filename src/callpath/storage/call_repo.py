@@ -55,9 +55,11 @@ _ROUTING_NUMBER = (
     .where(n.e164 == bindparam("e164"), n.account_id == bindparam("account_id"))
 )
 _INSERT_EVENT = _per_dialect(
-    lambda insert: insert(call_events)
-    .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
-    .returning(e.id)
+    lambda insert: (
+        insert(call_events)
+        .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
+        .returning(e.id)
+    )
 )
 _STORED_RESPONSE = select(e.response).where(
     e.integration_id == bindparam("integration_id"), e.dedup_key == bindparam("dedup_key")

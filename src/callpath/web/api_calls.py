@@ -48,10 +48,31 @@ SESSION_FIELDS = (
 )
 
 
-def _zone(conn: Any, account_id: int, site_id: int | None) -> tuple[str, str]:
+def _filters(
+    conn: Any,
+    account_id: int,
+    site_id: int | None,
+    since: str | None,
+    until: str | None,
+    cursor: str | None,
+    limit: int,
+    **more: str | None,
+) -> report.Filters:
+    """Dates are read in the chosen site's timezone (UTC without a site)."""
     sites = site_repo.list_sites(conn, account_id)
     chosen = next((s for s in sites if s["id"] == site_id), None)
-    return (chosen["timezone"], chosen["region"]) if chosen else ("UTC", "RU")
+    zone, region = (chosen["timezone"], chosen["region"]) if chosen else ("UTC", "RU")
+    return filters.build(
+        account_id,
+        zone,
+        site_id=site_id,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+        region=region,
+        **more,
+    )
 
 
 @router.get("/calls", summary="Calls, newest first")
@@ -71,24 +92,19 @@ def list_calls(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
-        zone, region = _zone(conn, who.account_id, site_id)
-        f = filters.build(
+        f = _filters(
+            conn,
             who.account_id,
-            zone,
-            site_id=site_id,
-            since=since,
-            until=until,
+            site_id,
+            since,
+            until,
+            cursor,
+            limit,
+            channel=channel,
             status=status,
             number=number,
-            channel=channel,
-            cursor=cursor,
-            limit=limit,
-            region=region,
         )
-        try:
-            rows, next_cursor = report.list_calls(conn, f)
-        except report.BadFilter as exc:
-            raise ClientError(400, str(exc)) from exc
+        rows, next_cursor = report.list_calls(conn, f)
     return {"items": [call_view.api_call(r, who) for r in rows], "next_cursor": next_cursor}
 
 
@@ -113,21 +129,8 @@ def list_sessions(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
-        zone, _ = _zone(conn, who.account_id, site_id)
-        f = filters.build(
-            who.account_id,
-            zone,
-            site_id=site_id,
-            since=since,
-            until=until,
-            channel=channel,
-            cursor=cursor,
-            limit=limit,
-        )
-        try:
-            rows, next_cursor = report.list_sessions(conn, f)
-        except report.BadFilter as exc:
-            raise ClientError(400, str(exc)) from exc
+        f = _filters(conn, who.account_id, site_id, since, until, cursor, limit, channel=channel)
+        rows, next_cursor = report.list_sessions(conn, f)
     items = [
         {
             **{k: r[k] for k in SESSION_FIELDS},

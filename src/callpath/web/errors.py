@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from callpath.reports.calls import BadFilter
 from callpath.services.setup import SetupError
 
 
@@ -33,7 +34,8 @@ async def _client_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _setup_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _bad_input(_request: Request, exc: Exception) -> JSONResponse:
+    """Errors whose message tells the client what to correct."""
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
@@ -69,5 +71,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(ClientError, _client_error)
-    app.add_exception_handler(SetupError, _setup_error)
+    app.add_exception_handler(SetupError, _bad_input)
+    app.add_exception_handler(BadFilter, _bad_input)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -76,10 +76,7 @@ def _load(
             limit=limit,
             region=chosen["region"] if chosen else "RU",
         )
-        try:
-            rows, next_cursor = report.list_calls(conn, f)
-        except report.BadFilter as exc:
-            raise ClientError(400, str(exc)) from exc
+        rows, next_cursor = report.list_calls(conn, f)
     return rows, next_cursor, sites
 
 
