@@ -1,0 +1,157 @@
+"""The trace format, version 1 (JSON Lines; see docs/trace-format.md).
+
+A header line, then events sorted by `t` (seconds from the trace start). Unknown keys are
+ignored; unknown types are an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+VERSION = 1
+EVENT_TYPES = ("pageview", "hidden", "visible", "close", "tap", "call")
+
+
+class TraceError(ValueError):
+    """A trace line that breaks the format; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    start: str  # ISO-8601 UTC, e.g. "2026-03-02T00:00:00Z"
+    timezone: str = "Europe/Moscow"
+    site: str = "demo"
+    version: int = VERSION
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "header",
+            "version": self.version,
+            "start": self.start,
+            "timezone": self.timezone,
+            "site": self.site,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    t: float
+    type: str
+    session: str
+    visitor: str | None = None  # pageview
+    url: str | None = None  # pageview
+    referrer: str | None = None
+    ua: str | None = None
+    ip: str | None = None
+    call: str | None = None  # call: its id
+    caller: str | None = None  # call
+    dialed: str | None = None  # call: overrides the number the session was shown
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"t": round(self.t, 3), "type": self.type, "session": self.session}
+        for name in ("visitor", "url", "referrer", "ua", "ip", "call", "caller", "dialed"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def write(out: TextIO, header: Header, events: Iterable[Event]) -> int:
+    out.write(json.dumps(header.as_json(), ensure_ascii=False) + "\n")
+    count = 0
+    for event in events:
+        out.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def read(lines: Iterable[str]) -> tuple[Header, Iterator[Event]]:
+    """The header (read at once) and the events (read lazily, checked as they come)."""
+    iterator = iter(enumerate(lines, start=1))
+    header = _header(iterator)
+    return header, _events(iterator)
+
+
+def _header(iterator: Iterator[tuple[int, str]]) -> Header:
+    for number, line in iterator:
+        if not line.strip():
+            continue
+        data = _json(number, line)
+        if data.get("type") != "header":
+            raise TraceError(f"line {number}: the first line must be the header")
+        if data.get("version") != VERSION:
+            raise TraceError(f"line {number}: unsupported trace version {data.get('version')!r}")
+        if not isinstance(data.get("start"), str):
+            raise TraceError(f"line {number}: header needs `start` (ISO-8601 time)")
+        return Header(
+            start=data["start"],
+            timezone=str(data.get("timezone") or "UTC"),
+            site=str(data.get("site") or "trace"),
+        )
+    raise TraceError("empty trace")
+
+
+def _events(iterator: Iterator[tuple[int, str]]) -> Iterator[Event]:
+    last = -math.inf
+    for number, line in iterator:
+        if not line.strip():
+            continue
+        event = _event(number, _json(number, line))
+        if event.t < last:
+            raise TraceError(f"line {number}: events must be sorted by t")
+        last = event.t
+        yield event
+
+
+def _json(number: int, line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise TraceError(f"line {number}: not JSON") from exc
+    if not isinstance(data, dict):
+        raise TraceError(f"line {number}: not a JSON object")
+    return data
+
+
+def _event(number: int, data: dict[str, Any]) -> Event:
+    kind, t, session = data.get("type"), data.get("t"), data.get("session")
+    if kind not in EVENT_TYPES:
+        raise TraceError(f"line {number}: unknown event type {kind!r}")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+        raise TraceError(f"line {number}: `t` must be seconds from the start")
+    if not isinstance(session, str) or not session:
+        raise TraceError(f"line {number}: `session` is required")
+    texts = {
+        k: _text(number, data, k)
+        for k in ("visitor", "url", "referrer", "ua", "ip", "call", "caller", "dialed")
+    }
+    if kind == "pageview" and not (texts["visitor"] and texts["url"]):
+        raise TraceError(f"line {number}: a pageview needs `visitor` and `url`")
+    if kind == "call" and not texts["call"]:
+        raise TraceError(f"line {number}: a call needs its `call` id")
+    return Event(
+        t=float(t),
+        type=kind,
+        session=session,
+        visitor=texts["visitor"],
+        url=texts["url"],
+        referrer=texts["referrer"],
+        ua=texts["ua"],
+        ip=texts["ip"],
+        call=texts["call"],
+        caller=texts["caller"],
+        dialed=texts["dialed"],
+    )
+
+
+def _text(number: int, data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TraceError(f"line {number}: `{key}` must be a string")
+    return value
