@@ -76,10 +76,13 @@ class Ring:
     at: float
     match_window: float
     ping_interval: float
+    policy: str = "standard"  # "naive": the holder at ring time or nobody (the reference)
 
 
 def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:
     """`earlier`: this caller's earlier calls to the same site, oldest first."""
+    if ring.policy == "naive":
+        return _naive(ring, holders, earlier)
     history = _history_candidate(earlier)
     if ring.number_kind == "static":
         best: Candidate | None = Candidate("static", 1.0, None, None, "static number")
@@ -171,3 +174,15 @@ def _rank(pool: list[Candidate], history: Candidate | None) -> list[Candidate]:
         else:
             pool = [*pool, history]
     return sorted(pool, key=lambda c: -c.confidence)
+
+
+def _naive(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:
+    """The benchmark's reference: the current holder, fully trusted, or nobody."""
+    first_call = earlier[0].call_id if earlier else None
+    if ring.number_kind == "static":
+        return Match("static", 1.0, None, None, bool(earlier), first_call, ())
+    held = [h for h in holders if h.started_at <= ring.at <= h.until]
+    if ring.number_kind != "pool" or not held:
+        return Match("none", 0.0, None, None, bool(earlier), first_call, ())
+    h = max(held, key=lambda x: x.started_at)
+    return Match("pool", 1.0, h.session_id, h.visitor_id, bool(earlier), first_call, ())

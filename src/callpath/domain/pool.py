@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SELECTIONS = ("idle_longest", "random")
+POLICIES = ("standard", "naive")
+
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
@@ -19,6 +22,10 @@ class PoolSettings:
     hold_after_leave: int = 900
     cooldown: int = 60
     session_timeout: int = 1800
+    # "idle_longest" (the number free longest; spreads reuse) or "random" (the naive
+    # reference); `sticky`: a returning visitor gets its own number back first.
+    selection: str = "idle_longest"
+    sticky: bool = True
 
     def __post_init__(self) -> None:
         checks = (
@@ -26,6 +33,7 @@ class PoolSettings:
             (60 <= self.hold_after_leave <= 86_400, "hold_after_leave must be 60..86400 s"),
             (0 <= self.cooldown <= 86_400, "cooldown must be 0..86400 s"),
             (300 <= self.session_timeout <= 86_400, "session_timeout must be 300..86400 s"),
+            (self.selection in SELECTIONS, "selection must be idle_longest or random"),
         )
         for ok, message in checks:
             if not ok:

@@ -24,6 +24,7 @@ class SiteConfig:
     excluded_channels: tuple[str, ...]
     default_number: str | None
     pool_size: int
+    policy: str = "standard"
 
     def allows_origin(self, origin: str | None) -> bool:
         """With no domains configured any origin may use the snippet; else only those."""

@@ -200,7 +200,7 @@ def _match(
     caller: str | None,
 ) -> Match:
     kind = number["kind"] if number else None
-    ring = Ring(kind, facts.started_at, site["match_window"], site["ping_interval"])
+    ring = Ring(kind, facts.started_at, site["match_window"], site["ping_interval"], site["policy"])
     holders = []
     if kind == "pool" and number:
         rows = call_repo.holders(conn, number["id"], ring.at, ring.match_window)

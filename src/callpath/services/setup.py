@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, insert, select
 
 from callpath.domain import phone
-from callpath.domain.pool import PoolSettings
+from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo
 from callpath.storage.tables import users
@@ -36,6 +36,7 @@ class SiteInput:
     pool: PoolSettings = field(default_factory=PoolSettings)
     excluded_channels: list[str] = field(default_factory=list)
     match_window: int = 1800  # seconds after a hold ends that a call may still be its
+    policy: str = "standard"  # or "naive", the benchmark's reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ def create_site(
             if isinstance(exc, ValueError) and "domain" in str(exc)
             else f"unknown timezone {data.timezone!r}"
         ) from exc
+    if data.policy not in POLICIES:
+        raise SetupError(f"policy must be one of {', '.join(POLICIES)}")
     if len(data.currency) != 3 or not data.currency.isalpha():
         raise SetupError(f"currency must be a 3-letter ISO code, not {data.currency!r}")
     originals = [_e164(n, data.region, "original number") for n in data.original_numbers]
@@ -130,6 +133,7 @@ def create_site(
             "session_timeout": data.pool.session_timeout,
             "excluded_channels": [c.strip().lower() for c in data.excluded_channels if c.strip()],
             "match_window": data.match_window,
+            "policy": data.policy,
             "created_at": now,
         },
     )

@@ -118,9 +118,9 @@ _EARLIER = (
 _SESSION_CHANNEL = select(
     sessions.c.source, sessions.c.medium, sessions.c.campaign, sessions.c.keyword
 ).where(sessions.c.id == bindparam("session_id"))
-_SITE_SETTINGS = select(s.id, s.default_destination, s.match_window, s.ping_interval).where(
-    s.id == bindparam("site_id")
-)
+_SITE_SETTINGS = select(
+    s.id, s.default_destination, s.match_window, s.ping_interval, s.policy
+).where(s.id == bindparam("site_id"))
 _SERIALIZE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
 
 

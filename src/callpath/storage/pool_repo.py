@@ -38,11 +38,18 @@ _PICK_FREE = (
     .order_by(n.held_until)
     .limit(1)
 )
+_PICK_RANDOM = (
+    select(*_COLUMNS)
+    .where(*_POOL, n.held_until <= bindparam("b_free_before"))
+    .order_by(func.random())
+    .limit(1)
+)
 _PICKS = {
-    "sqlite": (Prepared(_PICK_OWN), Prepared(_PICK_FREE)),
+    "sqlite": (Prepared(_PICK_OWN), Prepared(_PICK_FREE), Prepared(_PICK_RANDOM)),
     "postgresql": (
         Prepared(_PICK_OWN.with_for_update(skip_locked=True)),
         Prepared(_PICK_FREE.with_for_update(skip_locked=True)),
+        Prepared(_PICK_RANDOM.with_for_update(skip_locked=True)),
     ),
 }
 _CLAIM = Prepared(
@@ -109,7 +116,9 @@ def claim(
 
     The caller must `record` the hold in the same transaction.
     """
-    pick_own, pick_free = _PICKS[conn.dialect.name]
+    pick_own, pick_idle, pick_random = _PICKS[conn.dialect.name]
+    pick_free = pick_random if pool.selection == "random" else pick_idle
+    returning = returning and pool.sticky
     params = {"b_site_id": site_id, "b_visitor": visitor, "b_free_before": now - pool.cooldown}
     for _attempt in range(3):
         # The visitor's own number first (still held, or back after it lapsed), else the

@@ -97,8 +97,11 @@ def load_site_config(
             hold_after_leave=row["hold_after_leave"],
             cooldown=row["cooldown"],
             session_timeout=row["session_timeout"],
+            selection="random" if row["policy"] == "naive" else "idle_longest",
+            sticky=row["policy"] != "naive",
         ),
         excluded_channels=tuple(c.lower() for c in row["excluded_channels"]),
         default_number=default,
         pool_size=int(pool_size),
+        policy=row["policy"],
     )

@@ -76,6 +76,9 @@ sites = Table(
     Column("session_timeout", Integer, nullable=False),
     Column("excluded_channels", JSON, nullable=False),
     Column("match_window", Integer, nullable=False, server_default="1800"),
+    # "standard", or "naive": the reference policy of the accuracy benchmark (random free
+    # number, no sticky numbers, attribution to the holder at ring time only).
+    Column("policy", String(20), nullable=False, server_default="standard"),
     Column("created_at", Float, nullable=False),
 )
 
