@@ -16,6 +16,10 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright
 from tests.browser.shop import HOST, HostSite, Tab, watch
 from tests.helpers import ServerProcess, free_port
 
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,6 +68,9 @@ def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     made: list[BrowserContext] = []
 
     def make(**kwargs: Any) -> BrowserContext:
+        # Headless Chromium says "HeadlessChrome", which callpath treats as a bot (no pool
+        # number); the visitors in these tests are people, with a desktop Chrome's UA.
+        kwargs.setdefault("user_agent", DESKTOP_CHROME)
         ctx = browser.new_context(**kwargs)
         ctx.set_default_timeout(15_000)
         made.append(ctx)

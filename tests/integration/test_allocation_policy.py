@@ -184,3 +184,19 @@ def test_exhaustion_is_counted_once_per_visit_and_a_ping_upgrades_later(engine: 
     clock.advance(POOL.hold_after_leave + POOL.cooldown)
     upgraded = tracking.ping(engine, lambda _id: site, waiting.session, clock)
     assert upgraded is not None and upgraded.number == holder.number
+
+
+def test_bots_get_the_default_number_and_never_a_pool_number(engine: Engine) -> None:
+    seeded, site = _site(engine, pool_size=1)
+    clock = Clock()
+    for ua in (
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36",
+    ):
+        visit = tracking.Visit(url="https://shop.example/", user_agent=ua)
+        got = tracking.start_session(engine, site, visit, clock)
+        assert (got.number, got.reason) == (seeded.default, "bot")
+        again = tracking.ping(engine, lambda _id: site, got.session, clock)
+        assert again is not None and again.reason == "bot"
+    person = tracking.Visit(url="https://shop.example/", user_agent="Mozilla/5.0 (iPhone)")
+    assert tracking.start_session(engine, site, person, clock).number == seeded.pool[0]

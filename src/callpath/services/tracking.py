@@ -44,7 +44,7 @@ class Assignment:
     session: str
     visitor: str
     number: str | None
-    reason: str  # pool | default | excluded | exhausted | none
+    reason: str  # pool | default | excluded | exhausted | bot | none
     hold_seconds: int
 
     @property
@@ -71,7 +71,10 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
         session_id = new_id()
         with batched(conn):  # no results needed: one round trip on PostgreSQL
             _upsert_visitor(conn, site, visitor, now)
-            _insert_session(conn, site, visit, visitor, session_id, landing, now)
+            device = _insert_session(conn, site, visit, visitor, session_id, landing, now)
+        if device == "bot" and site.policy != "naive":
+            # Crawlers and headless browsers never call: they must not drain the pool.
+            return _fallback(conn, site, session_id, visitor, "bot", now)
         excluded = not site.substitutes(landing.channel.source, landing.channel.medium)
         return _assign(
             conn,
@@ -123,7 +126,8 @@ def _insert_session(
     session_id: str,
     landing: Landing,
     now: float,
-) -> None:
+) -> str | None:
+    """Insert the session and its first pageview; returns the device class."""
     ch = landing.channel
     device = enrich.parse_user_agent(visit.user_agent) if visit.user_agent else None
     session_repo.insert_session(
@@ -156,6 +160,7 @@ def _insert_session(
     session_repo.add_pageview(
         conn, account_id=site.account_id, session_id=session_id, url=visit.url, now=now
     )
+    return device.device if device else None
 
 
 def _assign(
@@ -221,9 +226,9 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
         session_repo.touch_session(conn, session_id, now)
         return Assignment(session_id, visitor, str(row["e164"]), "pool", site.pool.hold_after_leave)
     previous = str(row["number_reason"])
-    return _assign(
-        conn, site, session_id, visitor, now, excluded=previous == "excluded", previous=previous
-    )
+    if previous in ("excluded", "bot"):  # nothing changed that would earn a pool number
+        return _fallback(conn, site, session_id, visitor, previous, now)
+    return _assign(conn, site, session_id, visitor, now, excluded=False, previous=previous)
 
 
 @dataclass(frozen=True, slots=True)

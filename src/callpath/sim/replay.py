@@ -81,6 +81,7 @@ class _World:
     clock: _Clock
     tabs: dict[str, _Tab] = field(default_factory=dict)
     visitors: dict[str, str] = field(default_factory=dict)  # trace visitor -> ours
+    ours_to_trace: dict[str, str] = field(default_factory=dict)  # our session -> trace's
     callers: set[str] = field(default_factory=set)
 
 
@@ -248,10 +249,11 @@ def _pageview(world: _World, policy: Policy, ev: Event) -> None:
     )
     got = tracking.start_session(world.engine, world.site, visit, world.clock)
     world.visitors[ev.visitor or ""] = got.visitor
-    if tab is None or tab.ours != got.session:
+    world.ours_to_trace[got.session] = ev.session  # a page with campaign tags: a new one
+    if tab is None:
         tab = _Tab(got.session, ev.visitor or "", ev.t, got.number)
         world.tabs[ev.session] = tab
-    tab.shown, tab.visible = got.number, True
+    tab.ours, tab.shown, tab.visible = got.session, got.number, True
     tab.page += 1
 
 
@@ -290,7 +292,7 @@ def _call(world: _World, ev: Event) -> CallResult:
 
 def _label_channels(world: _World, results: list[CallResult]) -> None:
     """Map our ids back to the trace's, and fetch channels for channel-level agreement."""
-    ours_to_trace = {tab.ours: name for name, tab in world.tabs.items()}
+    ours_to_trace = world.ours_to_trace
     visitor_to_trace = {ours: trace for trace, ours in world.visitors.items()}
     s = sessions_table.c
     with world.engine.connect() as conn:
