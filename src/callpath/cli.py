@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection, Engine, select, update
 
-from callpath import cli_calls
+from callpath import cli_bench, cli_calls
 from callpath import settings as settings_mod
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -31,6 +31,7 @@ app.add_typer(number_app, name="number")
 app.add_typer(cli_calls.integration_app, name="integration")
 app.add_typer(cli_calls.call_app, name="call")
 app.add_typer(cli_calls.token_app, name="token")
+app.add_typer(cli_bench.bench_app, name="bench")
 
 DEMO_EMAIL = "demo@callpath.local"
 
@@ -160,17 +161,17 @@ def site_add(
     region: Annotated[str, typer.Option(help="Default phone region (ISO country).")] = "RU",
     hold_after_leave: Annotated[
         int, typer.Option(help="Seconds a number stays held after the visitor leaves.")
-    ] = 900,
+    ] = 300,
     cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
     ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
     match_window: Annotated[
         int,
         typer.Option(
-            help="Seconds after a hold ends that a call may still go to its last holder.",
+            help="Seconds after a hold ends that its holder may still get a call (scored).",
             min=0,
-            max=86_400,
+            max=604_800,
         ),
-    ] = 1800,
+    ] = 172_800,
     exclude: Annotated[
         list[str] | None,
         typer.Option(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from callpath.domain import scoring
 from callpath.domain.matching import EarlierCall, Holder, Ring, match_call
 
 T = 1_790_000_000.0
-WINDOW = 1800.0
+WINDOW = 172_800.0
 
 
 def ring(kind: str | None, at: float = T) -> Ring:
@@ -24,37 +25,60 @@ def test_static_number_is_its_channel() -> None:
 
 
 def test_pool_call_goes_to_the_holder_at_ring_time() -> None:
-    holders = [holder("old", -3000, -2000), holder("now", -600, 300, last=-20)]
+    holders = [holder("old", -30_000, -29_000), holder("now", -600, 300, last=-20)]
     m = match_call(ring("pool"), holders, [])
     assert (m.method, m.session_id, m.visitor_id) == ("pool", "now", "v-now")
-    assert m.confidence >= 0.95
+    assert m.confidence >= scoring.THRESHOLD
+    assert [a.session_id for a in m.alternatives] == ["old"]
 
 
-def test_a_holder_not_seen_for_a_while_is_less_certain() -> None:
-    visible = match_call(ring("pool"), [holder("s", -600, 300, last=-20)], [])
-    hidden = match_call(ring("pool"), [holder("s", -600, 300, last=-500)], [])
-    assert hidden.method == "pool"
-    assert hidden.confidence < visible.confidence
+def test_a_quiet_holder_is_less_certain_than_one_on_the_page() -> None:
+    released = holder("before", -1500, -400)
+    visible = match_call(ring("pool"), [holder("s", -300, 300, last=-20), released], [])
+    quiet = match_call(ring("pool"), [holder("s", -300, 300, last=-250), released], [])
+    assert visible.session_id == quiet.session_id == "s"
+    assert quiet.confidence < visible.confidence
 
 
-def test_after_release_the_most_recent_holder_within_the_window_with_less_confidence() -> None:
-    holders = [holder("earlier", -1500, -1200), holder("recent", -900, -300)]
-    m = match_call(ring("pool"), holders, [])
+def test_a_recent_holder_gets_a_call_after_its_hold_ended() -> None:
+    m = match_call(ring("pool"), [holder("recent", -700, -120)], [])
     assert (m.method, m.session_id) == ("fallback", "recent")
-    assert m.confidence < 0.9
-    assert [a.session_id for a in m.alternatives] == ["earlier"]
-    assert m.alternatives[0].confidence < m.confidence
+    assert m.confidence >= scoring.THRESHOLD
 
 
-def test_confidence_falls_as_the_gap_grows() -> None:
-    near = match_call(ring("pool"), [holder("s", -900, -60)], [])
-    far = match_call(ring("pool"), [holder("s", -3000, -1700)], [])
-    assert near.confidence > far.confidence > 0
+def test_when_two_holders_are_alike_the_call_stays_unattributed_with_both_listed() -> None:
+    holders = [holder("a", -1000, -500), holder("b", -990, -480)]
+    m = match_call(ring("pool"), holders, [])
+    assert (m.method, m.session_id) == ("none", None)
+    assert {a.session_id for a in m.alternatives} == {"a", "b"}
+
+
+def test_a_tap_on_the_number_outweighs_a_fresh_holder() -> None:
+    tapped = Holder("tapper", "v-tapper", T - 400, T - 200, T - 100, tapped_at=T - 60)
+    fresh = holder("fresh", -30, 600, last=-5)
+    m = match_call(ring("pool"), [fresh, tapped], [])
+    ranked = [m.session_id] if m.session_id else [a.session_id for a in m.alternatives]
+    assert ranked[0] == "tapper"
+    untapped = match_call(
+        ring("pool"), [fresh, Holder("tapper", "v-tapper", T - 400, T - 200, T - 100)], []
+    )
+    assert untapped.session_id == "fresh"
+
+
+def test_confidence_falls_as_the_number_was_reused() -> None:
+    alone = match_call(ring("pool"), [holder("s", -900, -60)], [])
+    reused = match_call(
+        ring("pool"),
+        [holder("s", -900, -60), holder("t", -2000, -1000), holder("u", -800, -700)],
+        [],
+    )
+    assert reused.confidence < alone.confidence
 
 
 def test_holders_outside_the_window_are_not_candidates() -> None:
     m = match_call(ring("pool"), [holder("s", -5000, -WINDOW - 1)], [])
     assert (m.method, m.session_id, m.confidence) == ("none", None, 0.0)
+    assert m.alternatives == ()
 
 
 def test_default_number_is_unattributed() -> None:
@@ -78,21 +102,25 @@ def test_repeat_caller_on_a_static_number_keeps_the_static_channel() -> None:
     assert (m.method, m.repeat, m.visitor_id) == ("static", True, "v-1")
 
 
-def test_caller_history_agreeing_with_the_holder_strengthens_it() -> None:
-    h = [holder("s", -600, 300, last=-500)]
+def test_caller_history_agreeing_with_a_holder_strengthens_it() -> None:
+    h = [holder("s", -1000, -500), holder("t", -990, -480)]
     alone = match_call(ring("pool"), h, [])
     agreed = match_call(ring("pool"), h, [EarlierCall("c1", T - 60, "v-s", "s")])
-    assert agreed.session_id == "s"
-    assert agreed.confidence > alone.confidence
-    assert agreed.alternatives == ()
+    assert alone.method == "none"
+    assert (agreed.session_id, agreed.repeat) == ("s", True)
+    assert agreed.confidence >= scoring.THRESHOLD
 
 
-def test_holder_at_ring_time_beats_a_disagreeing_caller_history() -> None:
+def test_holder_on_the_page_beats_a_disagreeing_caller_history() -> None:
     earlier = [EarlierCall("c1", T - 60, "v-other", "s-other")]
     m = match_call(ring("pool"), [holder("s", -600, 300, last=-10)], earlier)
-    assert (m.method, m.session_id) == ("pool", "s")
-    assert [a.method for a in m.alternatives] == ["caller_history"]
-    assert m.repeat is True
+    assert (m.method, m.session_id, m.repeat) == ("pool", "s", True)
+
+
+def test_without_a_confident_holder_the_caller_history_decides() -> None:
+    earlier = [EarlierCall("c1", T - 86_400, "v-first", "s-first")]
+    m = match_call(ring("pool"), [holder("a", -1000, -500), holder("b", -990, -480)], earlier)
+    assert (m.method, m.session_id) == ("caller_history", "s-first")
 
 
 def test_unknown_number_with_no_history_is_none() -> None:

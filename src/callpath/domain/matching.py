@@ -16,7 +16,9 @@ Every call keeps the method, the confidence and the runners-up it was chosen ove
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from callpath.domain import scoring
 
 # A holder seen within this many ping intervals before the ring was on the page.
 _VISIBLE_PINGS = 3
@@ -38,6 +40,7 @@ class Holder:
     started_at: float
     last_activity_at: float
     until: float
+    tapped_at: float | None = None  # its last click on the number before the ring
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +90,43 @@ def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierC
     if ring.number_kind == "static":
         best: Candidate | None = Candidate("static", 1.0, None, None, "static number")
         others: list[Candidate] = []
+    elif ring.number_kind == "pool":
+        best, others = _scored(ring, holders, history)
     else:
-        pool = _pool_candidates(ring, holders) if ring.number_kind == "pool" else []
-        ranked = _rank(pool, history)
-        best, others = (ranked[0], ranked[1:]) if ranked else (None, [])
+        best, others = history, []
     return _result(best, others, earlier, history)
+
+
+def _scored(
+    ring: Ring, holders: Sequence[Holder], history: Candidate | None
+) -> tuple[Candidate | None, list[Candidate]]:
+    """The best-scored holder if confident enough; else the caller's history; else none.
+    The runners-up are kept either way."""
+    evidence = [
+        scoring.Evidence(
+            h.session_id, h.visitor_id, h.started_at, h.last_activity_at, h.until, h.tapped_at
+        )
+        for h in holders
+        if h.until >= ring.at - ring.match_window
+    ]
+    scored = scoring.score(
+        ring.at, ring.ping_interval, evidence, history.visitor_id if history else None
+    )
+    ranked = [
+        Candidate(
+            "pool" if s.held else "fallback",
+            s.confidence,
+            s.evidence.session_id,
+            s.evidence.visitor_id,
+            s.reason,
+        )
+        for s in scored
+    ]
+    if ranked and ranked[0].confidence >= scoring.THRESHOLD:
+        return ranked[0], ranked[1:]
+    if history is not None and not any(c.visitor_id == history.visitor_id for c in ranked):
+        return history, ranked
+    return None, ranked
 
 
 def _result(
@@ -102,7 +137,8 @@ def _result(
 ) -> Match:
     first_call = earlier[0].call_id if earlier else None
     if best is None:
-        return Match("none", 0.0, None, None, bool(earlier), first_call, ())
+        alternatives = tuple(others[:MAX_ALTERNATIVES])
+        return Match("none", 0.0, None, None, bool(earlier), first_call, alternatives)
     visitor = best.visitor_id or (history.visitor_id if history else None)
     return Match(
         method=best.method,
@@ -113,37 +149,6 @@ def _result(
         first_call_id=first_call,
         alternatives=tuple(others[:MAX_ALTERNATIVES]),
     )
-
-
-def _pool_candidates(ring: Ring, holders: Sequence[Holder]) -> list[Candidate]:
-    found: list[Candidate] = []
-    for h in holders:
-        if h.started_at <= ring.at <= h.until:
-            seen = ring.at - h.last_activity_at
-            visible = seen <= _VISIBLE_PINGS * ring.ping_interval
-            found.append(
-                Candidate(
-                    "pool",
-                    HELD_VISIBLE if visible else HELD_HIDDEN,
-                    h.session_id,
-                    h.visitor_id,
-                    f"held the number at ring time, last seen {seen:.0f} s before",
-                )
-            )
-        elif 0 < ring.at - h.until <= ring.match_window:
-            gap = ring.at - h.until
-            share = 1 - gap / ring.match_window
-            score = FALLBACK_FLOOR + (FALLBACK_TOP - FALLBACK_FLOOR) * share
-            found.append(
-                Candidate(
-                    "fallback",
-                    score,
-                    h.session_id,
-                    h.visitor_id,
-                    f"held the number until {gap:.0f} s before the call",
-                )
-            )
-    return found
 
 
 def _history_candidate(earlier: Sequence[EarlierCall]) -> Candidate | None:
@@ -157,23 +162,6 @@ def _history_candidate(earlier: Sequence[EarlierCall]) -> Candidate | None:
                 f"same caller as call {call.call_id}",
             )
     return None
-
-
-def _rank(pool: list[Candidate], history: Candidate | None) -> list[Candidate]:
-    """Best first. A pool candidate of the visitor the caller history points to is
-    strengthened by the agreement; the history itself then adds nothing new."""
-    if history is not None:
-        agreeing = [c for c in pool if c.visitor_id == history.visitor_id]
-        if agreeing:
-            pool = [
-                replace(c, confidence=min(0.99, c.confidence + AGREEMENT_BONUS))
-                if c in agreeing
-                else c
-                for c in pool
-            ]
-        else:
-            pool = [*pool, history]
-    return sorted(pool, key=lambda c: -c.confidence)
 
 
 def _naive(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:

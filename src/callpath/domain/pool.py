@@ -19,7 +19,7 @@ class PoolSettings:
     """Per-site hold rules. Times are seconds."""
 
     ping_interval: int = 30
-    hold_after_leave: int = 900
+    hold_after_leave: int = 300
     cooldown: int = 60
     session_timeout: int = 1800
     # "idle_longest" (the number free longest; spreads reuse) or "random" (the naive

@@ -35,7 +35,7 @@ class SiteInput:
     region: str = "RU"
     pool: PoolSettings = field(default_factory=PoolSettings)
     excluded_channels: list[str] = field(default_factory=list)
-    match_window: int = 1800  # seconds after a hold ends that a call may still be its
+    match_window: int = 172_800  # how far back a holder of the number may still get a call
     policy: str = "standard"  # or "naive", the benchmark's reference
 
 

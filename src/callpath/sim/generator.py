@@ -60,12 +60,13 @@ RETURNING_CALL = 1.5  # a returning visitor is this much likelier to call
 # Delay of a first call from its session's start: <=15 min, 15-30 min, 30 min-24 h, >24 h.
 DELAY_CLASSES = (("in", 0.82), ("quarter", 0.125), ("day", 0.035), ("days", 0.02))
 IN_SESSION_DELAY = (100.0, 0.9, 8.0, 14.5 * MINUTE)
-DAY_DELAY = (3 * HOUR, 1.2, 30 * MINUTE, 24 * HOUR)
-DAYS_DELAY = (1.5 * DAY, 0.6, 1 * DAY, 10 * DAY)  # added to 0: the whole delay
+DAY_DELAY = (3 * HOUR, 1.2, 30 * MINUTE, 24 * HOUR)  # log-normal, like the others
+DAYS_DELAY = (1.5 * DAY, 0.6, 1 * DAY, 10 * DAY)
 QUARTER_IN_SESSION = 0.5  # a 15-30 min call made while still on the site
-TAP = {"mobile": 0.80, "tablet": 0.60, "desktop": 0.10}  # in-session calls after a tel: tap
-TALK = (100.0, 0.8, 10.0, 30 * MINUTE)
-BACK_AFTER_CALL = {"mobile": 0.45, "tablet": 0.5, "desktop": 1.0}  # returns to the tab
+TAP = {"mobile": 0.80, "tablet": 0.10, "desktop": 0.10}  # in-session calls after a tel: tap
+TALK = (150.0, 0.8, 10.0, 30 * MINUTE)
+BACK_AFTER_CALL = {"mobile": 0.45, "tablet": 1.0, "desktop": 1.0}  # returns to the tab
+AFTER_CALL_CLOSE = 0.2  # a phone user who does not come back closes the tab later
 OPENING_HOUR, NIGHT_END = 9, 8  # delayed calls falling at night wait for the morning
 REPEAT = 0.10  # a caller calls again
 REPEAT_AGAIN = 0.30  # ... and again
@@ -122,12 +123,12 @@ UAS = {
     ),
 }
 BOTS = (  # user agent, address prefix, share, lands on ad URLs
-    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", "5.255", 35, False),
+    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", "5.255.253", 35, False),
     (
         "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
         "like Gecko) Chrome/133.0.6943.53 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
         "+http://www.google.com/bot.html)",
-        "66.249",
+        "66.249.66",
         20,
         False,
     ),
@@ -138,12 +139,22 @@ BOTS = (  # user agent, address prefix, share, lands on ad URLs
         25,
         True,
     ),
-    ("Mozilla/5.0 (compatible; YandexDirect/3.0; +http://yandex.com/bots)", "5.255", 10, True),
-    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "40.77", 5, False),
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "54.36", 5, False),
+    (
+        "Mozilla/5.0 (compatible; YandexDirect/3.0; +http://yandex.com/bots)",
+        "213.180.203",
+        10,
+        True,
+    ),
+    (
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "40.77.167",
+        5,
+        False,
+    ),
+    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "54.36.148", 5, False),
 )
-MOBILE_NETS = ("178.176", "176.59", "85.140", "188.162", "31.173", "83.149", "213.87", "94.25")
-HOME_NETS = ("95.31", "109.252", "5.18", "46.138", "91.79", "37.110")
+MOBILE_NETS = ("178.176", "176.59", "85.140", "188.162", "31.173", "176.14", "213.87", "94.25")
+HOME_NETS = ("95.31", "109.252", "5.18", "46.138", "91.79", "188.170")
 VPN_NETS = ("185.220", "34.88")
 
 
@@ -164,7 +175,10 @@ def _pick(rng: random.Random, weighted: Sequence[tuple[T, float]]) -> T:
 
 
 def _ip(rng: random.Random, nets: Sequence[str]) -> str:
-    return f"{rng.choice(nets)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    """An address in one of the blocks (a /16 or a /24 prefix)."""
+    prefix = rng.choice(nets).split(".")
+    host = [str(rng.randrange(256)), str(rng.randrange(1, 255))]
+    return ".".join(prefix + host[len(prefix) - 2 :])
 
 
 # --- the world -----------------------------------------------------------------------------------
@@ -333,14 +347,10 @@ class _Session:
     world: _World
     id: str
     now: float
-    last_pageview: float = 0.0
-    closed: bool = False
 
     def emit(self, t: float, kind: str, **fields: str | None) -> None:
         self.now = max(self.now, t)
         self.world.events.append(Event(round(self.now, 3), kind, self.id, **fields))
-        if kind == "pageview":
-            self.last_pageview = self.now
 
     def page(self, t: float, visitor: str) -> None:
         self.emit(t, "pageview", visitor=visitor, url=SITE + self.world.rng.choice(PAGES))
@@ -388,7 +398,6 @@ def _finish(visit: _Visit, ended_hidden: bool = False) -> None:
     if rng.random() < CLOSE[kind]:
         later = _lognormal(rng, BACKGROUND_GAP) if ended_hidden else _dwell(visit, LAST_DWELL_SIGMA)
         s.emit(s.now + later, "close")
-        s.closed = True
     elif not ended_hidden:
         s.now += _dwell(visit, LAST_DWELL_SIGMA)
         if kind == "desktop" and rng.random() < IDLE_VISIBLE:
@@ -410,7 +419,7 @@ def _call_now(visit: _Visit) -> None:
     tapped = rng.random() < TAP[kind]
     if tapped:
         s.emit(s.now, "tap")
-    if kind != "desktop":
+    if kind == "mobile":  # the dialler opens; others dial on a phone, the page stays visible
         s.emit(s.now + rng.uniform(0.3, 1.5), "hidden")
     s.now += rng.lognormvariate(math.log(4.0 if tapped else 15.0), 0.5)
     visit.session.world.calls.append(_Call(s.now, s.id, visit.person))
@@ -420,11 +429,10 @@ def _after_call(visit: _Visit) -> None:
     """Back on the page after the call (or not): a page or two, then the usual end."""
     s, rng, kind = visit.session, visit.session.world.rng, visit.device.kind
     if rng.random() >= BACK_AFTER_CALL[kind]:
-        if rng.random() < 0.2:
+        if rng.random() < AFTER_CALL_CLOSE:
             s.emit(s.now + _lognormal(rng, TALK) + rng.uniform(60, 900), "close")
-            s.closed = True
         return
-    if kind != "desktop":
+    if kind == "mobile":
         s.emit(s.now + _lognormal(rng, TALK) + rng.uniform(1, 20), "visible")
     else:
         s.now += _lognormal(rng, TALK) / 2
@@ -465,8 +473,8 @@ def _human_session(world: _World, t: float, person: _Person, returning: bool) ->
     visit = _Visit(person, device, session, returning)
     url, referrer = _landing(rng, _pick(rng, RETURN_CHANNELS if returning else CHANNELS))
     ip = _session_ip(world, person, device)
-    session.emit(t, "pageview", visitor=device.visitor, url=url, referrer=referrer,
-                 ua=device.ua, ip=ip)  # fmt: skip
+    first = {"url": url, "referrer": referrer, "ua": device.ua, "ip": ip}
+    session.emit(t, "pageview", visitor=device.visitor, **first)
     person.starts.append(t)
     person.sessions.append(session.id)
     world.history_starts.append(t)
@@ -609,6 +617,6 @@ def generate(
     _place_delayed(world)
     _repeats(world)
     _call_events(world)
-    world.events.sort(key=attrgetter("t"))
+    events = sorted((e for e in world.events if e.t < world.duration), key=attrgetter("t"))
     iso = moment.isoformat().replace("+00:00", "Z")
-    return Header(start=iso, timezone=timezone, site=site), world.events
+    return Header(start=iso, timezone=timezone, site=site), events

@@ -44,14 +44,14 @@ class Policy:
     site_policy: str  # what the site is set to: "standard" or "naive"
     pool: PoolSettings
     snippet: bool  # pings, leave beacons and tel clicks, as tracker.js sends them
-    match_window: int = 1800
+    match_window: int = 172_800
 
 
 POLICIES: dict[str, Policy] = {
     "naive": Policy(
         "naive", "naive", PoolSettings(hold_after_leave=1800, cooldown=0), snippet=False
     ),
-    "ours": Policy("ours", "standard", PoolSettings(), snippet=True),
+    "ours": Policy("ours", "standard", PoolSettings(), snippet=True),  # the product defaults
 }
 DEFAULT_NUMBER = "+74950000000"
 
@@ -70,7 +70,8 @@ class _Tab:
     shown: str | None
     visible: bool = True
     closed: bool = False
-    page: int = 0  # page loads so far; a ping timer belongs to one page
+    active: float = 0.0  # last sign of a person: page load, coming back, tap
+    timer: int = 0  # the running ping timer's number; 0: none runs
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class _World:
     tabs: dict[str, _Tab] = field(default_factory=dict)
     visitors: dict[str, str] = field(default_factory=dict)  # trace visitor -> ours
     ours_to_trace: dict[str, str] = field(default_factory=dict)  # our session -> trace's
+    timers: int = 0
     callers: set[str] = field(default_factory=set)
 
 
@@ -163,33 +165,40 @@ def _play(
     events: Iterable[Event],
     progress: Callable[[int], None] | None,
 ) -> Iterator[CallResult]:
-    timers: list[tuple[float, int, str, int]] = []  # (due, seq, trace session, page)
-    seq = 0
+    timers: list[tuple[float, int, str]] = []  # (due, timer number, trace session)
     for count, ev in enumerate(events, start=1):
         while timers and timers[0][0] <= ev.t:
-            due, _, session, page = heapq.heappop(timers)
-            again = _tick(world, session, page, due)
-            if again:
-                seq += 1
-                heapq.heappush(timers, (due + world.site.pool.ping_interval, seq, session, page))
+            due, timer, session = heapq.heappop(timers)
+            if _tick(world, session, timer, due):
+                heapq.heappush(timers, (due + world.site.pool.ping_interval, timer, session))
         world.clock.t = ev.t
         result = _apply(world, policy, ev)
-        if ev.type == "pageview" and policy.snippet and ev.session in world.tabs:
-            tab = world.tabs[ev.session]
-            seq += 1
-            heapq.heappush(
-                timers, (ev.t + world.site.pool.ping_interval, seq, ev.session, tab.page)
-            )
+        tab = world.tabs.get(ev.session)
+        if policy.snippet and tab and not tab.closed and ev.type in _ACTIVITY:
+            tab.active = ev.t
+            if not tab.timer:  # tracker.js's interval runs on; it pings again now
+                world.timers += 1
+                tab.timer = world.timers
+                heapq.heappush(
+                    timers, (ev.t + world.site.pool.ping_interval, tab.timer, ev.session)
+                )
         if result is not None:
             yield result
         if progress is not None and count % 1000 == 0:
             progress(1000)
 
 
-def _tick(world: _World, session: str, page: int, due: float) -> bool:
-    """A ping timer of one page fired: ping if the tab is visible. False: timer over."""
+_ACTIVITY = ("pageview", "visible", "tap")
+
+
+def _tick(world: _World, session: str, timer: int, due: float) -> bool:
+    """A ping timer fired: ping if the tab is visible and a person was there lately.
+    False: the timer stops (tab closed, or idle past the limit)."""
     tab = world.tabs.get(session)
-    if tab is None or tab.closed or tab.page != page:
+    if tab is None or tab.closed or tab.timer != timer:
+        return False
+    if due - tab.active >= world.site.pool.session_timeout:
+        tab.timer = 0
         return False
     if tab.visible:
         world.clock.t = due
@@ -254,7 +263,6 @@ def _pageview(world: _World, policy: Policy, ev: Event) -> None:
         tab = _Tab(got.session, ev.visitor or "", ev.t, got.number)
         world.tabs[ev.session] = tab
     tab.ours, tab.shown, tab.visible = got.session, got.number, True
-    tab.page += 1
 
 
 def _call(world: _World, ev: Event) -> CallResult:

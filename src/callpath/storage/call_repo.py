@@ -16,6 +16,7 @@ from callpath.storage.tables import (
     calls,
     integrations,
     reservations,
+    session_events,
     sessions,
     sites,
     tracking_numbers,
@@ -94,15 +95,31 @@ _UPSERT_CALL = _per_dialect(_upsert)
 _NUMBER = select(tracking_numbers).where(
     n.e164 == bindparam("e164"), n.account_id == bindparam("account_id")
 )
+_TAPPED_AT = (
+    select(func.max(session_events.c.at))
+    .where(
+        session_events.c.session_id == r.session_id,
+        session_events.c.kind == "tel_click",
+        session_events.c.at <= bindparam("ring_at"),
+    )
+    .scalar_subquery()
+)
 _HOLDERS = (
-    select(r.session_id, r.visitor_id, r.started_at, r.last_activity_at, r.until)
+    select(
+        r.session_id,
+        r.visitor_id,
+        r.started_at,
+        r.last_activity_at,
+        r.until,
+        _TAPPED_AT.label("tapped_at"),
+    )
     .where(
         r.number_id == bindparam("number_id"),
         r.started_at <= bindparam("ring_at"),
         r.until >= bindparam("since"),
     )
     .order_by(r.started_at.desc())
-    .limit(20)
+    .limit(50)
 )
 _EARLIER = (
     select(c.id, c.started_at, c.visitor_id, c.session_id)

@@ -187,6 +187,7 @@ session_events = Table(
     Column("at", Float, nullable=False),
     Column("detail", JSON, nullable=True),
     Index("ix_session_events_site_kind", "site_id", "kind", "at"),
+    Index("ix_session_events_session", "session_id", "kind"),
 )
 
 api_tokens = Table(

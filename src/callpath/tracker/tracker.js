@@ -146,8 +146,13 @@
       session: s && Date.now() - s.t < 1800000 ? s.s : null,
       referrer: d.referrer || null, ga: ck("_ga"), ym: ck("_ym_uid") }, got);
   }
+  /* Presence: a visible page pings, but not for ever. After C.i seconds without a sign of
+     a person (page load, input, scroll, tap, coming back to the tab) the hold is left to
+     run out, so a tab forgotten on a screen does not keep a number for days. */
+  var act = Date.now();
+  function seen() { act = Date.now(); }
   function ping() {
-    if (sid && d.visibilityState === "visible") {
+    if (sid && d.visibilityState === "visible" && Date.now() - act < C.i * 1000) {
       post("ping", { session: sid, visible: true }, function (r) {
         if (r && r.status === 404) { sid = null; start(); } else got(r);
       });
@@ -159,7 +164,10 @@
     if (saved && saved.a && saved.a.until > Date.now()) show(saved.a);
     start();
     setInterval(safe(ping), C.p * 1000);
-    d.addEventListener("visibilitychange", safe(ping));
+    d.addEventListener("visibilitychange", safe(function () { seen(); ping(); }));
+    ["pointerdown", "keydown", "scroll", "touchstart"].forEach(function (k) {
+      w.addEventListener(k, seen, { passive: true, capture: true });
+    });
     w.addEventListener("pagehide", safe(function () { if (sid) beacon("leave", { session: sid }); }));
     d.addEventListener("click", safe(function (e) {
       var a = e.target && e.target.closest && e.target.closest("a[href^='tel:' i]");

@@ -61,10 +61,10 @@ class SiteIn(Inbound):
     currency: str = Field(default="RUB", max_length=3)
     region: str = Field(default="RU", min_length=2, max_length=2)
     ping_interval: int = 30
-    hold_after_leave: int = 900
+    hold_after_leave: int = 300
     cooldown: int = 60
     session_timeout: int = 1800
-    match_window: int = Field(default=1800, ge=0, le=86_400)
+    match_window: int = Field(default=172_800, ge=0, le=604_800)
     excluded_channels: list[str] = Field(default_factory=list, max_length=50)
 
 

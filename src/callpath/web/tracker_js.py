@@ -29,7 +29,13 @@ def minify(js: str) -> str:
 
 def config(site: SiteConfig, base_url: str) -> dict[str, object]:
     originals = [[phone.national_digits(n), phone.country_code(n)] for n in site.original_numbers]
-    return {"k": site.key, "u": base_url, "n": originals, "p": site.pool.ping_interval}
+    return {
+        "k": site.key,
+        "u": base_url,
+        "n": originals,
+        "p": site.pool.ping_interval,
+        "i": site.pool.session_timeout,
+    }
 
 
 @lru_cache(maxsize=256)
