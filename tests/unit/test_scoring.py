@@ -1,0 +1,38 @@
+"""The candidate scorer: a proper delay prior, and evidence that moves confidence."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from callpath.domain import scoring
+from callpath.domain.scoring import Evidence, delay_density, score
+
+T = 1_800_000_000.0
+
+
+def test_delay_prior_is_a_density_peaking_within_minutes() -> None:
+    edges = [math.exp(x / 100) for x in range(0, 1400)]  # 1 s .. ~13 days
+    mass = sum(delay_density((a + b) / 2) * (b - a) for a, b in itertools.pairwise(edges))
+    assert 0.95 < mass < 1.01
+    assert delay_density(120) > delay_density(3600) > delay_density(86_400 * 3)
+
+
+def test_confidences_are_shares_of_the_weight() -> None:
+    a = Evidence("a", "va", T - 300, T - 10, T + 300)
+    b = Evidence("b", "vb", T - 5000, T - 4000, T - 3000)
+    ranked = score(T, 30, [a, b], None)
+    assert [s.evidence.session_id for s in ranked] == ["a", "b"]
+    assert sum(s.confidence for s in ranked) < 1.0  # "someone else" keeps a share
+    assert ranked[0].held and not ranked[1].held
+
+
+def test_evidence_moves_the_score() -> None:
+    base = Evidence("a", "va", T - 900, T - 600, T - 200)
+    rival = Evidence("b", "vb", T - 800, T - 500, T - 100)
+    plain = score(T, 30, [base, rival], None)[0].confidence
+    tapped = Evidence("a", "va", T - 900, T - 600, T - 200, tapped_at=T - 60)
+    assert score(T, 30, [tapped, rival], None)[0].evidence.session_id == "a"
+    assert score(T, 30, [tapped, rival], None)[0].confidence > plain
+    assert score(T, 30, [base, rival], "va")[0].evidence.session_id == "a"
+    assert 0 < scoring.THRESHOLD < 1
