@@ -1,9 +1,10 @@
-"""Matching v1: which visit (or static channel) made the phone ring (pure).
+"""Matching: which visit (or static channel) made the phone ring (pure).
 
 - A static number is its channel.
-- A pool number goes to the session that held it when the phone rang; failing that, to
-  its most recent holder released within the site's match window, with a confidence that
-  falls as the gap grows (method `fallback`).
+- A pool number: every holder of it within the site's match window is scored
+  (`scoring.py`: time since it was shown, presence at ring time, a tap, the caller's
+  history); the best goes if its confidence reaches the threshold — method `pool` if it
+  held the number at ring time, `fallback` if its hold had ended.
 - A caller who called this site before is a repeat caller, linked to the visitor of the
   earlier call; when nothing better is known that visitor gets the call
   (method `caller_history`).
@@ -20,14 +21,7 @@ from dataclasses import dataclass
 
 from callpath.domain import scoring
 
-# A holder seen within this many ping intervals before the ring was on the page.
-_VISIBLE_PINGS = 3
-HELD_VISIBLE = 0.97
-HELD_HIDDEN = 0.85
-CALLER_HISTORY = 0.6
-FALLBACK_TOP = 0.7
-FALLBACK_FLOOR = 0.2
-AGREEMENT_BONUS = 0.05
+CALLER_HISTORY = 0.6  # confidence in "the same caller, the same visitor" on its own
 MAX_ALTERNATIVES = 3
 
 
@@ -83,7 +77,8 @@ class Ring:
 
 
 def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:
-    """`earlier`: this caller's earlier calls to the same site, oldest first."""
+    """`earlier`: this caller's earlier calls to the same site, oldest first.
+    The `naive` site policy is the benchmark's reference: the holder at ring time or none."""
     if ring.policy == "naive":
         return _naive(ring, holders, earlier)
     history = _history_candidate(earlier)

@@ -1,4 +1,4 @@
-"""The trace format, version 1 (JSON Lines; see docs/trace-format.md).
+"""The trace format, version 1 (JSON Lines; see docs/benchmark.md).
 
 A header line, then events sorted by `t` (seconds from the trace start). Unknown keys are
 ignored; unknown types are an error.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 VERSION = 1
+DEFAULT_TIMEZONE, DEFAULT_SITE = "Europe/Moscow", "demo"
 EVENT_TYPES = ("pageview", "hidden", "visible", "close", "tap", "call")
 
 
@@ -23,8 +24,8 @@ class TraceError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Header:
     start: str  # ISO-8601 UTC, e.g. "2026-03-02T00:00:00Z"
-    timezone: str = "Europe/Moscow"
-    site: str = "demo"
+    timezone: str = DEFAULT_TIMEZONE
+    site: str = DEFAULT_SITE
     version: int = VERSION
 
     def as_json(self) -> dict[str, Any]:
@@ -89,8 +90,8 @@ def _header(iterator: Iterator[tuple[int, str]]) -> Header:
             raise TraceError(f"line {number}: header needs `start` (ISO-8601 time)")
         return Header(
             start=data["start"],
-            timezone=str(data.get("timezone") or "UTC"),
-            site=str(data.get("site") or "trace"),
+            timezone=str(data.get("timezone") or DEFAULT_TIMEZONE),
+            site=str(data.get("site") or DEFAULT_SITE),
         )
     raise TraceError("empty trace")
 
