@@ -115,7 +115,7 @@ def _step(high: int) -> int:
     return max(1, high // 50)  # 2% resolution
 
 
-def table(spec: SiteSpec, runner: Runner) -> str:
+def table(spec: SiteSpec, runner: Runner, search: bool = True) -> str:
     small, large = max(1, round(spec.visits_per_day / 100)), round(spec.visits_per_day / 5)
     runner.many(spec, [(p, n) for p in POLICIES for n in (small, large)])
     lines = [
@@ -126,6 +126,9 @@ def table(spec: SiteSpec, runner: Runner) -> str:
         naive, ours = (runner.done[(spec.name, p, pool)] for p in POLICIES)
         lines.append(f"\npool {pool} numbers (visits/day / {spec.visits_per_day // pool})")
         lines += _side_by_side(naive, ours)
+    if not search:
+        lines.append("\n(N99 and N-good not searched: --no-search)")
+        return "\n".join(lines)
     high = spec.visits_per_day // 3  # well past what either policy needs
     nine, note99 = runner.smallest(spec, n99, high)
     fine, note_good = runner.smallest(spec, good, high)
@@ -181,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-days", type=float, default=2)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=("small", "large"))
+    parser.add_argument(
+        "--no-search",
+        choices=("small", "large"),
+        action="append",
+        default=[],
+        help="skip the N99 / N-good pool searches for this site (they take many replays)",
+    )
     args = parser.parse_args(argv)
     sites = [
         SiteSpec("small site", 550, args.small_days),
@@ -191,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(args.jobs, args.seed)
     started = time.perf_counter()
     for spec in sites:
-        print(table(spec, runner), flush=True)
+        skip = spec.name.split()[0] in args.no_search
+        print(table(spec, runner, search=not skip), flush=True)
     print(f"\n{len(runner.done)} replays in {time.perf_counter() - started:.0f} s")
     return 0
 

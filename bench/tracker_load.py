@@ -264,8 +264,14 @@ def client_main(spec: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         elapsed, max_lag = asyncio.run(
-            _open_loop(port, payload, float(spec["rate"]), float(spec["seconds"]),
-                       int(spec["connections"]), tally)
+            _open_loop(
+                port,
+                payload,
+                float(spec["rate"]),
+                float(spec["seconds"]),
+                int(spec["connections"]),
+                tally,
+            )
         )
     lat = sorted(tally.latencies)
     done = sum(tally.statuses.values())
@@ -387,15 +393,17 @@ class MachineMeter:
 class Server:
     """A server subprocess in its own session (Ctrl-C reaches only us; we stop it)."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], port: int,
-                 log: Path) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], env: dict[str, str], port: int, log: Path
+    ) -> None:
         self.name, self.cmd, self.env, self.port, self.log = name, cmd, env, port, log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -428,11 +436,13 @@ class PgCluster:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (fsync off), deleted by stop()."""
 
     def __init__(self) -> None:
-        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                          key=lambda p: float(Path(p).parent.name))
+        versions = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: float(Path(p).parent.name)
+        )
         if not versions:
-            raise RuntimeError("no /usr/lib/postgresql/*/bin: install postgresql or "
-                               "pass --postgres-url")
+            raise RuntimeError(
+                "no /usr/lib/postgresql/*/bin: install postgresql or pass --postgres-url"
+            )
         self.bindir = Path(versions[-1])
         self.dir = Path(tempfile.mkdtemp(prefix="callpath-pg-"))
         self.data = self.dir / "data"
@@ -448,14 +458,35 @@ class PgCluster:
     def start(self) -> str:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
-                  "-U", "callpath", "-E", "UTF8", "--no-sync")
-        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} -c fsync=off "
-                "-c max_connections=200")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "callpath",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} -c fsync=off "
+            "-c max_connections=200"
+        )
         self.started = True
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
-                  str(self.dir / "server.log"), "-o", opts, "-w", "start",
-                  start_new_session=True)
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            opts,
+            "-w",
+            "start",
+            start_new_session=True,
+        )
         return f"postgresql+psycopg://callpath@{HOST}:{self.port}/postgres"
 
     def postmaster_pid(self) -> int:
@@ -467,8 +498,18 @@ class PgCluster:
     def stop(self) -> None:
         if self.started:
             with contextlib.suppress(subprocess.CalledProcessError, OSError):
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast",
-                          "-w", "-t", "30", "stop", stderr=subprocess.DEVNULL)
+                self._run(
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                    stderr=subprocess.DEVNULL,
+                )
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -508,15 +549,34 @@ def seed(database_url: str, pool_size: int) -> tuple[str, int]:
     try:
         with transaction(engine) as conn:
             account = setup.create_account(conn, "Bench account", now)
-            site = setup.create_site(conn, account, setup.SiteInput(
-                name="Bench shop", domains=["shop.example"], original_numbers=["+74951096375"],
-                default_destination="+74951096375", pool=PoolSettings()), now)
+            site = setup.create_site(
+                conn,
+                account,
+                setup.SiteInput(
+                    name="Bench shop",
+                    domains=["shop.example"],
+                    original_numbers=["+74951096375"],
+                    default_destination="+74951096375",
+                    pool=PoolSettings(),
+                ),
+                now,
+            )
             site_id = int(site["id"])
-            setup.add_number(conn, account, site_id,
-                             setup.NumberInput(number="+74952999999", kind="default"), now)
+            setup.add_number(
+                conn,
+                account,
+                site_id,
+                setup.NumberInput(number="+74952999999", kind="default"),
+                now,
+            )
             for i in range(pool_size):
-                setup.add_number(conn, account, site_id, setup.NumberInput(
-                    number=f"+7495{3_000_000 + i:07d}", kind="pool"), now)
+                setup.add_number(
+                    conn,
+                    account,
+                    site_id,
+                    setup.NumberInput(number=f"+7495{3_000_000 + i:07d}", kind="pool"),
+                    now,
+                )
     finally:
         engine.dispose()
     return str(site["key"]), site_id
@@ -532,8 +592,12 @@ def reset_pool(database_url: str, site_id: int) -> None:
     engine = make_engine(database_url)
     try:
         with transaction(engine) as conn:
-            free = {"held_session_id": None, "held_visitor_id": None, "held_until": 0,
-                    "held_since": None}
+            free = {
+                "held_session_id": None,
+                "held_visitor_id": None,
+                "held_until": 0,
+                "held_since": None,
+            }
             conn.execute(update(n).where(n.c.site_id == site_id).values(free))
     finally:
         engine.dispose()
@@ -553,18 +617,25 @@ class Row:
 
 def run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_client", json.dumps(spec)]
-    done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False,
-                          start_new_session=True)
+    done = subprocess.run(
+        cmd, capture_output=True, timeout=timeout, check=False, start_new_session=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed:\n{done.stderr.decode()[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def measure(args: argparse.Namespace, name: str, port: int, site: str,
-            cpu_pids: Callable[[], list[int]], db_pids: Callable[[], list[int]],
-            before_phase: Callable[[], None], profile_to: Path | None) -> tuple[
-                dict[str, Any], dict[str, Any], float, float]:
+def measure(
+    args: argparse.Namespace,
+    name: str,
+    port: int,
+    site: str,
+    cpu_pids: Callable[[], list[int]],
+    db_pids: Callable[[], list[int]],
+    before_phase: Callable[[], None],
+    profile_to: Path | None,
+) -> tuple[dict[str, Any], dict[str, Any], float, float]:
     s = float(args.seconds)
     timeout = s + REQUEST_TIMEOUT * 4 + 60
     base = {"port": port, "site": site, "concurrency": args.concurrency}
@@ -592,15 +663,25 @@ def measure(args: argparse.Namespace, name: str, port: int, site: str,
     server_cpu.start()
     db_cpu.start()
     machine.start()
-    half = run_client({**base, "mode": "open", "seconds": s, "rate": rate,
-                       "connections": max(32, 2 * args.concurrency)}, timeout)
+    half = run_client(
+        {
+            **base,
+            "mode": "open",
+            "seconds": s,
+            "rate": rate,
+            "connections": max(32, 2 * args.concurrency),
+        },
+        timeout,
+    )
     half["rate"] = rate
     scpu_half, dcpu_half = server_cpu.stop(), db_cpu.stop()
     half["other_cpu"] = max(0.0, machine.stop() - scpu_half - dcpu_half - half["client_cpu"])
     for phase, res in (("peak", peak), ("half", half)):
         if res["errors"]:
-            print(f"  !! {name} {phase}: errors {res['errors']} e.g. {res['error_sample']}",
-                  flush=True)
+            print(
+                f"  !! {name} {phase}: errors {res['errors']} e.g. {res['error_sample']}",
+                flush=True,
+            )
     return peak, half, scpu, dcpu
 
 
@@ -611,10 +692,28 @@ def _start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     # --nonblocking: do not pause the server for each sample (that would skew the figures)
-    return subprocess.Popen([exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100",
-                             "--nonblocking", "-f", "raw", "-o", str(out), "--threads", "--idle"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "100",
+            "--nonblocking",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--threads",
+            "--idle",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _fmt_mix(reasons: dict[str, int]) -> str:
@@ -627,41 +726,57 @@ def _errors(res: dict[str, Any]) -> int:
 
 def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     print()
-    print(f"POST {PATH}  one server worker each, {args.concurrency} connections at peak, "
-          f"{args.seconds:g}s per phase; latency at half peak counts from the scheduled send")
-    head = (f"{'backend':<9} {'target':<9} {'pool':>5} {'peak req/s':>10} {'ratio':>6} "
-            f"{'half req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>7} "
-            f"{'srv cpu':>7} {'db cpu':>6} {'cpu ms/req':>10}  mix(peak | half)")
+    print(
+        f"POST {PATH}  one server worker each, {args.concurrency} connections at peak, "
+        f"{args.seconds:g}s per phase; latency at half peak counts from the scheduled send"
+    )
+    head = (
+        f"{'backend':<9} {'target':<9} {'pool':>5} {'peak req/s':>10} {'ratio':>6} "
+        f"{'half req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>7} "
+        f"{'srv cpu':>7} {'db cpu':>6} {'cpu ms/req':>10}  mix(peak | half)"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         ratio = r.peak["rps"] / r.bare_peak if r.target == "callpath" else 1.0
         errs = _errors(r.peak) + _errors(r.half)
-        mix = (f"{_fmt_mix(r.peak['reasons'])} | {_fmt_mix(r.half['reasons'])}"
-               if r.target == "callpath" else "")
-        db = f"{r.db_cpu_peak:6.2f}" if r.backend == "postgres" and r.target == "callpath" \
+        mix = (
+            f"{_fmt_mix(r.peak['reasons'])} | {_fmt_mix(r.half['reasons'])}"
+            if r.target == "callpath"
+            else ""
+        )
+        db = (
+            f"{r.db_cpu_peak:6.2f}"
+            if r.backend == "postgres" and r.target == "callpath"
             else f"{'-':>6}"
+        )
         # server (+ database) CPU time per request at peak: unlike req/s, this hardly
         # depends on what else the machine runs, and bounds req/s per core
         cpu = r.server_cpu_peak + (0.0 if math.isnan(r.db_cpu_peak) else r.db_cpu_peak)
         per_req = cpu / r.peak["rps"] * 1000 if r.peak["rps"] else math.nan
-        print(f"{r.backend:<9} {r.target:<9} {r.pool:>5} {r.peak['rps']:>10.1f} {ratio:>6.2f} "
-              f"{r.half['rps']:>10.1f} {r.half['p50']:>7.2f} {r.half['p99']:>7.2f} "
-              f"{r.half['max']:>7.2f} {errs:>7} {r.server_cpu_peak:>7.2f} {db} {per_req:>10.2f}"
-              f"  {mix}")
+        print(
+            f"{r.backend:<9} {r.target:<9} {r.pool:>5} {r.peak['rps']:>10.1f} {ratio:>6.2f} "
+            f"{r.half['rps']:>10.1f} {r.half['p50']:>7.2f} {r.half['p99']:>7.2f} "
+            f"{r.half['max']:>7.2f} {errs:>7} {r.server_cpu_peak:>7.2f} {db} {per_req:>10.2f}"
+            f"  {mix}"
+        )
     print()
     print("peak-phase latency (closed loop) and client health:")
     for r in rows:
-        print(f"  {r.backend:<9} {r.target:<9} pool {r.pool:>5}: peak p50 {r.peak['p50']:.2f} "
-              f"p99 {r.peak['p99']:.2f} ms; client cpu peak {r.peak['client_cpu']:.2f} "
-              f"half {r.half['client_cpu']:.2f}; max send lag at half "
-              f"{r.half['max_send_lag_ms']:.1f} ms; requests {r.peak['requests']}"
-              f"+{r.half['requests']}; other processes' cpu peak {r.peak['other_cpu']:.2f} "
-              f"half {r.half['other_cpu']:.2f}")
+        print(
+            f"  {r.backend:<9} {r.target:<9} pool {r.pool:>5}: peak p50 {r.peak['p50']:.2f} "
+            f"p99 {r.peak['p99']:.2f} ms; client cpu peak {r.peak['client_cpu']:.2f} "
+            f"half {r.half['client_cpu']:.2f}; max send lag at half "
+            f"{r.half['max_send_lag_ms']:.1f} ms; requests {r.peak['requests']}"
+            f"+{r.half['requests']}; other processes' cpu peak {r.peak['other_cpu']:.2f} "
+            f"half {r.half['other_cpu']:.2f}"
+        )
     busy = max(max(r.peak["other_cpu"], r.half["other_cpu"]) for r in rows)
     if busy > 0.15:
-        print(f"!! up to {busy:.2f} cores were used by other processes during a phase: "
-              "the machine was not quiet, figures are pessimistic/noisy")
+        print(
+            f"!! up to {busy:.2f} cores were used by other processes during a phase: "
+            "the machine was not quiet, figures are pessimistic/noisy"
+        )
     total_errors = sum(_errors(r.peak) + _errors(r.half) for r in rows)
     print()
     if total_errors:
@@ -669,8 +784,10 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         for r in rows:
             for phase, res in (("peak", r.peak), ("half", r.half)):
                 if res["errors"]:
-                    print(f"   {r.backend} {r.target} pool {r.pool} {phase}: {res['errors']} "
-                          f"e.g. {res['error_sample']}")
+                    print(
+                        f"   {r.backend} {r.target} pool {r.pool} {phase}: {res['errors']} "
+                        f"e.g. {res['error_sample']}"
+                    )
     else:
         print("errors: none (every response was 200)")
     print("cpu ms/req = (server + PostgreSQL) CPU time per request during the peak phase")
@@ -679,10 +796,15 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         if r.target != "callpath":
             continue
         ratio = r.peak["rps"] / r.bare_peak
-        ok = ratio >= GOAL_RATIO and r.half["p99"] <= GOAL_P99_MS and not (
-            _errors(r.peak) + _errors(r.half))
-        print(f"  {r.backend:<9} pool {r.pool:>5}: ratio {ratio:.2f}, p99 {r.half['p99']:.2f} ms"
-              f" -> {'MET' if ok else 'NOT MET'}")
+        ok = (
+            ratio >= GOAL_RATIO
+            and r.half["p99"] <= GOAL_P99_MS
+            and not (_errors(r.peak) + _errors(r.half))
+        )
+        print(
+            f"  {r.backend:<9} pool {r.pool:>5}: ratio {ratio:.2f}, p99 {r.half['p99']:.2f} ms"
+            f" -> {'MET' if ok else 'NOT MET'}"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -697,8 +819,13 @@ def run(args: argparse.Namespace) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPATH_")}
 
         bare_port = free_port()
-        bare = Server("bare", [sys.executable, str(Path(__file__).resolve()), "--_bare",
-                               str(bare_port)], env, bare_port, logs / "bare.log")
+        bare = Server(
+            "bare",
+            [sys.executable, str(Path(__file__).resolve()), "--_bare", str(bare_port)],
+            env,
+            bare_port,
+            logs / "bare.log",
+        )
         stack.callback(bare.stop)
         bare.start()
         print(f"bare FastAPI reference on {HOST}:{bare_port} (pid {bare.pid})", flush=True)
@@ -714,14 +841,20 @@ def run(args: argparse.Namespace) -> int:
                     cluster = PgCluster()
                     stack.callback(cluster.stop)
                     server_url = cluster.start()
-                    print(f"  throwaway PostgreSQL ({cluster.bindir.parent.name}) on "
-                          f"{HOST}:{cluster.port}", flush=True)
+                    print(
+                        f"  throwaway PostgreSQL ({cluster.bindir.parent.name}) on "
+                        f"{HOST}:{cluster.port}",
+                        flush=True,
+                    )
             # the bare reference, measured next to this backend's callpath runs
             bare_peak, bare_half, bare_cpu, _ = measure(
-                args, "bare", bare_port, "bare", lambda: [bare.pid], list,
-                lambda: None, None)
-            rows.append(Row(backend, "bare", "-", bare_peak, bare_half, bare_cpu, math.nan,
-                            bare_peak["rps"]))
+                args, "bare", bare_port, "bare", lambda: [bare.pid], list, lambda: None, None
+            )
+            rows.append(
+                Row(
+                    backend, "bare", "-", bare_peak, bare_half, bare_cpu, math.nan, bare_peak["rps"]
+                )
+            )
             for pool_size in pools:
                 if backend == "sqlite":
                     db_url = f"sqlite:///{work / f'callpath-{pool_size}.sqlite3'}"
@@ -732,32 +865,66 @@ def run(args: argparse.Namespace) -> int:
                 site_key, site_id = seed(db_url, pool_size)
                 port = free_port()
                 srv_env = {**env, "CALLPATH_DATABASE_URL": db_url}
-                srv = Server(f"callpath-{backend}-{pool_size}",
-                             [sys.executable, "-m", "callpath", "serve", "--host", HOST,
-                              "--port", str(port), "--workers", "1"],
-                             srv_env, port, logs / f"callpath-{backend}-{pool_size}.log")
+                srv = Server(
+                    f"callpath-{backend}-{pool_size}",
+                    [
+                        sys.executable,
+                        "-m",
+                        "callpath",
+                        "serve",
+                        "--host",
+                        HOST,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                    ],
+                    srv_env,
+                    port,
+                    logs / f"callpath-{backend}-{pool_size}.log",
+                )
                 stack.callback(srv.stop)
                 srv.start()
-                print(f"  callpath ({backend}, pool {pool_size}) on {HOST}:{port} "
-                      f"(pid {srv.pid})", flush=True)
+                print(
+                    f"  callpath ({backend}, pool {pool_size}) on {HOST}:{port} (pid {srv.pid})",
+                    flush=True,
+                )
                 pg_pid = cluster.postmaster_pid() if cluster else 0
 
                 def db_pids(pg_pid: int = pg_pid) -> list[int]:
                     return _tree_pids(pg_pid) if pg_pid else []
 
-                profile = (Path(args.py_spy) / f"{backend}-pool{pool_size}.txt"
-                           if args.py_spy else None)
+                profile = (
+                    Path(args.py_spy) / f"{backend}-pool{pool_size}.txt" if args.py_spy else None
+                )
                 peak, half, scpu, dcpu = measure(
-                    args, f"callpath pool {pool_size}", port, site_key,
-                    lambda srv=srv: [srv.pid], db_pids,
+                    args,
+                    f"callpath pool {pool_size}",
+                    port,
+                    site_key,
+                    lambda srv=srv: [srv.pid],
+                    db_pids,
                     lambda db_url=db_url, site_id=site_id: reset_pool(db_url, site_id),
-                    profile)
-                rows.append(Row(backend, "callpath", str(pool_size), peak, half, scpu, dcpu,
-                                bare_peak["rps"]))
+                    profile,
+                )
+                rows.append(
+                    Row(
+                        backend,
+                        "callpath",
+                        str(pool_size),
+                        peak,
+                        half,
+                        scpu,
+                        dcpu,
+                        bare_peak["rps"],
+                    )
+                )
                 srv.stop()
                 if srv.log.exists() and "Traceback" in srv.log.read_text(errors="replace"):
-                    print(f"  !! server log has tracebacks:\n"
-                          f"{srv.log.read_text(errors='replace')[-2000:]}")
+                    print(
+                        f"  !! server log has tracebacks:\n"
+                        f"{srv.log.read_text(errors='replace')[-2000:]}"
+                    )
             if cluster is not None:
                 cluster.stop()
         print_table(rows, args)
@@ -780,12 +947,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-size", type=int, default=1000)
     parser.add_argument("--small-pool", type=int, default=20, help="second run; 0 skips it")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--postgres-url",
-                        help="use this PostgreSQL server (a fresh database is created on it "
-                             "and dropped) instead of a throwaway cluster")
-    parser.add_argument("--py-spy", metavar="DIR",
-                        help="record a py-spy raw profile of the callpath server during "
-                             "each peak phase into DIR (needs py-spy in the venv)")
+    parser.add_argument(
+        "--postgres-url",
+        help="use this PostgreSQL server (a fresh database is created on it "
+        "and dropped) instead of a throwaway cluster",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="record a py-spy raw profile of the callpath server during "
+        "each peak phase into DIR (needs py-spy in the venv)",
+    )
     args = parser.parse_args(argv)
     if not 0.5 <= args.seconds <= 600 or args.concurrency < 1 or args.pool_size < 0:
         parser.error("--seconds must be 0.5..600, --concurrency >= 1, --pool-size >= 0")
