@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Dialog, Locator, Page
 from sqlalchemy import Engine
 
+from callpath.domain import scoring
 from callpath.services import setup
 from callpath.storage.db import transaction
 from tests.browser.shop import HostSite, Tab, rendered, shop_url, visit
@@ -167,8 +168,11 @@ def test_a_visit_and_its_calls_reach_the_journal_with_their_channel(
     assert row.locator("span.keyword").inner_text() == "pizza"
     assert cell(row, "landing").startswith(f"{host.origin}/spring?utm_source=yandex")
     assert row.locator("td").nth(9).inner_text().strip() == "5 / 60 s"
-    # The visitor had the page open when the phone rang: the number's holder, seen lately.
-    assert match_of(row) == ("pool", 0.97)
+    # The visitor had the page open when the phone rang: the number's holder, attributed
+    # with a confidence over the scorer's threshold (its value depends on the timing).
+    method, confidence = match_of(row)
+    assert method == "pool"
+    assert confidence >= scoring.THRESHOLD
 
     # The same person calls again: a repeat caller, still the same visit's channel.
     second = simulate(server, database_url, number)
@@ -179,7 +183,7 @@ def test_a_visit_and_its_calls_reach_the_journal_with_their_channel(
     assert cell(row, "campaign") == "spring / pizza"
     method, confidence = match_of(row)
     assert method == "pool"
-    assert confidence >= 0.97
+    assert confidence >= scoring.THRESHOLD
     page.locator(f'tr.call[data-call="{second}"] a[href="/app/calls/{second}"]').click()
     page.wait_for_url(f"{server.url}/app/calls/{second}")
     caller, _, rest = details_cell(page, "Caller").partition(" (")
