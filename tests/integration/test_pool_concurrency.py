@@ -42,8 +42,10 @@ def _overlaps(engine: Engine) -> list[tuple[int, str, str]]:
     r = reservations.c
     with engine.connect() as conn:
         rows = conn.execute(
+            # Holds of one number are taken one after another under its row lock, so the
+            # insert order (id) breaks ties between hand-overs stamped with the same time.
             select(r.number_id, r.session_id, r.started_at, r.until).order_by(
-                r.number_id, r.started_at
+                r.number_id, r.started_at, r.id
             )
         ).all()
     bad = []
