@@ -15,170 +15,72 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TypeVar
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callpath.sim.draws import ip, landing, lognormal, pick
 from callpath.sim.trace import Event, Header
+from callpath.sim.traffic_model import (
+    AFTER_CALL_CLOSE,
+    BACK_AFTER_CALL,
+    BACKGROUND,
+    BACKGROUND_BACK,
+    BACKGROUND_GAP,
+    BOT_CLOSE,
+    BOT_PAGES,
+    BOT_SHARE,
+    BOTS,
+    BOUNCE,
+    CALL,
+    CHANNELS,
+    CLOSE,
+    DAY,
+    DAY_DELAY,
+    DAYS_DELAY,
+    DELAY_CLASSES,
+    DEVICES,
+    DWELL,
+    DWELL_SIGMA,
+    HOME_NETS,
+    HOUR,
+    HOURLY,
+    IDLE_TIME,
+    IDLE_VISIBLE,
+    IN_SESSION_DELAY,
+    LAST_DWELL_SIGMA,
+    MINUTE,
+    MOBILE_NETS,
+    MORE_PAGES,
+    NIGHT_END,
+    OPENING_HOUR,
+    OTHER_DEVICE,
+    PAGES,
+    QUARTER_IN_SESSION,
+    REPEAT,
+    REPEAT_AGAIN,
+    REPEAT_LATER_DELAY,
+    REPEAT_QUICK,
+    REPEAT_QUICK_DELAY,
+    REPEAT_SAME_NUMBER,
+    RETURN_CHANNELS,
+    RETURN_DELAY,
+    RETURN_TRY,
+    RETURNING_CALL,
+    SITE,
+    TALK,
+    TAP,
+    UAS,
+    VPN_NETS,
+    VPN_SHARE,
+    WEEKEND,
+)
 
-MINUTE = 60.0
-HOUR = 3_600.0
-DAY = 86_400.0
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
-
-# --- parameters (values and sources: docs/traffic-model.md) ---------------------------------
-# Relative arrival rate by local hour 0..23 (normalised to mean 1 over the trace).
-HOURLY = (
-    *(0.45, 0.28, 0.17, 0.11, 0.09, 0.11, 0.20, 0.38, 0.60, 0.80, 0.95, 1.05),
-    *(1.15, 1.15, 1.10, 1.05, 1.05, 1.10, 1.20, 1.30, 1.35, 1.30, 1.05, 0.75),
-)
-WEEKEND = 0.9  # Saturday and Sunday relative to weekdays
-BOT_SHARE = 0.06  # of all sessions: bots that run the snippet
-RETURN_TRY = 0.30  # of human sessions: a returning visitor (if one is found that far back)
-RETURN_DELAY = (18 * HOUR, 1.2, 1 * HOUR, 21 * DAY)  # log-normal: median, sigma, min, max
-OTHER_DEVICE = 0.10  # a return on another device: a new visitor id, the same person
-DEVICES = (("mobile", 0.67), ("tablet", 0.03), ("desktop", 0.30))
-VPN_SHARE = 0.04  # people whose address is a foreign VPN exit
-BOUNCE = {"mobile": 0.50, "tablet": 0.45, "desktop": 0.40}
-MORE_PAGES = 0.65  # after the second page, chance of one more (geometric page count)
-DWELL = {"mobile": 20.0, "tablet": 28.0, "desktop": 35.0}  # median seconds between pages
-DWELL_SIGMA = 1.0
-LAST_DWELL_SIGMA = 1.2  # on the last page, before leaving (same median)
-BACKGROUND = 0.10  # chance, at each page change, that the tab goes to the background first
-BACKGROUND_GAP = (90.0, 1.5, 5.0, 6 * HOUR)  # log-normal: median, sigma, min, max
-BACKGROUND_BACK = 0.70  # the tab comes back (`visible`); else the visit ends there
-CLOSE = {"mobile": 0.55, "tablet": 0.65, "desktop": 0.85}  # `close` at the end
-IDLE_VISIBLE = 0.35  # a desktop tab left open stays visible for a while, then `hidden`
-IDLE_TIME = (15 * MINUTE, 1.0, MINUTE, 8 * HOUR)
-CALL = {"mobile": 0.032, "tablet": 0.025, "desktop": 0.020}  # sessions that call
-RETURNING_CALL = 1.5  # a returning visitor is this much likelier to call
-# Delay of a first call from its session's start: <=15 min, 15-30 min, 30 min-24 h, >24 h.
-DELAY_CLASSES = (("in", 0.82), ("quarter", 0.125), ("day", 0.035), ("days", 0.02))
-IN_SESSION_DELAY = (100.0, 0.9, 8.0, 14.5 * MINUTE)
-DAY_DELAY = (3 * HOUR, 1.2, 30 * MINUTE, 24 * HOUR)  # log-normal, like the others
-DAYS_DELAY = (1.5 * DAY, 0.6, 1 * DAY, 10 * DAY)
-QUARTER_IN_SESSION = 0.5  # a 15-30 min call made while still on the site
-TAP = {"mobile": 0.80, "tablet": 0.10, "desktop": 0.10}  # in-session calls after a tel: tap
-TALK = (150.0, 0.8, 10.0, 30 * MINUTE)
-BACK_AFTER_CALL = {"mobile": 0.45, "tablet": 1.0, "desktop": 1.0}  # returns to the tab
-AFTER_CALL_CLOSE = 0.2  # a phone user who does not come back closes the tab later
-OPENING_HOUR, NIGHT_END = 9, 8  # delayed calls falling at night wait for the morning
-REPEAT = 0.10  # a caller calls again
-REPEAT_AGAIN = 0.30  # ... and again
-REPEAT_QUICK = 0.70  # the repeat is a redial within minutes; else a follow-up hours+ later
-REPEAT_QUICK_DELAY = (3 * MINUTE, 0.8, 20.0, 25 * MINUTE)
-REPEAT_LATER_DELAY = (20 * HOUR, 1.0, 1 * HOUR, 7 * DAY)
-REPEAT_SAME_NUMBER = 0.6  # a follow-up redials from the call log (the number seen first)
-BOT_PAGES = 0.25  # a bot reads 2-4 pages; else one
-BOT_CLOSE = 0.5  # headless browsers close the page; crawlers just stop
-
-SITE = "https://shop.example"
-PAGES = (
-    *("/", "/menu", "/menu/pizza", "/menu/pizza/margherita", "/menu/pizza/pepperoni"),
-    *("/menu/drinks", "/delivery", "/promo", "/contacts", "/about", "/reviews"),
-)
-LANDINGS = (("/", 40), ("/menu", 20), ("/menu/pizza", 15), ("/promo", 10), ("/delivery", 10))
-TERMS = ("пицца", "доставка пиццы", "пицца на заказ", "пиццерия рядом", "пицца пепперони")
-CHANNELS = (
-    *(("yandex_cpc", 30), ("google_cpc", 5), ("yandex_organic", 22), ("google_organic", 8)),
-    *(("vk", 6), ("telegram", 4), ("referral", 3), ("direct", 22)),
-)
-RETURN_CHANNELS = (
-    *(("direct", 45), ("yandex_organic", 22), ("yandex_cpc", 15), ("google_organic", 5)),
-    *(("vk", 5), ("telegram", 4), ("google_cpc", 2), ("referral", 2)),
-)
-REFERRALS = ("https://2gis.ru/moscow/firm/70000001", "https://zoon.ru/msk/restaurants/napoli/")
-UAS = {
-    "mobile": (
-        "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/133.0.0.0 Mobile Safari/537.36",
-        "Mozilla/5.0 (Linux; Android 13; 23053RN02Y) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/132.0.0.0 YaBrowser/25.2.1.82.00 SA/3 Mobile Safari/537.36",
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_3 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/18.3 Mobile/15E148 Safari/604.1",
-        "Mozilla/5.0 (Linux; Android 12; M2101K6G) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Mobile Safari/537.36",
-        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like "
-        "Gecko) SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36",
-    ),
-    "tablet": (
-        "Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/17.6 Mobile/15E148 Safari/604.1",
-        "Mozilla/5.0 (Linux; Android 13; SM-T505) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/133.0.0.0 Safari/537.36",
-    ),
-    "desktop": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/133.0.0.0 Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/132.0.0.0 YaBrowser/25.2.0.0 Safari/537.36",
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like "
-        "Gecko) Version/18.3 Safari/605.1.15",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:135.0) Gecko/20100101 Firefox/135.0",
-    ),
-}
-BOTS = (  # user agent, address prefix, share, lands on ad URLs
-    ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", "5.255.253", 35, False),
-    (
-        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
-        "like Gecko) Chrome/133.0.6943.53 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
-        "+http://www.google.com/bot.html)",
-        "66.249.66",
-        20,
-        False,
-    ),
-    (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "HeadlessChrome/133.0.0.0 Safari/537.36",
-        "34.88",
-        25,
-        True,
-    ),
-    (
-        "Mozilla/5.0 (compatible; YandexDirect/3.0; +http://yandex.com/bots)",
-        "213.180.203",
-        10,
-        True,
-    ),
-    (
-        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
-        "40.77.167",
-        5,
-        False,
-    ),
-    ("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "54.36.148", 5, False),
-)
-MOBILE_NETS = ("178.176", "176.59", "85.140", "188.162", "31.173", "176.14", "213.87", "94.25")
-HOME_NETS = ("95.31", "109.252", "5.18", "46.138", "91.79", "188.170")
-VPN_NETS = ("185.220", "34.88")
-
-
-# --- small random helpers ------------------------------------------------------------------------
-def _lognormal(rng: random.Random, spec: tuple[float, float, float, float]) -> float:
-    median, sigma, low, high = spec
-    return min(high, max(low, rng.lognormvariate(math.log(median), sigma)))
-
-
-def _pick(rng: random.Random, weighted: Sequence[tuple[T, float]]) -> T:
-    total = sum(w for _, w in weighted)
-    x = rng.random() * total
-    for value, weight in weighted:
-        x -= weight
-        if x < 0:
-            return value
-    return weighted[-1][0]
-
-
-def _ip(rng: random.Random, nets: Sequence[str]) -> str:
-    """An address in one of the blocks (a /16 or a /24 prefix)."""
-    prefix = rng.choice(nets).split(".")
-    host = [str(rng.randrange(256)), str(rng.randrange(1, 255))]
-    return ".".join(prefix + host[len(prefix) - 2 :])
 
 
 # --- the world -----------------------------------------------------------------------------------
@@ -278,13 +180,13 @@ def _arrivals(world: _World, visits_per_day: float) -> list[float]:
 # --- who arrives, from where ---------------------------------------------------------------------
 def _new_device(world: _World, kind: str | None = None) -> _Device:
     rng = world.rng
-    kind = kind or _pick(rng, DEVICES)
-    return _Device(world.visitor_id(), kind, rng.choice(UAS[kind]), _ip(rng, HOME_NETS))
+    kind = kind or pick(rng, DEVICES)
+    return _Device(world.visitor_id(), kind, rng.choice(UAS[kind]), ip(rng, HOME_NETS))
 
 
 def _returning(world: _World, t: float) -> _Person | None:
     """A person whose earlier session lies a return delay back, not seen in the last hour."""
-    target = t - _lognormal(world.rng, RETURN_DELAY)
+    target = t - lognormal(world.rng, RETURN_DELAY)
     index = bisect_right(world.history_starts, target) - 1
     if target < 0 or index < 0:
         return None
@@ -304,39 +206,8 @@ def _device_for(world: _World, person: _Person) -> _Device:
 
 def _session_ip(world: _World, person: _Person, device: _Device) -> str:
     if person.vpn:
-        return _ip(world.rng, VPN_NETS)
-    return device.ip if device.kind == "desktop" else _ip(world.rng, MOBILE_NETS)
-
-
-def _click_id(rng: random.Random, size: int) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-    return "".join(rng.choice(alphabet) for _ in range(size))
-
-
-def _landing(rng: random.Random, channel: str) -> tuple[str, str | None]:
-    """The landing URL (tags, click ids) and referrer of a channel."""
-    url = SITE + _pick(rng, LANDINGS)
-    term = quote(rng.choice(TERMS))
-    if channel == "yandex_cpc":
-        tags = f"utm_source=yandex&utm_medium=cpc&utm_campaign=pizza_msk&utm_term={term}"
-        yclid = rng.randrange(10**17, 10**19)
-        return f"{url}?{tags}&yclid={yclid}", "https://yandex.ru/" if rng.random() < 0.8 else None
-    if channel == "google_cpc":
-        return f"{url}?gclid={_click_id(rng, 40)}", "https://www.google.com/"
-    if channel == "yandex_organic":
-        clid = f"?ysclid={_click_id(rng, 10).lower()}" if rng.random() < 0.5 else ""
-        return url + clid, "https://yandex.ru/"
-    if channel == "google_organic":
-        return url, "https://www.google.com/"
-    if channel == "vk":
-        if rng.random() < 0.5:
-            return f"{url}?utm_source=vk&utm_medium=social&utm_campaign=spring", None
-        return url, "https://vk.com/"
-    if channel == "telegram":
-        return f"{url}?utm_source=telegram&utm_medium=social", None
-    if channel == "referral":
-        return url, rng.choice(REFERRALS)
-    return url, None
+        return ip(world.rng, VPN_NETS)
+    return device.ip if device.kind == "desktop" else ip(world.rng, MOBILE_NETS)
 
 
 # --- one session ---------------------------------------------------------------------------------
@@ -386,7 +257,7 @@ def _next_page(visit: _Visit) -> bool:
         s.emit(s.now, "hidden")
         if rng.random() >= BACKGROUND_BACK:
             return False
-        s.emit(s.now + _lognormal(rng, BACKGROUND_GAP), "visible")
+        s.emit(s.now + lognormal(rng, BACKGROUND_GAP), "visible")
         s.now += _dwell(visit) / 2
     s.page(s.now, visit.device.visitor)
     return True
@@ -396,12 +267,12 @@ def _finish(visit: _Visit, ended_hidden: bool = False) -> None:
     """The end of a visit: `close`, or a tab left in the background or open."""
     s, rng, kind = visit.session, visit.session.world.rng, visit.device.kind
     if rng.random() < CLOSE[kind]:
-        later = _lognormal(rng, BACKGROUND_GAP) if ended_hidden else _dwell(visit, LAST_DWELL_SIGMA)
+        later = lognormal(rng, BACKGROUND_GAP) if ended_hidden else _dwell(visit, LAST_DWELL_SIGMA)
         s.emit(s.now + later, "close")
     elif not ended_hidden:
         s.now += _dwell(visit, LAST_DWELL_SIGMA)
         if kind == "desktop" and rng.random() < IDLE_VISIBLE:
-            s.now += _lognormal(rng, IDLE_TIME)
+            s.now += lognormal(rng, IDLE_TIME)
         s.emit(s.now, "hidden")
 
 
@@ -430,12 +301,12 @@ def _after_call(visit: _Visit) -> None:
     s, rng, kind = visit.session, visit.session.world.rng, visit.device.kind
     if rng.random() >= BACK_AFTER_CALL[kind]:
         if rng.random() < AFTER_CALL_CLOSE:
-            s.emit(s.now + _lognormal(rng, TALK) + rng.uniform(60, 900), "close")
+            s.emit(s.now + lognormal(rng, TALK) + rng.uniform(60, 900), "close")
         return
     if kind == "mobile":
-        s.emit(s.now + _lognormal(rng, TALK) + rng.uniform(1, 20), "visible")
+        s.emit(s.now + lognormal(rng, TALK) + rng.uniform(1, 20), "visible")
     else:
-        s.now += _lognormal(rng, TALK) / 2
+        s.now += lognormal(rng, TALK) / 2
     _browse(visit, 1 + rng.choice((0, 0, 1, 2)))
 
 
@@ -458,12 +329,12 @@ def _call_plan(visit: _Visit) -> tuple[str, float] | None:
     chance = CALL[kind] * (RETURNING_CALL if visit.returning else 1.0)
     if rng.random() >= chance:
         return None
-    klass = _pick(rng, DELAY_CLASSES)
+    klass = pick(rng, DELAY_CLASSES)
     if klass == "in":
-        return klass, _lognormal(rng, IN_SESSION_DELAY)
+        return klass, lognormal(rng, IN_SESSION_DELAY)
     if klass == "quarter":
         return klass, rng.uniform(15 * MINUTE, 30 * MINUTE)
-    return klass, _lognormal(rng, DAY_DELAY if klass == "day" else DAYS_DELAY)
+    return klass, lognormal(rng, DAY_DELAY if klass == "day" else DAYS_DELAY)
 
 
 def _human_session(world: _World, t: float, person: _Person, returning: bool) -> None:
@@ -471,7 +342,7 @@ def _human_session(world: _World, t: float, person: _Person, returning: bool) ->
     device = _device_for(world, person) if returning else person.devices[0]
     session = _Session(world, world.session_id(), t)
     visit = _Visit(person, device, session, returning)
-    url, referrer = _landing(rng, _pick(rng, RETURN_CHANNELS if returning else CHANNELS))
+    url, referrer = landing(rng, pick(rng, RETURN_CHANNELS if returning else CHANNELS))
     ip = _session_ip(world, person, device)
     first = {"url": url, "referrer": referrer, "ua": device.ua, "ip": ip}
     session.emit(t, "pageview", visitor=device.visitor, **first)
@@ -493,11 +364,11 @@ def _human_session(world: _World, t: float, person: _Person, returning: bool) ->
 
 def _bot_session(world: _World, t: float) -> None:
     rng = world.rng
-    ua, net, _, ads = _pick(rng, [(bot, bot[2]) for bot in BOTS])
+    ua, net, _, ads = pick(rng, [(bot, bot[2]) for bot in BOTS])
     session, visitor = _Session(world, world.session_id(), t), world.visitor_id()
     ad_check = ads and rng.random() < 0.5
-    url = _landing(rng, "yandex_cpc")[0] if ad_check else SITE + rng.choice(PAGES)
-    session.emit(t, "pageview", visitor=visitor, url=url, ua=ua, ip=_ip(rng, (net,)))
+    url = landing(rng, "yandex_cpc")[0] if ad_check else SITE + rng.choice(PAGES)
+    session.emit(t, "pageview", visitor=visitor, url=url, ua=ua, ip=ip(rng, (net,)))
     for _ in range(rng.randint(1, 3) if rng.random() < BOT_PAGES else 0):
         session.page(session.now + rng.uniform(0.5, 8.0), visitor)
     if "Headless" in ua and rng.random() < BOT_CLOSE:
@@ -551,9 +422,9 @@ def _repeats(world: _World) -> None:
         if rng.random() >= chance:
             continue
         if rng.random() < REPEAT_QUICK:
-            t, session = call.t + _lognormal(rng, REPEAT_QUICK_DELAY), call.session
+            t, session = call.t + lognormal(rng, REPEAT_QUICK_DELAY), call.session
         else:
-            t = _morning(world, call.t + _lognormal(rng, REPEAT_LATER_DELAY))
+            t = _morning(world, call.t + lognormal(rng, REPEAT_LATER_DELAY))
             latest = rng.random() >= REPEAT_SAME_NUMBER
             session = _latest_session(call.person, t) if latest else call.session
         if t < world.duration:
