@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 from playwright.sync_api import Page, Request, Response
 from sqlalchemy import Engine, select
@@ -227,3 +228,14 @@ def wait_db(check: Any, timeout: float = 10.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
+
+
+def campaign_query(source: str, campaign: str, term: str) -> str:
+    """A cpc landing query string with these (often hostile) utm values, URL-encoded."""
+    tags = (
+        ("utm_source", source),
+        ("utm_medium", "cpc"),
+        ("utm_campaign", campaign),
+        ("utm_term", term),
+    )
+    return "&".join(f"{k}={quote(v, safe='')}" for k, v in tags)

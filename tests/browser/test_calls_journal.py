@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import BrowserContext, Dialog, Locator, Page
@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from callpath.domain import scoring
 from callpath.services import setup
 from callpath.storage.db import transaction
-from tests.browser.shop import HostSite, Tab, rendered, shop_url, visit
+from tests.browser.shop import HostSite, Tab, campaign_query, rendered, shop_url, visit
 from tests.helpers import Seeded, ServerProcess, seed_site
 
 pytestmark = pytest.mark.browser
@@ -234,15 +234,7 @@ def test_hostile_utm_and_referrer_show_as_text_in_the_journal(
 ) -> None:
     site = seed_site(engine, pool_size=2)
     owner = add_user(engine, site, "owner")
-    query = "&".join(
-        f"{k}={quote(v, safe='')}"
-        for k, v in (
-            ("utm_source", SOURCE),
-            ("utm_medium", "cpc"),
-            ("utm_campaign", CAMPAIGN),
-            ("utm_term", TERM),
-        )
-    )
+    query = campaign_query(SOURCE, CAMPAIGN, TERM)
     visitor = new_tab()
     answer = visit(visitor, f"{shop_url(host, server, site, '/landing')}?{query}", referer=REFERRER)
     visitor.wait_text("#f-e164", answer["number"])

@@ -4,14 +4,13 @@ the shop's page nor in the admin pages that list visits."""
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import Engine
 
 from callpath.services import setup
 from callpath.storage.db import transaction
-from tests.browser.shop import session_row, shop_url, visit
+from tests.browser.shop import campaign_query, session_row, shop_url, visit
 from tests.helpers import Seeded, seed_site
 
 pytestmark = pytest.mark.browser
@@ -37,15 +36,7 @@ def test_hostile_utm_and_referrer_never_execute(engine, server, host, new_tab):
     site = seed_site(engine, pool_size=2)
     owner(engine, site)
     landing = shop_url(host, server, site, "/landing")
-    query = "&".join(
-        f"{k}={quote(v, safe='')}"
-        for k, v in (
-            ("utm_source", SOURCE),
-            ("utm_medium", "cpc"),
-            ("utm_campaign", CAMPAIGN),
-            ("utm_term", TERM),
-        )
-    )
+    query = campaign_query(SOURCE, CAMPAIGN, TERM)
     visitor = new_tab()
     answer = visit(visitor, f"{landing}?{query}", referer=REFERRER)
     visitor.wait_text("#f-e164", answer["number"])

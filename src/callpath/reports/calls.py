@@ -64,10 +64,10 @@ def _page(query: Select[Any], time_col: Any, id_col: Any, f: Filters) -> Select[
     return query.order_by(time_col.desc(), id_col.desc()).limit(f.limit + 1)
 
 
-def _finish(rows: list[Row], f: Filters, id_key: str = "id") -> tuple[list[Row], str | None]:
+def _finish(rows: list[Row], f: Filters) -> tuple[list[Row], str | None]:
     more = len(rows) > f.limit
     rows = rows[: f.limit]
-    cursor = encode_cursor(rows[-1]["started_at"], rows[-1][id_key]) if more and rows else None
+    cursor = encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if more and rows else None
     return rows, cursor
 
 

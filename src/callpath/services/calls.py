@@ -6,7 +6,6 @@ answer went out, and again from the pending queue if that was interrupted.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -123,7 +122,20 @@ def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
         return None
     ids = sorted(r["id"] for r in rows)
     events = _parse_all(integ["kind"], rows)
-    return _Plan(ids, _fold_and_match(conn, key, integ, events, now) if events else None)
+    if not events:
+        return _Plan(ids, None)
+    return _Plan(
+        ids, {**_fold_and_match(conn, key, integ, events, now), "forward_to": _routed(rows)}
+    )
+
+
+def _routed(rows: list[dict[str, Any]]) -> str | None:
+    """Where the call was forwarded: the answer given to its `started` event."""
+    for row in rows:
+        answer = row["response"]
+        if isinstance(answer, dict) and answer.get("forward_to"):
+            return str(answer["forward_to"])
+    return None
 
 
 def apply_pending(engine: Engine, clock: Clock, older_than: float = 5.0, limit: int = 200) -> int:
@@ -162,7 +174,6 @@ def _fold_and_match(
         "number_id": number["id"] if number else None,
         "tracking_number": called or (facts.called or "")[:32] or None,
         "caller": caller or (facts.caller or "")[:32] or None,
-        "forward_to": _forward_to(number, site),
         **_match_values(conn, match, number),
     }
 
@@ -182,13 +193,6 @@ def _fact_values(facts: CallFacts, now: float) -> dict[str, Any]:
         values.pop(name)
     values["updated_at"] = now
     return values
-
-
-def _forward_to(number: dict[str, Any] | None, site: dict[str, Any]) -> str | None:
-    if number and number["active"] and number["forward_to"]:
-        return str(number["forward_to"])
-    default: str | None = site["default_destination"]
-    return default
 
 
 def _match(
@@ -239,7 +243,3 @@ def _match_values(conn: Connection, match: Match, number: dict[str, Any] | None)
 def parse_record(record: dict[str, Any]) -> Received:
     """A spooled delivery back as `Received` (the spool holds `as_record()` as JSON)."""
     return Received(**record)
-
-
-def dumps(item: Received) -> str:
-    return json.dumps(item.as_record(), ensure_ascii=False)

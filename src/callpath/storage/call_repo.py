@@ -65,7 +65,7 @@ _INSERT_EVENT = _per_dialect(
 _STORED_RESPONSE = select(e.response).where(
     e.integration_id == bindparam("integration_id"), e.dedup_key == bindparam("dedup_key")
 )
-_EVENTS_OF = select(e.id, e.integration_id, e.account_id, e.body).where(
+_EVENTS_OF = select(e.id, e.integration_id, e.account_id, e.body, e.response).where(
     e.call_key == bindparam("call_key")
 )
 _EVENT_IDS = select(e.id).where(e.call_key == bindparam("call_key")).order_by(e.id)
@@ -135,9 +135,9 @@ _EARLIER = (
 _SESSION_CHANNEL = select(
     sessions.c.source, sessions.c.medium, sessions.c.campaign, sessions.c.keyword
 ).where(sessions.c.id == bindparam("session_id"))
-_SITE_SETTINGS = select(
-    s.id, s.default_destination, s.match_window, s.ping_interval, s.policy
-).where(s.id == bindparam("site_id"))
+_SITE_SETTINGS = select(s.id, s.match_window, s.ping_interval, s.policy).where(
+    s.id == bindparam("site_id")
+)
 _SERIALIZE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
 
 
