@@ -146,7 +146,9 @@ sessions = Table(
     Column("country", String(2), nullable=True),
     Column("number_id", ForeignKey("tracking_numbers.id"), nullable=True),
     Column("number_reason", String(20), nullable=False),
+    Column("visit_code", String(8), nullable=True),
     Index("ix_sessions_account_started", "account_id", "started_at"),
+    Index("ix_sessions_visit_code", "site_id", "visit_code"),
     Index("ix_sessions_visitor", "site_id", "visitor_id", "started_at"),
 )
 
@@ -279,4 +281,19 @@ calls = Table(
     Index("ix_calls_account_started", "account_id", "started_at", "id"),
     Index("ix_calls_caller", "site_id", "caller", "started_at"),
     Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
+)
+
+pool_plans = Table(
+    "pool_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("status", String(20), nullable=False),  # running | done | failed
+    Column("params", JSON, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_pool_plans_site", "site_id", "created_at"),
 )
