@@ -28,6 +28,7 @@ from callpath.web import (
     errors,
     hooks,
     journal,
+    planner_page,
     tokens_page,
     tracker_api,
 )
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.router,
         api_calls.router,
         tokens_page.router,
+        planner_page.router,
     )
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,101 @@
+"""Pool health for the planner page: numbers held now and why, and exhaustion events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from callpath.domain.pool import PoolSettings
+from callpath.planner.erlang import Visit
+from callpath.storage import plan_repo
+from callpath.storage.tables import session_events, sessions, tracking_numbers
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    numbers: int  # active pool numbers
+    visible: int  # held by a page that is open and pinging
+    after_leave: int  # held after the visitor left or hid the page
+    resting: int  # free again, in the cooldown before a stranger may get it
+    free: int
+
+    @property
+    def held(self) -> int:
+        return self.visible + self.after_leave
+
+
+def utilisation(
+    conn: Connection, account_id: int, site_id: int, pool: PoolSettings, now: float
+) -> Utilisation:
+    """A page counts as visible while it pinged within two ping intervals and has not left
+    since; any other live hold runs on after a leave (or a hidden tab)."""
+    n, s = tracking_numbers.c, sessions.c
+    rows = conn.execute(
+        select(n.held_until, s.last_seen_at, s.left_at)
+        .select_from(tracking_numbers.outerjoin(sessions, s.id == n.held_session_id))
+        .where(n.account_id == account_id, n.site_id == site_id, n.kind == "pool", n.active)
+    ).all()
+    visible = after = resting = 0
+    for held_until, last_seen, left_at in rows:
+        if held_until > now:
+            pinging = last_seen is not None and now - last_seen <= 2 * pool.ping_interval
+            if pinging and (left_at is None or left_at < last_seen):
+                visible += 1
+            else:
+                after += 1
+        elif held_until > 0 and held_until + pool.cooldown > now:
+            resting += 1
+    return Utilisation(len(rows), visible, after, resting, len(rows) - visible - after - resting)
+
+
+def exhaustion_days(
+    conn: Connection, account_id: int, site_id: int, zone: ZoneInfo, now: float, days: int = 14
+) -> list[tuple[date, int]]:
+    """Visits that found the pool empty, per local day, oldest first (one event a visit)."""
+    today = datetime.fromtimestamp(now, zone).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), zone).timestamp()
+    counts = {first + timedelta(days=i): 0 for i in range(days)}
+    e = session_events.c
+    for (at,) in conn.execute(select(e.at).where(*_exhausted(account_id, site_id), e.at >= since)):
+        day = datetime.fromtimestamp(at, zone).date()
+        if day in counts:
+            counts[day] += 1
+    return sorted(counts.items())
+
+
+def _exhausted(account_id: int, site_id: int) -> tuple[Any, ...]:
+    e = session_events.c
+    return e.account_id == account_id, e.site_id == site_id, e.kind == "pool_exhausted"
+
+
+def latest_exhaustions(
+    conn: Connection, account_id: int, site_id: int, limit: int = 20
+) -> list[Row]:
+    """The latest exhaustion events with the visit that met them."""
+    e, s = session_events.c, sessions.c
+    rows = conn.execute(
+        select(e.at, s.id, s.source, s.medium, s.landing_url, s.device, s.number_reason)
+        .select_from(session_events.outerjoin(sessions, s.id == e.session_id))
+        .where(*_exhausted(account_id, site_id))
+        .order_by(e.at.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def recorded_visits(conn: Connection, account_id: int, site_id: int, since: float) -> list[Visit]:
+    """Human sessions since `since` that take pool numbers, for the Erlang estimate."""
+    s = sessions.c
+    rows = conn.execute(
+        select(s.started_at, s.last_seen_at, s.left_at).where(
+            plan_repo.human_filter(account_id, site_id, since)
+        )
+    )
+    return [Visit(start, max(seen, left or 0.0)) for start, seen, left in rows]

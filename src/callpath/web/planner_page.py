@@ -1,0 +1,190 @@
+"""The pool page (`/app/sites/{id}/pool`): live utilisation, exhaustion events, the
+Erlang estimate and the latest pool plan, with a form that starts a new plan.
+
+A plan replays thousands of sessions, so it runs in a background thread of this process;
+the page shows it running (and reloads itself) until its row says done or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+
+from callpath.planner import erlang, run, text
+from callpath.planner.run import Params, PlanError
+from callpath.reports import pool_health
+from callpath.services.auth import Principal
+from callpath.storage import plan_repo, site_repo
+from callpath.storage.db import transaction
+from callpath.web.auth import PageUser
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+from callpath.web.forms import read_form
+from callpath.web.pages import render
+
+router = APIRouter(prefix="/app/sites", include_in_schema=False)
+log = logging.getLogger(__name__)
+PLANNERS = ("owner", "admin", "analyst")
+REFRESH_SECONDS = 5
+
+
+@router.get("/{site_id}/pool")
+def pool_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
+    return _page(request, who, site_id)
+
+
+@router.post("/{site_id}/pool/plans", response_model=None)
+async def start_plan(site_id: int, request: Request, who: PageUser) -> Response:
+    form = await read_form(request)
+    if who.role not in PLANNERS:
+        return _page(request, who, site_id, error="only owners, admins and analysts plan pools")
+    try:
+        params = _params(form)
+    except PlanError as exc:
+        return _page(request, who, site_id, error=str(exc), form=form)
+    engine = ctx(request).engine
+    with transaction(engine) as conn:
+        _site(conn, who, site_id)
+        plan_id = plan_repo.start(conn, who.account_id, site_id, params.as_json(), time.time())
+    if plan_id is not None:
+        threading.Thread(
+            target=compute,
+            args=(engine, who.account_id, site_id, plan_id, params),
+            name=f"callpath-plan-{plan_id}",
+            daemon=True,
+        ).start()
+    return RedirectResponse(f"/app/sites/{site_id}/pool", status_code=303)
+
+
+def _params(form: dict[str, str]) -> Params:
+    def number(name: str, default: float | None) -> float | None:
+        raw = form.get(name, "")
+        if not raw:
+            return default
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise PlanError(f"{name.replace('_', ' ')} must be a number, got {raw[:40]!r}") from exc
+
+    target, days = number("target", 0.95), number("days", 7.0)
+    assert target is not None and days is not None
+    sizes = run.parse_sizes(form.get("sizes", ""))
+    return Params(target, days, sizes, number("visits_per_day", None))
+
+
+def compute(engine: Engine, account_id: int, site_id: int, plan_id: int, params: Params) -> None:
+    """Run a plan and store its result (or its error); runs in its own thread."""
+    try:
+        with transaction(engine, write=False) as conn:
+            site = site_repo.load_site_config(conn, site_id=site_id)
+            row = site_repo.site_row(conn, site_id=site_id)
+        if site is None or row is None or site.account_id != account_id:
+            raise PlanError("the site is gone")
+        data = run.recorded_input(engine, site, params, time.time())
+        result = run.compute(data, site, int(row["match_window"]), params)
+    except Exception as exc:
+        if not isinstance(exc, PlanError):
+            log.exception("pool plan %s failed", plan_id)
+        with transaction(engine) as conn:
+            plan_repo.fail(conn, account_id, plan_id, str(exc) or type(exc).__name__, time.time())
+        return
+    with transaction(engine) as conn:
+        plan_repo.finish(conn, account_id, plan_id, result, time.time())
+
+
+def _site(conn: Any, who: Principal, site_id: int) -> dict[str, Any]:
+    site = site_repo.site_row(conn, site_id=site_id)
+    if site is None or site["account_id"] != who.account_id:
+        raise ClientError(404, "no such site")
+    return site
+
+
+def _page(
+    request: Request,
+    who: Principal,
+    site_id: int,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    now = time.time()
+    with transaction(ctx(request).engine, write=False) as conn:
+        site = _site(conn, who, site_id)
+        config = site_repo.load_site_config(conn, site_id=site_id)
+        assert config is not None
+        zone = ZoneInfo(site["timezone"])
+        use = pool_health.utilisation(conn, who.account_id, site_id, config.pool, now)
+        days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
+        latest = pool_health.latest_exhaustions(conn, who.account_id, site_id)
+        since = now - 7 * 86_400
+        visits = pool_health.recorded_visits(conn, who.account_id, site_id, since)
+        plan = plan_repo.latest(conn, who.account_id, site_id)
+    first = min((v.start for v in visits), default=now)
+    target = float(plan["params"].get("target", 0.95)) if plan else 0.95
+    estimate = erlang.estimate(visits, max(since, first), now, zone, config.pool, target)
+    response = render(
+        request,
+        "pool.html",
+        status=400 if error else 200,
+        who=who,
+        site=site,
+        use=use,
+        days=days,
+        peak=max((n for _, n in days), default=0),
+        latest=latest,
+        zone=zone,
+        erlang=text.erlang_line(estimate.as_json()) if estimate else None,
+        visits=len(visits),
+        plan=plan,
+        view=_plan_view(plan),
+        error=error,
+        form=form or {},
+        thin=len(visits) < run.MIN_SESSIONS,
+        min_sessions=run.MIN_SESSIONS,
+        stated_rate=run.STATED_RATE,
+    )
+    if plan is not None and plan["status"] == "running":
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+def _plan_view(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the template shows of a finished plan: words, and the curve as SVG points."""
+    if plan is None or plan["status"] != "done" or not plan["result"]:
+        return None
+    result: dict[str, Any] = plan["result"]
+    erlangs = [
+        (label, text.erlang_line(result[key]))
+        for label, key in (("Replayed traffic", "erlang"), ("Recorded visits", "recorded_erlang"))
+        if result.get(key)
+    ]
+    return {
+        "result": result,
+        "recommendation": text.recommendation(result),
+        "erlangs": erlangs,
+        "curve": _curve(result["points"], "correct_30"),
+        "curve_all": _curve(result["points"], "correct"),
+        "target_y": _y(result["params"]["target"]),
+        "pct": text.pct,
+    }
+
+
+WIDTH, HEIGHT, PAD = 360.0, 160.0, 20.0
+
+
+def _curve(points: list[dict[str, Any]], key: str) -> str:
+    """SVG polyline points: pool size across (0 to the largest), share up (0 to 100%)."""
+    top = max((p["size"] for p in points), default=1) or 1
+    return " ".join(
+        f"{PAD + (WIDTH - 2 * PAD) * p['size'] / top:.1f},{_y(p[key]):.1f}" for p in points
+    )
+
+
+def _y(share: float) -> float:
+    return HEIGHT - PAD - (HEIGHT - 2 * PAD) * share
