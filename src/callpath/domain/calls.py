@@ -8,7 +8,9 @@ cannot change the result. The rules:
 - caller, called number and recording fill once (the earliest event that has them wins);
 - the earliest answer and the latest end count;
 - an `ended` with talk time and no `answered` means the call was answered;
-- without a stated status an ended call is answered if it was answered, else missed.
+- without a stated status an ended call is answered if it was answered, else missed;
+- a `visit_code` event (entered by an operator or a CRM, never sent by a PBX) changes no
+  time or state; the last one entered names the visit (`CallFacts.visit`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-EVENT_KINDS = ("started", "answered", "ended", "recording")
+from callpath.domain.visit_code import KIND as VISIT_CODE
+from callpath.domain.visit_code import VisitClaim
+
+EVENT_KINDS = ("started", "answered", "ended", "recording")  # what telephony may send
 STATUSES = ("answered", "missed", "busy", "failed")
-_RANK = {"started": 1, "answered": 2, "ended": 3, "recording": 0}
+_RANK = {"started": 1, "answered": 2, "ended": 3, "recording": 0, VISIT_CODE: 0}
+_NO_TIME = ("recording", VISIT_CODE)  # events whose time says nothing of the call's
 STATES = ("started", "answered", "ended")
 
 
@@ -34,6 +40,7 @@ class CallEvent:
     talk: float | None = None
     status: str | None = None
     recording_url: str | None = None
+    visit: VisitClaim | None = None  # a visit_code event's resolved code
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +58,18 @@ class CallFacts:
     talk: float | None
     wait: float | None
     recording_url: str | None
+    visit: VisitClaim | None = None  # the visit named by the last visit code entered
 
 
 def call_key(integration_id: str, provider_call_id: str) -> str:
     """Our id of a call: the same for every delivery, computable without the database."""
     digest = hashlib.sha256(f"{integration_id}\x00{provider_call_id}".encode()).hexdigest()
     return "c" + digest[:20]
+
+
+def is_call_key(text: str) -> bool:
+    """Whether `text` has the shape of an id `call_key` makes (ids from URLs are hostile)."""
+    return len(text) == 21 and text[0] == "c" and all(ch in "0123456789abcdef" for ch in text[1:])
 
 
 def fold(events: Iterable[CallEvent]) -> CallFacts:
@@ -82,6 +95,7 @@ def fold(events: Iterable[CallEvent]) -> CallFacts:
         talk=_talk(last_end, answered_at),
         wait=_wait(started_at, answered_at, ended_at),
         recording_url=_first(e.recording_url for e in ordered),
+        visit=_visit(ordered),
     )
 
 
@@ -89,12 +103,18 @@ def _first(values: Iterable[str | None]) -> str | None:
     return next((v for v in values if v), None)
 
 
+def _visit(ordered: list[CallEvent]) -> VisitClaim | None:
+    """Entries are sorted by when they were made: the last one counts."""
+    claims = [e.visit for e in ordered if e.kind == VISIT_CODE and e.visit]
+    return claims[-1] if claims else None
+
+
 def _started_at(ordered: list[CallEvent]) -> float:
     starts = [e.at for e in ordered if e.kind == "started"]
     if starts:
         return min(starts)
     implied = [e.at - e.duration for e in ordered if e.kind == "ended" and e.duration]
-    return min([e.at for e in ordered if e.kind != "recording"] + implied or [ordered[0].at])
+    return min([e.at for e in ordered if e.kind not in _NO_TIME] + implied or [ordered[0].at])
 
 
 def _answered_at(ordered: list[CallEvent], last_end: CallEvent | None) -> float | None:

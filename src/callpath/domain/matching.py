@@ -169,3 +169,27 @@ def _naive(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]
         return Match("none", 0.0, None, None, bool(earlier), first_call, ())
     h = max(held, key=lambda x: x.started_at)
     return Match("pool", 1.0, h.session_id, h.visitor_id, bool(earlier), first_call, ())
+
+
+# Visit codes ---------------------------------------------------------------------------
+# An operator or a CRM entered the code the visitor read out from the page: that names the
+# visit outright, whatever the dialled number suggests. Applied after `match_call`.
+
+
+def by_visit_code(code: str, session_id: str, visitor_id: str, found: Match) -> Match:
+    """The visit named by an entered code gets the call (method `visit_code`, confidence
+    1.0); what `match_call` had found without the code stays among the runners-up."""
+    before = Candidate(
+        found.method, found.confidence, found.session_id, found.visitor_id, "without the code"
+    )
+    others = [before] if found.method != "none" and found.session_id != session_id else []
+    others += [c for c in found.alternatives if c.session_id != session_id]
+    return Match(
+        method="visit_code",
+        confidence=1.0,
+        session_id=session_id,
+        visitor_id=visitor_id,
+        repeat=found.repeat,
+        first_call_id=found.first_call_id,
+        alternatives=tuple(others[:MAX_ALTERNATIVES]),
+    )

@@ -12,9 +12,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from callpath.domain import phone
+from callpath.domain import phone, visit_code
 from callpath.domain.calls import CallEvent, CallFacts, call_key, fold
-from callpath.domain.matching import EarlierCall, Holder, Match, Ring, match_call
+from callpath.domain.matching import (
+    EarlierCall,
+    Holder,
+    Match,
+    Ring,
+    by_visit_code,
+    match_call,
+)
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.base import BadEvent
@@ -150,11 +157,22 @@ def _parse_all(kind: str, rows: list[dict[str, Any]]) -> list[CallEvent]:
     parser = PARSERS[kind]
     events: list[CallEvent] = []
     for row in rows:
+        if row["kind"] == visit_code.KIND:
+            events += _entered(row["body"])
+            continue
         try:
             events.append(parser(row["body"].encode("utf-8"))[0])
         except BadEvent:
             continue  # stored before a stricter parser: kept for audit, not folded
     return events
+
+
+def _entered(body: str) -> list[CallEvent]:
+    """A visit code an operator or a CRM entered on the call (`services.visit_codes`)."""
+    entry = visit_code.read_entry(body)
+    if entry is None:
+        return []
+    return [CallEvent(visit_code.KIND, entry.call_id, entry.at, visit=entry.claim)]
 
 
 def _fold_and_match(
@@ -167,6 +185,9 @@ def _fold_and_match(
     site_id = number["site_id"] if number else integ["site_id"]
     site = call_repo.site_settings(conn, site_id)
     match = _match(conn, key, facts, number, site, caller)
+    if facts.visit is not None:
+        v = facts.visit
+        match = by_visit_code(v.code, v.session_id, v.visitor_id, match)
     return {
         **_identity(key, integ, events[0].call_id),
         **_fact_values(facts, now),
@@ -189,7 +210,7 @@ def _identity(key: str, integ: dict[str, Any], provider_call_id: str) -> dict[st
 
 def _fact_values(facts: CallFacts, now: float) -> dict[str, Any]:
     values = asdict(facts)
-    for name in ("caller", "called"):
+    for name in ("caller", "called", "visit"):
         values.pop(name)
     values["updated_at"] = now
     return values

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from callpath.domain import phone
+from callpath.domain import phone, visit_code
 from callpath.domain.channel import Landing, parse_landing
 from callpath.domain.site import SiteConfig
-from callpath.services import enrich
+from callpath.services import enrich, visit_codes
 from callpath.storage import pool_repo, session_repo
 from callpath.storage.db import batched, transaction
 
@@ -46,6 +46,7 @@ class Assignment:
     number: str | None
     reason: str  # pool | default | excluded | exhausted | bot | none
     hold_seconds: int
+    visit_code: str | None = None  # shown next to the default number when exhausted
 
     @property
     def display(self) -> str | None:
@@ -173,11 +174,13 @@ def _assign(
     excluded: bool,
     previous: str | None = None,
     new_visitor: bool = False,
+    code: str | None = None,
 ) -> Assignment:
     """Find the session a pool number.
 
     `previous` is the session's last number_reason, if it had one; a `new_visitor` (just
-    created) has no number of its own to get back, which spares a lookup.
+    created) has no number of its own to get back, which spares a lookup. `code`: the
+    visit code the session still owns, shown again if the pool is still exhausted.
     """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
@@ -201,7 +204,7 @@ def _assign(
                 kind="pool_exhausted",
                 now=now,
             )
-        return _fallback(conn, site, session_id, visitor, reason, now)
+        return _fallback(conn, site, session_id, visitor, reason, now, code)
     with batched(conn):
         pool_repo.record(conn, held, account_id=site.account_id, site_id=site.id)
         session_repo.set_number(conn, session_id, now, held.number_id, "pool")
@@ -209,11 +212,22 @@ def _assign(
 
 
 def _fallback(
-    conn: Connection, site: SiteConfig, session_id: str, visitor: str, reason: str, now: float
+    conn: Connection,
+    site: SiteConfig,
+    session_id: str,
+    visitor: str,
+    reason: str,
+    now: float,
+    code: str | None = None,
 ) -> Assignment:
+    """The default number; with a visit code when it is shown because the pool is empty
+    (a site without a pool, an opted-out channel or a bot gets none)."""
     reason = reason if site.default_number else "none"
     session_repo.set_number(conn, session_id, now, None, reason)
-    return Assignment(session_id, visitor, site.default_number, reason, site.pool.hold_after_leave)
+    if reason == "exhausted":
+        code = visit_codes.for_session(conn, site, session_id, code, now)
+    hold = site.pool.hold_after_leave
+    return Assignment(session_id, visitor, site.default_number, reason, hold, code)
 
 
 def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float) -> Assignment:
@@ -228,7 +242,25 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
     previous = str(row["number_reason"])
     if previous in ("excluded", "bot"):  # nothing changed that would earn a pool number
         return _fallback(conn, site, session_id, visitor, previous, now)
-    return _assign(conn, site, session_id, visitor, now, excluded=False, previous=previous)
+    return _assign(
+        conn,
+        site,
+        session_id,
+        visitor,
+        now,
+        excluded=False,
+        previous=previous,
+        code=_owned_code(row, now),
+    )
+
+
+def _owned_code(row: dict[str, object], now: float) -> str | None:
+    """The session's visit code, unless it was silent so long that the code may be
+    someone else's by now."""
+    code, seen = row["visit_code"], row["last_seen_at"]
+    if isinstance(code, str) and isinstance(seen, int | float) and visit_code.keeps(seen, now):
+        return code
+    return None
 
 
 @dataclass(frozen=True, slots=True)

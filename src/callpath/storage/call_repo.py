@@ -65,7 +65,7 @@ _INSERT_EVENT = _per_dialect(
 _STORED_RESPONSE = select(e.response).where(
     e.integration_id == bindparam("integration_id"), e.dedup_key == bindparam("dedup_key")
 )
-_EVENTS_OF = select(e.id, e.integration_id, e.account_id, e.body, e.response).where(
+_EVENTS_OF = select(e.id, e.integration_id, e.account_id, e.kind, e.body, e.response).where(
     e.call_key == bindparam("call_key")
 )
 _EVENT_IDS = select(e.id).where(e.call_key == bindparam("call_key")).order_by(e.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callpath.storage.prepared import Prepared
@@ -47,6 +47,7 @@ _SESSION_FIELDS = (
     "last_seen_at",
     "number_id",
     "number_reason",
+    "visit_code",
     "e164",
 )
 _JSON_FIELDS = ("utm", "click_ids", "client_ids")
@@ -59,6 +60,7 @@ _GET_SESSION = Prepared(
         s.last_seen_at,
         s.number_id,
         s.number_reason,
+        s.visit_code,
         n.e164,
     )
     .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
@@ -152,3 +154,56 @@ def add_event(
             "detail": None if detail is None else json.dumps(detail),
         },
     )
+
+
+# Visit codes (`domain/visit_code.py`): only sessions shown the default number because the
+# pool was exhausted get one, so these run off the hot path.
+_CODE_IN_USE = Prepared(
+    select(s.id)
+    .where(
+        s.site_id == bindparam("site_id"),
+        s.visit_code == bindparam("code"),
+        s.last_seen_at >= bindparam("since"),
+        s.id != bindparam("session_id"),
+    )
+    .limit(1)
+)
+_SET_CODE = Prepared(
+    update(sessions).where(s.id == bindparam("b_id")).values(visit_code=bindparam("b_code"))
+)
+_CODE_HOLDERS = (
+    select(s.id, s.visitor_id, s.started_at, s.last_seen_at)
+    .where(
+        s.site_id == bindparam("site_id"),
+        s.visit_code == bindparam("code"),
+        s.last_seen_at >= bindparam("since"),
+    )
+    .order_by(s.started_at.desc())
+    .limit(20)
+)
+_LOCK_CODE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+
+
+def lock_visit_code(conn: Connection, site_id: int, code: str) -> None:
+    """Takers of one code on one site take turns until commit (PostgreSQL; a SQLite write
+    transaction is exclusive anyway), so "is it free?" and taking it are one step."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_CODE, {"key": f"visit_code:{site_id}:{code}"})
+
+
+def visit_code_in_use(
+    conn: Connection, *, site_id: int, code: str, since: float, session_id: str
+) -> bool:
+    """Whether another session of the site that was seen since `since` has this code."""
+    params = {"site_id": site_id, "code": code, "since": since, "session_id": session_id}
+    return _CODE_IN_USE.run(conn, params).fetchone() is not None
+
+
+def set_visit_code(conn: Connection, session_id: str, code: str) -> None:
+    _SET_CODE.run(conn, {"b_id": session_id, "b_code": code})
+
+
+def visit_code_holders(conn: Connection, site_id: int, code: str, since: float) -> list[Row]:
+    """Sessions of the site given `code` and seen since `since`, latest first."""
+    rows = conn.execute(_CODE_HOLDERS, {"site_id": site_id, "code": code, "since": since})
+    return [dict(r._mapping) for r in rows]

@@ -8,6 +8,7 @@
   var SEP = "[\\s\\u00a0().-]{0,3}";
   var KEY = "_cp_" + C.k, SKEY = KEY + "_s";
   var cur = null, sid = null, seen = [], obs = null, lens = {}, RX;
+  var code = "", CK = "data-callpath-code", st = null;
 
   function build() {
     var alts = [];
@@ -78,7 +79,25 @@
     var t = n.nodeType === 3, v = t ? n.data : n.getAttribute("href");
     if (n._cpr != null && v !== n._cpr) return; /* the page changed it since: leave it */
     n._cpr = sub(n._cpo, cur, !t);
-    if (t) n.data = n._cpr; else n.setAttribute("href", n._cpr);
+    if (t) { n.data = n._cpr; mark(n.parentNode); } else n.setAttribute("href", n._cpr);
+  }
+  /* Visit code: the element showing the default number gets data-callpath-code, which a
+     default rule (first in <head>, so any rule of the page's wins) labels " (code 4821)";
+     elements of class callpath-code get the code as their text. */
+  function mark(e) {
+    if (e && e.setAttribute) { if (code) e.setAttribute(CK, code); else e.removeAttribute(CK); }
+  }
+  function fill() {
+    var els = d.getElementsByClassName("callpath-code");
+    for (var i = 0; i < els.length; i++) if (els[i].textContent !== code) els[i].textContent = code;
+  }
+  function label() {
+    d.documentElement.classList.toggle("callpath-has-code", !!code);
+    if (!code || st) return;
+    st = d.createElement("style");
+    st.textContent = "[" + CK + "]::after{content:\" (code \" attr(" + CK + ") \")\"}";
+    var h = d.head || d.documentElement;
+    h.insertBefore(st, h.firstChild);
   }
   function scan(root) {
     if (root.nodeType === 3) return textNode(root);
@@ -88,6 +107,7 @@
     links = root.querySelectorAll ? root.querySelectorAll("a[href]") : [];
     if (root.nodeName === "A") link(root);
     for (i = 0; i < links.length; i++) link(links[i]);
+    fill();
   }
   function watch() {
     if (obs || !w.MutationObserver) return;
@@ -106,8 +126,11 @@
   }
   function show(a) {
     if (!RX || !a || !a.number || typeof a.national != "string") return;
-    if (cur && cur.number === a.number) return;
+    var c = /^[0-9]{4,6}$/.test(a.visit_code) ? a.visit_code : "";
+    if (cur && cur.number === a.number && c === code) return;
     cur = a;
+    code = c;
+    label();
     for (var i = 0; i < seen.length; i++) render(seen[i]);
     scan(d.body || d.documentElement);
     watch();

@@ -3,12 +3,17 @@ caller's account."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
+from callpath.domain.calls import is_call_key
 from callpath.reports import calls as report
+from callpath.services import visit_codes
+from callpath.services.auth import Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web import call_view, filters
@@ -16,6 +21,7 @@ from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.journal import JournalQuery, csv_export
+from callpath.web.models import Inbound
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Text = Annotated[str | None, Query(max_length=600)]
@@ -110,11 +116,51 @@ def list_calls(
 
 @router.get("/calls/{call_id}", summary="One call, with its match candidates")
 def get_call(call_id: str, request: Request, who: ApiUser) -> dict[str, Any]:
+    return _one_call(request, who, call_id)
+
+
+def _one_call(request: Request, who: Principal, call_id: str) -> dict[str, Any]:
+    """The call as the API shows it, with the visit code entry that counts."""
+    if not is_call_key(call_id):
+        raise ClientError(404, "no such call")
     with transaction(ctx(request).engine, write=False) as conn:
-        row = report.call_by_id(conn, who.account_id, call_id[:40])
+        row = report.call_by_id(conn, who.account_id, call_id)
+        entry = visit_codes.entry_of(conn, call_id) if row else None
     if row is None:
         raise ClientError(404, "no such call")
-    return call_view.api_call(row, who)
+    return with_visit_code(call_view.api_call(row, who), entry)
+
+
+class VisitCodeIn(Inbound):
+    code: str | int = Field(description='The code the caller read out, e.g. "4821"')
+
+
+@router.post("/calls/{call_id}/visit-code", summary="Attribute a call by the visit code")
+def enter_visit_code(
+    call_id: str, body: VisitCodeIn, request: Request, who: ApiUser
+) -> dict[str, Any]:
+    """The call goes to the visit that was shown this code (method `visit_code`,
+    confidence 1.0). A later, different code replaces it. 400: not a code; 404: no such
+    call, or no visit of the call's site showed the code around the call's time."""
+    engine = ctx(request).engine
+    try:
+        visit_codes.enter(engine, who.account_id, call_id, str(body.code), who.email, time.time)
+    except visit_codes.CodeError as exc:
+        raise ClientError(exc.status, str(exc)) from exc
+    return _one_call(request, who, call_id)
+
+
+def with_visit_code(view: dict[str, Any], entry: visit_codes.Entry | None) -> dict[str, Any]:
+    """One call's view plus the visit code entry that counts, under `match.visit_code`."""
+    view["match"]["visit_code"] = None
+    if entry is not None:
+        view["match"]["visit_code"] = {
+            "code": entry.claim.code,
+            "session_id": entry.claim.session_id,
+            "entered_at": call_view.iso(entry.at),
+            "entered_by": entry.by,
+        }
+    return view
 
 
 @router.get("/sessions", summary="Visits, newest first")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
+from callpath.domain.calls import is_call_key
 from callpath.reports import calls as report
+from callpath.services import visit_codes
 from callpath.services.auth import Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
@@ -19,6 +23,7 @@ from callpath.web import call_view, filters
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
+from callpath.web.forms import read_form
 from callpath.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -99,11 +104,36 @@ def journal(request: Request, who: PageUser, q: Annotated[JournalQuery, Depends(
 
 @router.get("/app/calls/{call_id}")
 def call_page(call_id: str, request: Request, who: PageUser) -> HTMLResponse:
+    return _call_page(request, who, call_id)
+
+
+def _call_page(
+    request: Request, who: Principal, call_id: str, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    if not is_call_key(call_id):
+        raise ClientError(404, "no such call")
     with transaction(ctx(request).engine, write=False) as conn:
-        row = report.call_by_id(conn, who.account_id, call_id[:40])
+        row = report.call_by_id(conn, who.account_id, call_id)
+        entry = visit_codes.entry_of(conn, row["id"]) if row else None
     if row is None:
         raise ClientError(404, "no such call")
-    return render(request, "call.html", who=who, call=call_view.page_call(row, who))
+    view = call_view.page_call(row, who)
+    return render(request, "call.html", status, who=who, call=view, entry=entry, error=error)
+
+
+@router.post("/app/calls/{call_id}/visit-code", response_model=None)
+async def enter_visit_code(call_id: str, request: Request, who: PageUser) -> Response:
+    """Any user of the account may enter the code a caller read out."""
+    form = await read_form(request)
+    engine = ctx(request).engine
+    typed = form.get("code", "")
+    try:
+        done = await run_in_threadpool(
+            visit_codes.enter, engine, who.account_id, call_id, typed, who.email, time.time
+        )
+    except visit_codes.CodeError as exc:
+        return _call_page(request, who, call_id, str(exc), exc.status)
+    return RedirectResponse(f"/app/calls/{done.call_id}", status_code=303)
 
 
 def csv_export(request: Request, who: Principal, q: JournalQuery) -> Response:

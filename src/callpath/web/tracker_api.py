@@ -112,6 +112,7 @@ def _assignment(a: tracking.Assignment) -> dict[str, Any]:
         "national": a.national,
         "hold_seconds": a.hold_seconds,
         "reason": a.reason,
+        "visit_code": a.visit_code,
     }
 
 

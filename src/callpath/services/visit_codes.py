@@ -1,0 +1,129 @@
+"""Visit codes: given to visits shown the default number, entered on calls by people.
+
+The tracker side (`for_session`) runs inside the tracker's transaction. The entry side
+(`enter`) stores the entered code as an event of the call, then applies the call again:
+folding sees the event like any other, so the attribution survives every later re-apply
+and any redelivery of the call's own events. The rules are in `domain/visit_code.py`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from callpath.domain import visit_code
+from callpath.domain.calls import is_call_key
+from callpath.domain.site import SiteConfig
+from callpath.domain.visit_code import CodeHolder, Entry, VisitClaim
+
+__all__ = ["CodeError", "Entered", "Entry", "enter", "entry_of", "for_session"]
+from callpath.services import calls
+from callpath.storage import call_repo, session_repo, visit_code_repo
+from callpath.storage.db import transaction
+
+Clock = Callable[[], float]
+Row = dict[str, Any]
+
+
+class CodeError(ValueError):
+    """An entry refused, with the HTTP status that says why (400 malformed, 404 unknown)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def for_session(
+    conn: Connection, site: SiteConfig, session_id: str, kept: str | None, now: float
+) -> str | None:
+    """The code a session shown the default number displays: `kept` (the code it still
+    owns, if any), else a new one. None only if every draw collided."""
+    if kept is not None:
+        return kept
+    for digits in visit_code.DRAWS:
+        code = visit_code.draw(digits, secrets.randbelow)
+        session_repo.lock_visit_code(conn, site.id, code)
+        if not session_repo.visit_code_in_use(
+            conn,
+            site_id=site.id,
+            code=code,
+            since=now - visit_code.LIFETIME,
+            session_id=session_id,
+        ):
+            session_repo.set_visit_code(conn, session_id, code)
+            return code
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    call_id: str
+    code: str
+    session_id: str
+    applied: bool  # False: the call was busy; the worker applies it shortly
+
+
+def enter(
+    engine: Engine, account_id: int, call_id: str, typed: str, by: str, clock: Clock
+) -> Entered:
+    """Attribute call `call_id` of the account to the visit that showed code `typed`.
+
+    Raises `CodeError`: 400 for something that cannot be a code, 404 for a call not of
+    this account or a code no visit of the call's site showed around the ring.
+    """
+    code = visit_code.normalize(typed)
+    if code is None:
+        raise CodeError(400, "code: a visit code is 4 to 6 digits")
+    if not is_call_key(call_id):
+        raise CodeError(404, "no such call")
+    with transaction(engine) as conn:
+        call = visit_code_repo.call_for_entry(conn, account_id, call_id)
+        if call is None:
+            raise CodeError(404, "no such call")
+        holder = _holder(conn, call, code)
+        claim = VisitClaim(code, holder.session_id, holder.visitor_id)
+        current = entry_of(conn, call["id"])
+        if current is None or current.claim != claim:
+            _store(conn, call, Entry(claim, call["provider_call_id"], clock(), by[:200]))
+    applied = calls.apply(engine, call["id"], clock)
+    return Entered(call["id"], code, holder.session_id, applied)
+
+
+def _holder(conn: Connection, call: Row, code: str) -> CodeHolder:
+    ring_at = float(call["started_at"])
+    since = ring_at - visit_code.LIFETIME
+    rows = session_repo.visit_code_holders(conn, call["site_id"], code, since)
+    holders = [
+        CodeHolder(r["id"], r["visitor_id"], r["started_at"], r["last_seen_at"]) for r in rows
+    ]
+    found = visit_code.pick(holders, ring_at)
+    if found is None:
+        raise CodeError(404, f"no visit showed code {code} around the time of this call")
+    return found
+
+
+def _store(conn: Connection, call: Row, entry: Entry) -> None:
+    call_repo.insert_event(
+        conn,
+        {
+            "account_id": call["account_id"],
+            "integration_id": call["integration_id"],
+            "dedup_key": f"{visit_code.KIND}:{secrets.token_hex(16)}",  # every entry counts
+            "call_key": call["id"],
+            "kind": visit_code.KIND,
+            "received_at": entry.at,
+            "body": visit_code.entry_body(entry),
+            "response": None,
+        },
+    )
+
+
+def entry_of(conn: Connection, call_id: str) -> Entry | None:
+    """The code entry that counts for a call (the latest), or None."""
+    rows = call_repo.events_of(conn, call_id)
+    entries = [visit_code.read_entry(r["body"]) for r in rows if r["kind"] == visit_code.KIND]
+    return visit_code.latest(e for e in entries if e is not None)
