@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from callpath import cli_bench, cli_calls, cli_pool
 from callpath import settings as settings_mod
-from callpath.domain.pool import PoolSettings
+from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
@@ -162,7 +162,7 @@ def site_add(
     region: Annotated[str, typer.Option(help="Default phone region (ISO country).")] = "RU",
     hold_after_leave: Annotated[
         int, typer.Option(help="Seconds a number stays held after the visitor leaves.")
-    ] = 300,
+    ] = HOLD_AFTER_LEAVE,
     cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
     ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
     match_window: Annotated[

@@ -105,14 +105,14 @@ def test_repeat_caller_on_a_static_number_keeps_the_static_channel() -> None:
 def test_caller_history_agreeing_with_a_holder_strengthens_it() -> None:
     h = [holder("s", -1000, -500), holder("t", -990, -480)]
     alone = match_call(ring("pool"), h, [])
-    agreed = match_call(ring("pool"), h, [EarlierCall("c1", T - 60, "v-s", "s")])
+    agreed = match_call(ring("pool"), h, [EarlierCall("c1", T - 60, "v-s", "s", 0.95)])
     assert alone.method == "none"
     assert (agreed.session_id, agreed.repeat) == ("s", True)
     assert agreed.confidence >= scoring.THRESHOLD
 
 
-def test_holder_on_the_page_beats_a_disagreeing_caller_history() -> None:
-    earlier = [EarlierCall("c1", T - 60, "v-other", "s-other")]
+def test_holder_on_the_page_beats_an_unsure_disagreeing_caller_history() -> None:
+    earlier = [EarlierCall("c1", T - 60, "v-other", "s-other", 0.6)]
     m = match_call(ring("pool"), [holder("s", -600, 300, last=-10)], earlier)
     assert (m.method, m.session_id, m.repeat) == ("pool", "s", True)
 
@@ -121,6 +121,33 @@ def test_without_a_confident_holder_the_caller_history_decides() -> None:
     earlier = [EarlierCall("c1", T - 86_400, "v-first", "s-first")]
     m = match_call(ring("pool"), [holder("a", -1000, -500), holder("b", -990, -480)], earlier)
     assert (m.method, m.session_id) == ("caller_history", "s-first")
+
+
+def test_a_redial_goes_to_the_visit_its_earlier_call_went_to() -> None:
+    holders = [holder("first", -40_000, -39_500), holder("fresh", -3000, -2500)]
+    earlier = [EarlierCall("c1", T - 39_700, "v-first", "first", 0.99, same_number=True)]
+    assert match_call(ring("pool"), holders, []).session_id != "first"
+    m = match_call(ring("pool"), holders, earlier)
+    assert (m.method, m.session_id, m.repeat) == ("fallback", "first", True)
+    assert m.confidence >= scoring.THRESHOLD
+
+
+def test_a_redial_of_a_visit_no_longer_among_the_holders_competes_on_its_own() -> None:
+    holders = [holder("fresh", -3000, -2500)]
+    earlier = [EarlierCall("c1", T - 70_000, "v-gone", "gone", 0.99, same_number=True)]
+    m = match_call(ring("pool"), holders, earlier)
+    assert (m.method, m.session_id, m.visitor_id) == ("caller_history", "gone", "v-gone")
+    assert [a.session_id for a in m.alternatives] == ["fresh"]
+
+
+def test_a_call_to_another_number_is_history_but_not_a_redial() -> None:
+    holders = [holder("first", -40_000, -39_500), holder("fresh", -3000, -2500)]
+    other = [EarlierCall("c1", T - 39_700, "v-first", "first", 0.99, same_number=False)]
+    same = [EarlierCall("c1", T - 39_700, "v-first", "first", 0.99, same_number=True)]
+    assert (
+        match_call(ring("pool"), holders, other).confidence
+        < match_call(ring("pool"), holders, same).confidence
+    )
 
 
 def test_unknown_number_with_no_history_is_none() -> None:

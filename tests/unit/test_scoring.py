@@ -34,5 +34,41 @@ def test_evidence_moves_the_score() -> None:
     tapped = Evidence("a", "va", T - 900, T - 600, T - 200, tapped_at=T - 60)
     assert score(T, 30, [tapped, rival], None)[0].evidence.session_id == "a"
     assert score(T, 30, [tapped, rival], None)[0].confidence > plain
-    assert score(T, 30, [base, rival], "va")[0].evidence.session_id == "a"
+    known = scoring.Caller("va", 0.95)
+    assert score(T, 30, [base, rival], known)[0].evidence.session_id == "a"
+    assert score(T, 30, [base, rival], known)[0].confidence > plain
     assert 0 < scoring.THRESHOLD < 1
+
+
+def test_a_number_that_changes_hands_often_leaves_more_to_someone_else() -> None:
+    late = Evidence("a", "va", T - 7200, T - 7000, T - 6900)
+    quiet = [late]
+    busy = [late] + [
+        Evidence(f"o{i}", f"vo{i}", T - 7200 - 600 * i, T - 7200 - 600 * i, T - 7000 - 600 * i)
+        for i in range(1, 30)
+    ]
+    assert scoring.other_weight(T, busy) > 5 * scoring.other_weight(T, quiet)
+    assert score(T, 30, quiet)[0].confidence > score(T, 30, busy)[0].confidence
+
+
+def test_a_redial_weighs_more_than_the_delay_since_the_visit() -> None:
+    first = Evidence("first", "v1", T - 40_000, T - 39_800, T - 39_500)
+    fresh = Evidence("fresh", "v2", T - 3000, T - 2800, T - 2500)
+    plain = score(T, 30, [first, fresh])
+    assert plain[0].evidence.session_id == "fresh"
+    redial = scoring.Redial("first", "v1", T - 39_700, 0.99)
+    ranked = score(T, 30, [first, fresh], scoring.Caller("v1", 0.99, redial))
+    assert ranked[0].evidence.session_id == "first"
+    assert ranked[0].confidence >= scoring.THRESHOLD
+    assert "redial" in ranked[0].reason
+
+
+def test_an_unsure_earlier_call_says_little_about_the_caller() -> None:
+    first = Evidence("first", "v1", T - 40_000, T - 39_800, T - 39_500)
+    fresh = Evidence("fresh", "v2", T - 3000, T - 2800, T - 2500)
+    sure = score(T, 30, [first, fresh], scoring.Caller("v1", 0.99))
+    unsure = score(T, 30, [first, fresh], scoring.Caller("v1", 0.3))
+    share = {s.evidence.session_id: s.confidence for s in sure}
+    unsure_share = {s.evidence.session_id: s.confidence for s in unsure}
+    assert share["first"] > unsure_share["first"]
+    assert share["fresh"] < unsure_share["fresh"]

@@ -43,6 +43,8 @@ class EarlierCall:
     started_at: float
     visitor_id: str | None
     session_id: str | None
+    confidence: float = 0.0
+    same_number: bool = False  # it dialled the number this call dialled
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +88,33 @@ def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierC
         best: Candidate | None = Candidate("static", 1.0, None, None, "static number")
         others: list[Candidate] = []
     elif ring.number_kind == "pool":
-        best, others = _scored(ring, holders, history)
+        best, others = _scored(ring, holders, history, _caller(earlier, history))
     else:
         best, others = history, []
     return _result(best, others, earlier, history)
 
 
+def _caller(earlier: Sequence[EarlierCall], history: Candidate | None) -> scoring.Caller | None:
+    """What the caller's earlier calls tell the scorer (None for a first-time caller)."""
+    known = next((call for call in reversed(earlier) if call.visitor_id), None)
+    if history is None or known is None:
+        return None
+    redial = next(
+        (
+            scoring.Redial(call.session_id, call.visitor_id, call.started_at, call.confidence)
+            for call in reversed(earlier)
+            if call.same_number and call.session_id and call.visitor_id
+        ),
+        None,
+    )
+    return scoring.Caller(known.visitor_id, known.confidence, redial)
+
+
 def _scored(
-    ring: Ring, holders: Sequence[Holder], history: Candidate | None
+    ring: Ring,
+    holders: Sequence[Holder],
+    history: Candidate | None,
+    caller: scoring.Caller | None,
 ) -> tuple[Candidate | None, list[Candidate]]:
     """The best-scored holder if confident enough; else the caller's history; else none.
     The runners-up are kept either way."""
@@ -104,12 +125,10 @@ def _scored(
         for h in holders
         if h.until >= ring.at - ring.match_window
     ]
-    scored = scoring.score(
-        ring.at, ring.ping_interval, evidence, history.visitor_id if history else None
-    )
+    scored = scoring.score(ring.at, ring.ping_interval, evidence, caller)
     ranked = [
         Candidate(
-            "pool" if s.held else "fallback",
+            "caller_history" if s.redial_only else "pool" if s.held else "fallback",
             s.confidence,
             s.evidence.session_id,
             s.evidence.visitor_id,
@@ -119,7 +138,7 @@ def _scored(
     ]
     if ranked and ranked[0].confidence >= scoring.THRESHOLD:
         return ranked[0], ranked[1:]
-    if history is not None and not any(c.visitor_id == history.visitor_id for c in ranked):
+    if history is not None:
         return history, ranked
     return None, ranked
 

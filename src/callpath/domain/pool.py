@@ -14,12 +14,17 @@ SELECTIONS = ("idle_longest", "random")
 POLICIES = ("standard", "naive")
 
 
+# Chosen on bench/accuracy.py (docs/configuration.md): a short hold lets the pool hand the
+# number idle longest to the next visitor instead of showing the default number.
+HOLD_AFTER_LEAVE = 60
+
+
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
     """Per-site hold rules. Times are seconds."""
 
     ping_interval: int = 30
-    hold_after_leave: int = 300
+    hold_after_leave: int = HOLD_AFTER_LEAVE
     cooldown: int = 60
     session_timeout: int = 1800
     # "idle_longest" (the number free longest; spreads reuse) or "random" (the naive

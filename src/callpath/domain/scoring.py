@@ -23,12 +23,27 @@ DELAY_PRIOR = (
     (0.05, 3 * 3600.0, 1.2),
     (0.03, 36 * 3600.0, 0.6),
 )
+QUICKEST = 10.0
 PRESENT = 3.0  # holding, and the page pinged within the last few intervals
 HOLDING = 1.5  # holding, quiet (a hidden tab: the visitor may be dialling)
 TAP = 30.0  # tapped or clicked the number within TAP_WINDOW before the ring
 TAP_WINDOW = 900.0
-HISTORY = 20.0  # the caller's earlier call was this visitor's
-OTHER = 2e-7  # weight of "a caller none of the candidates" (a density, per second)
+# The caller's earlier call went to this visitor: caller ids name people, so the other
+# candidates explain this caller only if that attribution was wrong (1 - its confidence)
+# or the same person came back on another device; HISTORY_FLOOR bounds the odds.
+HISTORY_FLOOR = 0.002
+# A redial: the caller dialled this number before and that call was attributed. Repeat calls
+# (share of callers who call again, and when: a quick redial or a follow-up hours later),
+# weighed against the share of visits that call at all.
+REPEAT_SHARE = 0.10
+CALL_SHARE = 0.03
+REPEAT_PRIOR = ((0.7, 180.0, 0.8), (0.3, 20 * 3600.0, 1.0))
+# "A caller none of the candidates explains" (someone shown the number before the window,
+# a number passed on, a misdial): this share of the calls the number's traffic brings. The
+# number's reuse rate (holders per second over the candidates' span) sets its scale, so a
+# number that changes hands every few minutes earns less trust in any one holder.
+STRAY = 0.004
+MIN_SPAN = 600.0
 THRESHOLD = 0.8  # below this the call stays unattributed (chosen on bench/accuracy.py)
 
 
@@ -43,40 +58,107 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Redial:
+    """The caller's latest earlier call to the dialled number, and whom it went to."""
+
+    session_id: str
+    visitor_id: str
+    at: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the caller's earlier calls say: whose visitor it was, how sure that was, and
+    the latest earlier call to this same number."""
+
+    visitor_id: str | None
+    confidence: float = 0.0
+    redial: Redial | None = None
+
+    @property
+    def leak(self) -> float:
+        """How well someone else explains this caller id."""
+        return max(1.0 - self.confidence, HISTORY_FLOOR)
+
+
+@dataclass(frozen=True, slots=True)
 class Scored:
     evidence: Evidence
     confidence: float
     held: bool
     reason: str
+    redial_only: bool = False  # the earlier call's visit, no longer among the holders
 
 
-def delay_density(seconds: float) -> float:
+def _mixture(prior: Sequence[tuple[float, float, float]], seconds: float) -> float:
     d = max(seconds, 1.0)
     total = 0.0
-    for share, median, sigma in DELAY_PRIOR:
+    for share, median, sigma in prior:
         z = (math.log(d) - math.log(median)) / sigma
         total += share * math.exp(-0.5 * z * z) / (d * sigma * math.sqrt(2 * math.pi))
     return total
+
+
+def delay_density(seconds: float) -> float:
+    """The prior's density; a call in the first seconds (a tap on a number that has just
+    appeared) weighs as one `QUICKEST` seconds in, not as an impossibility."""
+    return _mixture(DELAY_PRIOR, max(seconds, QUICKEST))
+
+
+def redial_weight(seconds: float, confidence: float) -> float:
+    """A redial's weight, on the same scale as `delay_density` (per visit that calls)."""
+    return REPEAT_SHARE / CALL_SHARE * _mixture(REPEAT_PRIOR, seconds) * confidence
+
+
+def other_weight(ring_at: float, candidates: Sequence[Evidence]) -> float:
+    """The "someone else" term: STRAY times the number's reuse rate."""
+    if not candidates:
+        return STRAY / MIN_SPAN
+    span = max(ring_at - min(c.shown_at for c in candidates), MIN_SPAN)
+    return STRAY * len(candidates) / span
 
 
 def score(
     ring_at: float,
     ping_interval: float,
     candidates: Sequence[Evidence],
-    history_visitor: str | None,
+    caller: Caller | None = None,
 ) -> list[Scored]:
-    """Candidates best first, each with its confidence."""
-    weighed = [_weigh(ring_at, ping_interval, c, history_visitor) for c in candidates]
-    total = sum(w for w, _, _ in weighed) + OTHER
+    """Candidates best first, each with its confidence. A redial whose earlier call's visit
+    is no longer among the holders competes as a candidate of its own."""
+    weighed = [_weigh(ring_at, ping_interval, c, caller) for c in candidates]
+    total = sum(w for w, _, _ in weighed) + other_weight(ring_at, candidates)
     scored = [
-        Scored(c, w / total, held, reason)
-        for c, (w, held, reason) in zip(candidates, weighed, strict=True)
+        Scored(c, w, held, reason) for c, (w, held, reason) in zip(candidates, weighed, strict=True)
     ]
-    return sorted(scored, key=lambda s: -s.confidence)
+    extra = _lone_redial(ring_at, candidates, caller)
+    if extra is not None:
+        total += extra.confidence
+        scored.append(extra)
+    normed = [
+        Scored(s.evidence, s.confidence / total, s.held, s.reason, s.redial_only) for s in scored
+    ]
+    return sorted(normed, key=lambda s: -s.confidence)
+
+
+def _lone_redial(
+    ring_at: float, candidates: Sequence[Evidence], caller: Caller | None
+) -> Scored | None:
+    redial = caller.redial if caller else None
+    if redial is None or any(c.session_id == redial.session_id for c in candidates):
+        return None
+    since = ring_at - redial.at
+    evidence = Evidence(redial.session_id, redial.visitor_id, redial.at, redial.at, redial.at)
+    weight = redial_weight(since, redial.confidence)
+    return Scored(evidence, weight, False, f"redial of a call {since:.0f} s earlier", True)
 
 
 def _weigh(
-    ring_at: float, ping_interval: float, c: Evidence, history_visitor: str | None
+    ring_at: float,
+    ping_interval: float,
+    c: Evidence,
+    caller: Caller | None,
 ) -> tuple[float, bool, str]:
     since = ring_at - c.shown_at
     weight = delay_density(since)
@@ -93,7 +175,16 @@ def _weigh(
     if c.tapped_at is not None and 0 <= ring_at - c.tapped_at <= TAP_WINDOW:
         weight *= TAP
         reasons.append("tapped the number")
-    if history_visitor is not None and c.visitor_id == history_visitor:
-        weight *= HISTORY
+    if caller is None:
+        return weight, held, "; ".join(reasons)
+    redial = caller.redial
+    if redial is not None and c.session_id == redial.session_id:
+        weight += redial_weight(ring_at - redial.at, redial.confidence)
+        reasons.append(f"redial of a call {ring_at - redial.at:.0f} s earlier")
+    if caller.visitor_id is None:
+        pass
+    elif c.visitor_id == caller.visitor_id:
         reasons.append("same caller as an earlier call")
+    else:
+        weight *= caller.leak
     return weight, held, "; ".join(reasons)

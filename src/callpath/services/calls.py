@@ -233,10 +233,16 @@ def _match(
     earlier: list[EarlierCall] = []
     if caller:
         rows = call_repo.earlier_calls(conn, site["id"], caller, facts.started_at, key)
-        earlier = [
-            EarlierCall(r["id"], r["started_at"], r["visitor_id"], r["session_id"]) for r in rows
-        ]
+        number_id = number["id"] if number else None
+        earlier = [_earlier(r, number_id) for r in rows]
     return match_call(ring, holders, earlier)
+
+
+def _earlier(row: dict[str, Any], number_id: int | None) -> EarlierCall:
+    same = number_id is not None and row["number_id"] == number_id
+    return EarlierCall(
+        row["id"], row["started_at"], row["visitor_id"], row["session_id"], row["confidence"], same
+    )
 
 
 def _match_values(conn: Connection, match: Match, number: dict[str, Any] | None) -> dict[str, Any]:

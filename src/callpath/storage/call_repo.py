@@ -122,7 +122,7 @@ _HOLDERS = (
     .limit(50)
 )
 _EARLIER = (
-    select(c.id, c.started_at, c.visitor_id, c.session_id)
+    select(c.id, c.started_at, c.visitor_id, c.session_id, c.confidence, c.number_id)
     .where(
         c.site_id == bindparam("site_id"),
         c.caller == bindparam("caller"),

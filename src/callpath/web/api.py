@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from callpath.domain.pool import PoolSettings
+from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
@@ -61,7 +61,7 @@ class SiteIn(Inbound):
     currency: str = Field(default="RUB", max_length=3)
     region: str = Field(default="RU", min_length=2, max_length=2)
     ping_interval: int = 30
-    hold_after_leave: int = 300
+    hold_after_leave: int = HOLD_AFTER_LEAVE
     cooldown: int = 60
     session_timeout: int = 1800
     match_window: int = Field(default=172_800, ge=0, le=604_800)
