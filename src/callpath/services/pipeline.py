@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +31,10 @@ from callpath.telephony.generic import adapter as generic
 log = logging.getLogger("callpath.calls")
 
 
+Verifier = Callable[[Integration, float], None]  # (integration, now); raises Unauthorized
+Parser = Callable[[bytes], tuple[CallEvent, str]]  # raw body -> (event, dedup key)
+
+
 class Unavailable(Exception):
     """Neither the database nor the route cache can vouch for the sender (answered 503)."""
 
@@ -48,22 +53,34 @@ class CallPipeline:
         self.clock = clock
 
     # -- receiving -------------------------------------------------------------------
-    def receive_generic(
-        self, integration_id: str, timestamp: str | None, signature: str | None, body: bytes
+    def receive(
+        self, kind: str, integration_id: str, body: bytes, verify: Verifier, parse: Parser
     ) -> Reply:
+        """One delivery of any provider: `verify` raises `Unauthorized` unless the sender
+        proved it knows the integration's secret; `parse` turns the stored `body` into the
+        call event and its dedup key (`services.calls.PARSERS[kind]` must read it the same
+        way, as folding parses stored bodies again)."""
         now = self.clock()
         integ, db_ok = self._integration(integration_id)
-        if integ is None or integ.kind != "generic":
+        if integ is None or integ.kind != kind:
             raise Unauthorized("unknown integration")
         if not integ.active:
             raise Unauthorized("integration is disabled")
-        generic.verify(integ.secret, timestamp, signature, body, now)
+        verify(integ, now)
         try:
-            event, dedup_key = generic.parse(body)
+            event, dedup_key = parse(body)
         except Ignored as exc:
             return Reply({"ignored": str(exc)})
         item = calls.received(integ, event, dedup_key, body, now)
         return self.accept(integ, event, item, db_ok)
+
+    def receive_generic(
+        self, integration_id: str, timestamp: str | None, signature: str | None, body: bytes
+    ) -> Reply:
+        def verify(integ: Integration, now: float) -> None:
+            generic.verify(integ.secret, timestamp, signature, body, now)
+
+        return self.receive("generic", integration_id, body, verify, generic.parse)
 
     def accept(self, integ: Integration, event: CallEvent, item: Received, db_ok: bool) -> Reply:
         response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
