@@ -12,6 +12,7 @@ import httpx
 import typer
 from sqlalchemy import Connection, select
 
+from callpath import telephony
 from callpath.domain import phone
 from callpath.services import auth, setup
 from callpath.storage.db import transaction
@@ -38,8 +39,12 @@ def _site_by_key(conn: Connection, key: str) -> tuple[int, int]:
 def integration_add(
     site: Annotated[str, typer.Option(help="Site key (as in the snippet URL).")],
     name: Annotated[str, typer.Option(help="A name to tell integrations apart.")] = "PBX",
-    kind: Annotated[str, typer.Option(help="generic")] = "generic",
+    kind: Annotated[str, typer.Option(help=" | ".join(telephony.KINDS))] = "generic",
     server: Annotated[str | None, typer.Option(help="Public base URL of this server.")] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(help="The provider's own signing key (Twilio auth token, Zadarma secret)."),
+    ] = None,
 ) -> None:
     """Create an integration and print its webhook URL and secret (shown only now)."""
     from callpath.cli import _engine, _fail
@@ -47,15 +52,15 @@ def integration_add(
     try:
         with transaction(_engine()) as conn:
             site_id, account_id = _site_by_key(conn, site)
-            made = setup.create_integration(conn, account_id, site_id, kind, name, time.time())
+            made = setup.create_integration(
+                conn, account_id, site_id, kind, name, time.time(), secret
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    url = f"{_base_url(server)}/hooks/{kind}/{made.id}"
     typer.echo(
         f"integration {made.id} ({kind}) for site {site}\n"
-        f"  url:    {_base_url(server)}/hooks/{kind}/{made.id}\n"
-        f"  secret: {made.secret}\n"
-        "Sign each request: X-Callpath-Timestamp: <unix seconds>, X-Callpath-Signature: "
-        'hex(HMAC-SHA256(secret, timestamp + "." + body)). See docs/webhooks.md.'
+        + telephony.instructions(kind, url, made.secret)
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from callpath import telephony
 from callpath.domain import phone, visit_code
 from callpath.domain.calls import CallEvent, CallFacts, call_key, fold
 from callpath.domain.matching import (
@@ -25,11 +26,8 @@ from callpath.domain.matching import (
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.base import BadEvent
-from callpath.telephony.generic import adapter as generic
 
 Clock = Callable[[], float]
-Parser = Callable[[bytes], tuple[CallEvent, str]]
-PARSERS: dict[str, Parser] = {"generic": generic.parse}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +152,7 @@ def apply_pending(engine: Engine, clock: Clock, older_than: float = 5.0, limit: 
 
 
 def _parse_all(kind: str, rows: list[dict[str, Any]]) -> list[CallEvent]:
-    parser = PARSERS[kind]
+    parser = telephony.parser(kind)
     events: list[CallEvent] = []
     for row in rows:
         if row["kind"] == visit_code.KIND:

@@ -58,7 +58,7 @@ class CallPipeline:
     ) -> Reply:
         """One delivery of any provider: `verify` raises `Unauthorized` unless the sender
         proved it knows the integration's secret; `parse` turns the stored `body` into the
-        call event and its dedup key (`services.calls.PARSERS[kind]` must read it the same
+        call event and its dedup key (`telephony.parser(kind)` must read it the same
         way, as folding parses stored bodies again)."""
         now = self.clock()
         integ, db_ok = self._integration(integration_id)

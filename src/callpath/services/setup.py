@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, insert, select
 
+from callpath import telephony
 from callpath.domain import phone
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
@@ -177,7 +178,7 @@ def add_number(
     )
 
 
-INTEGRATION_KINDS = ("generic",)
+INTEGRATION_KINDS = telephony.KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,16 +190,23 @@ class CreatedIntegration:
 
 
 def create_integration(
-    conn: Connection, account_id: int, site_id: int, kind: str, name: str, now: float
+    conn: Connection,
+    account_id: int,
+    site_id: int,
+    kind: str,
+    name: str,
+    now: float,
+    secret: str | None = None,
 ) -> CreatedIntegration:
-    """A new source of call events with its own signing secret (shown once, to its maker)."""
+    """A new source of call events with its own signing secret (shown once, to its maker);
+    a provider that signs with its own key (Twilio's auth token) needs `secret` given."""
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise SetupError(f"no site {site_id} in this account")
     if kind not in INTEGRATION_KINDS:
         raise SetupError(f"kind must be one of {', '.join(INTEGRATION_KINDS)}")
     created = CreatedIntegration(
-        "int_" + secrets.token_hex(8), secrets.token_hex(32), kind, site_id
+        "int_" + secrets.token_hex(8), _integration_secret(kind, secret), kind, site_id
     )
     call_repo.insert_integration(
         conn,
@@ -214,3 +222,14 @@ def create_integration(
         },
     )
     return created
+
+
+def _integration_secret(kind: str, given: str | None) -> str:
+    if kind not in telephony.PROVIDER_SECRET:
+        if given:
+            raise SetupError(f"a {kind} integration makes its own secret; do not give one")
+        return secrets.token_hex(32)
+    given = (given or "").strip()
+    if not 8 <= len(given) <= 128 or not given.isprintable() or " " in given:
+        raise SetupError(f"a {kind} integration needs the provider's secret (8..128 characters)")
+    return given

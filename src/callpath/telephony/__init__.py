@@ -4,3 +4,35 @@ Every adapter shares the generic webhook's storage, idempotency, folding and fai
 routing (`services.calls`, `services.routing`); an adapter only parses, verifies and
 answers in its provider's terms.
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import cast
+
+from callpath.domain.calls import CallEvent
+
+Parser = Callable[[bytes], tuple[CallEvent, str]]
+
+# Each kind is a package `callpath.telephony.<kind>` whose `adapter` module has
+# `parse(body) -> (CallEvent, dedup key)` (the stored raw body, read again when folding)
+# and `instructions(url, secret) -> str` (what `callpath integration add` prints).
+# A kind whose secret is the provider's own (an auth token) takes it from the user.
+KINDS = ("generic", "twilio", "zadarma")
+PROVIDER_SECRET = frozenset({"twilio", "zadarma"})
+
+
+def _adapter(kind: str) -> object:
+    if kind not in KINDS:
+        raise KeyError(f"unknown integration kind {kind!r}")
+    return importlib.import_module(f"callpath.telephony.{kind}.adapter")
+
+
+def parser(kind: str) -> Parser:
+    return cast(Parser, _adapter(kind).parse)
+
+
+def instructions(kind: str, url: str, secret: str) -> str:
+    fn = cast(Callable[[str, str], str], _adapter(kind).instructions)
+    return fn(url, secret)

@@ -140,3 +140,13 @@ def _url(value: str | None) -> str | None:
     if value is not None and not value.lower().startswith(("https://", "http://")):
         raise BadEvent("recording_url: must be an http(s) URL")
     return value
+
+
+def instructions(url: str, secret: str) -> str:
+    """What `callpath integration add` prints for a generic integration."""
+    return (
+        f"  url:    {url}\n"
+        f"  secret: {secret}\n"
+        "Sign each request: X-Callpath-Timestamp: <unix seconds>, X-Callpath-Signature: "
+        'hex(HMAC-SHA256(secret, timestamp + "." + body)). See docs/webhooks.md.'
+    )
