@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import ModuleType
 from typing import cast
 
 from callpath.domain.calls import CallEvent
@@ -23,7 +24,7 @@ KINDS = ("generic", "twilio", "zadarma")
 PROVIDER_SECRET = frozenset({"twilio", "zadarma"})
 
 
-def _adapter(kind: str) -> object:
+def _adapter(kind: str) -> ModuleType:
     if kind not in KINDS:
         raise KeyError(f"unknown integration kind {kind!r}")
     return importlib.import_module(f"callpath.telephony.{kind}.adapter")
