@@ -1,5 +1,6 @@
 import pytest
 
+from callpath.domain import phone
 from callpath.domain.phone import PhoneError, display, national_digits, to_e164
 
 
@@ -25,3 +26,11 @@ def test_invalid_numbers_are_refused_with_a_message(raw: str) -> None:
 def test_display_and_national() -> None:
     assert display("+74951112233") == "+7 495 111-22-33"
     assert national_digits("+74951112233") == "4951112233"
+
+
+def test_region_of_a_number() -> None:
+    assert phone.region_of("+79161234567") == "RU"
+    assert phone.region_of("+77012345678") == "KZ"  # +7 is shared: the number decides
+    assert phone.region_of("+4930123456") == "DE"
+    assert phone.region_of("+999") is None
+    assert phone.region_of("anonymous") is None

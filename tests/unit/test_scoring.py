@@ -72,3 +72,16 @@ def test_an_unsure_earlier_call_says_little_about_the_caller() -> None:
     unsure_share = {s.evidence.session_id: s.confidence for s in unsure}
     assert share["first"] > unsure_share["first"]
     assert share["fresh"] < unsure_share["fresh"]
+
+
+def test_a_caller_from_abroad_favours_a_visit_from_that_country() -> None:
+    home = Evidence("home", "v1", T - 900, T - 600, T - 200, country="RU")
+    abroad = Evidence("abroad", "v2", T - 800, T - 500, T - 100, country="DE")
+    domestic = score(T, 30, [home, abroad])
+    assert domestic[0].evidence.session_id == "abroad"  # the more recent one, by timing
+    german = score(T, 30, [home, abroad], foreign_caller="DE")
+    kazakh = score(T, 30, [home, abroad], foreign_caller="KZ")
+    assert german[0].evidence.session_id == "abroad"
+    assert german[0].confidence > domestic[0].confidence
+    assert "caller's country" in german[0].reason
+    assert [s.confidence for s in kazakh] == [s.confidence for s in domestic]

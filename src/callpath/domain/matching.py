@@ -35,6 +35,7 @@ class Holder:
     last_activity_at: float
     until: float
     tapped_at: float | None = None  # its last click on the number before the ring
+    country: str | None = None  # where the visit came from (by IP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Ring:
     match_window: float
     ping_interval: float
     policy: str = "standard"  # "naive": the holder at ring time or nobody (the reference)
+    foreign_caller: str | None = None  # the caller's country, when not the site's own
 
 
 def match_call(ring: Ring, holders: Sequence[Holder], earlier: Sequence[EarlierCall]) -> Match:
@@ -120,12 +122,18 @@ def _scored(
     The runners-up are kept either way."""
     evidence = [
         scoring.Evidence(
-            h.session_id, h.visitor_id, h.started_at, h.last_activity_at, h.until, h.tapped_at
+            h.session_id,
+            h.visitor_id,
+            h.started_at,
+            h.last_activity_at,
+            h.until,
+            h.tapped_at,
+            h.country,
         )
         for h in holders
         if h.until >= ring.at - ring.match_window
     ]
-    scored = scoring.score(ring.at, ring.ping_interval, evidence, caller)
+    scored = scoring.score(ring.at, ring.ping_interval, evidence, caller, ring.foreign_caller)
     ranked = [
         Candidate(
             "caller_history" if s.redial_only else "pool" if s.held else "fallback",

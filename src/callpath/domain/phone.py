@@ -54,6 +54,16 @@ def try_e164(raw: str | None, region: str = "RU") -> str | None:
         return None
 
 
+@lru_cache(maxsize=65536)
+def region_of(e164: str) -> str | None:
+    """The country an E.164 number belongs to ("RU", "KZ", ...), None if unknown."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+    return region if region and region != "ZZ" else None
+
+
 def mask(number: str | None) -> str | None:
     """What an operator sees of a caller: the last 4 digits only."""
     if not number:

@@ -44,6 +44,9 @@ REPEAT_PRIOR = ((0.7, 180.0, 0.8), (0.3, 20 * 3600.0, 1.0))
 # number that changes hands every few minutes earns less trust in any one holder.
 STRAY = 0.004
 MIN_SPAN = 600.0
+# A caller from abroad (the number's country is not the site's) and a visit from that same
+# country: rare by chance. The converse says nothing (VPNs, roaming), so it only boosts.
+REGION_MATCH = 5.0
 THRESHOLD = 0.8  # below this the call stays unattributed (chosen on bench/accuracy.py)
 
 
@@ -55,6 +58,7 @@ class Evidence:
     last_activity_at: float
     until: float
     tapped_at: float | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +128,11 @@ def score(
     ping_interval: float,
     candidates: Sequence[Evidence],
     caller: Caller | None = None,
+    foreign_caller: str | None = None,
 ) -> list[Scored]:
     """Candidates best first, each with its confidence. A redial whose earlier call's visit
     is no longer among the holders competes as a candidate of its own."""
-    weighed = [_weigh(ring_at, ping_interval, c, caller) for c in candidates]
+    weighed = [_weigh(ring_at, ping_interval, c, caller, foreign_caller) for c in candidates]
     total = sum(w for w, _, _ in weighed) + other_weight(ring_at, candidates)
     scored = [
         Scored(c, w, held, reason) for c, (w, held, reason) in zip(candidates, weighed, strict=True)
@@ -159,6 +164,7 @@ def _weigh(
     ping_interval: float,
     c: Evidence,
     caller: Caller | None,
+    foreign_caller: str | None,
 ) -> tuple[float, bool, str]:
     since = ring_at - c.shown_at
     weight = delay_density(since)
@@ -175,6 +181,9 @@ def _weigh(
     if c.tapped_at is not None and 0 <= ring_at - c.tapped_at <= TAP_WINDOW:
         weight *= TAP
         reasons.append("tapped the number")
+    if foreign_caller is not None and c.country == foreign_caller:
+        weight *= REGION_MATCH
+        reasons.append(f"visiting from the caller's country ({foreign_caller})")
     if caller is None:
         return weight, held, "; ".join(reasons)
     redial = caller.redial

@@ -223,7 +223,14 @@ def _match(
     caller: str | None,
 ) -> Match:
     kind = number["kind"] if number else None
-    ring = Ring(kind, facts.started_at, site["match_window"], site["ping_interval"], site["policy"])
+    ring = Ring(
+        kind,
+        facts.started_at,
+        site["match_window"],
+        site["ping_interval"],
+        site["policy"],
+        _foreign(caller, site["region"]),
+    )
     holders = []
     if kind == "pool" and number:
         rows = call_repo.holders(conn, number["id"], ring.at, ring.match_window)
@@ -234,6 +241,12 @@ def _match(
         number_id = number["id"] if number else None
         earlier = [_earlier(r, number_id) for r in rows]
     return match_call(ring, holders, earlier)
+
+
+def _foreign(caller: str | None, site_region: str) -> str | None:
+    """The caller's country when it is not the site's own (None: domestic or unknown)."""
+    region = phone.region_of(caller) if caller else None
+    return region if region and region != site_region else None
 
 
 def _earlier(row: dict[str, Any], number_id: int | None) -> EarlierCall:

@@ -104,6 +104,7 @@ _TAPPED_AT = (
     )
     .scalar_subquery()
 )
+_COUNTRY = select(sessions.c.country).where(sessions.c.id == r.session_id).scalar_subquery()
 _HOLDERS = (
     select(
         r.session_id,
@@ -112,6 +113,7 @@ _HOLDERS = (
         r.last_activity_at,
         r.until,
         _TAPPED_AT.label("tapped_at"),
+        _COUNTRY.label("country"),
     )
     .where(
         r.number_id == bindparam("number_id"),
@@ -135,7 +137,7 @@ _EARLIER = (
 _SESSION_CHANNEL = select(
     sessions.c.source, sessions.c.medium, sessions.c.campaign, sessions.c.keyword
 ).where(sessions.c.id == bindparam("session_id"))
-_SITE_SETTINGS = select(s.id, s.match_window, s.ping_interval, s.policy).where(
+_SITE_SETTINGS = select(s.id, s.match_window, s.ping_interval, s.policy, s.region).where(
     s.id == bindparam("site_id")
 )
 _SERIALIZE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
