@@ -1,0 +1,1 @@
+"""Zadarma / Novofon PBX API v1 notifications (Novofon is the same API under another name)."""
