@@ -27,6 +27,8 @@ from callpath.web import (
     demo,
     errors,
     hooks,
+    hooks_twilio,
+    hooks_zadarma,
     journal,
     planner_page,
     tokens_page,
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         tracker_api.router,
         hooks.router,
+        hooks_twilio.router,
+        hooks_zadarma.router,
         demo.router,
         admin.router,
         admin_forms.router,

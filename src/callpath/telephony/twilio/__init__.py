@@ -1,0 +1,1 @@
+"""Twilio Programmable Voice: the Voice webhook answers TwiML <Dial>; callbacks are events."""
