@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///var/callpath.sqlite3"
+SIP_ALLOW_DEFAULT = "127.0.0.0/8,::1/128"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -27,16 +28,17 @@ class Settings:
     cookie_secure: bool = False
     spool_dir: Path = Path("var/spool")
     route_refresh_seconds: float = 10.0
+    sip_allow: tuple[Network, ...] = field(default_factory=lambda: _networks(SIP_ALLOW_DEFAULT))
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-def _networks(raw: str) -> tuple[Network, ...]:
+def _networks(raw: str, name: str = "CALLPATH_TRUSTED_PROXIES") -> tuple[Network, ...]:
     nets: list[Network] = []
     for part in filter(None, (p.strip() for p in raw.split(","))):
         try:
             nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise SettingsError(f"CALLPATH_TRUSTED_PROXIES: {part!r} is not an IP network") from exc
+            raise SettingsError(f"{name}: {part!r} is not an IP network") from exc
     return tuple(nets)
 
 
@@ -85,6 +87,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         cookie_secure=_bool(env, "CALLPATH_COOKIE_SECURE"),
         spool_dir=Path(env.get("CALLPATH_SPOOL_DIR", "").strip() or "var/spool"),
         route_refresh_seconds=float(_int(env, "CALLPATH_ROUTE_REFRESH_SECONDS", 10, 1, 3600)),
+        sip_allow=_networks(
+            env.get("CALLPATH_SIP_ALLOW") or SIP_ALLOW_DEFAULT, "CALLPATH_SIP_ALLOW"
+        ),
     )
 
 

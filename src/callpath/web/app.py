@@ -27,6 +27,7 @@ from callpath.web import (
     demo,
     errors,
     hooks,
+    hooks_sip,
     hooks_twilio,
     hooks_zadarma,
     journal,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         tracker_api.router,
         hooks.router,
+        hooks_sip.router,
         hooks_twilio.router,
         hooks_zadarma.router,
         demo.router,

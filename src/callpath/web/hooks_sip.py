@@ -1,0 +1,129 @@
+"""Kamailio SIP edge: `/hooks/sip/route` (per INVITE) and `/hooks/sip/event` (reports).
+
+Only clients in `CALLPATH_SIP_ALLOW` (loopback by default) may call them, and only with
+the integration's secret in `X-Callpath-Secret`. The route answer is the destination
+number as plain text, decided and stored like every `started` event
+(`services.pipeline`: one routing lookup, the route cache when the database is away);
+kamailio forwards to its own default destination when this answer does not come.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.exc import DBAPIError
+
+from callpath.domain import phone
+from callpath.services.calls import Integration
+from callpath.services.enrich import client_ip
+from callpath.services.pipeline import Reply
+from callpath.storage import call_repo
+from callpath.storage.db import transaction
+from callpath.telephony.base import BadEvent
+from callpath.telephony.sip import adapter
+from callpath.web.bodies import read_limited
+from callpath.web.context import Context, ctx
+from callpath.web.errors import ClientError
+from callpath.web.hooks import _run
+
+router = APIRouter(prefix="/hooks/sip", tags=["telephony"])
+_MAX_BODY = 4096
+_NO_STORE = {"Cache-Control": "no-store"}
+IntegrationId = Annotated[str, Query(max_length=24, description="The SIP integration's id")]
+
+
+class UnknownNumber(Exception):
+    """The dialled number is not one of the account's tracking numbers."""
+
+
+@router.get(
+    "/route",
+    summary="Kamailio asks where an INVITE goes: the destination number as plain text "
+    "(404: not a tracking number)",
+    response_class=PlainTextResponse,
+)
+async def sip_route(
+    request: Request,
+    background: BackgroundTasks,
+    integration: IntegrationId,
+    to: Annotated[str, Query(max_length=64, description="Dialled number (R-URI user)")],
+    call_id: Annotated[str, Query(max_length=200, description="SIP Call-ID")],
+    caller: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+) -> PlainTextResponse:
+    c = _allowed(request)
+    given = request.headers.get(adapter.AUTH_HEADER)
+    try:
+        body = adapter.started_body(call_id, caller, to, c.pipeline.clock())
+    except BadEvent as exc:
+        raise ClientError(400, str(exc)) from exc
+
+    def admit(integ: Integration, _now: float) -> None:
+        adapter.verify(integ.secret, given)
+        _screen(c, integ, to)
+
+    try:
+        reply = await _run(c.pipeline.receive, "sip", integration, body, admit, adapter.parse)
+    except UnknownNumber:
+        return PlainTextResponse("not a tracking number", status_code=404, headers=_NO_STORE)
+    _apply_later(c, reply, background)
+    return PlainTextResponse(str(reply.body.get("forward_to") or ""), headers=_NO_STORE)
+
+
+@router.post(
+    "/event",
+    summary="Kamailio reports a dialog's answer, end or failure (JSON)",
+)
+async def sip_event(
+    request: Request, background: BackgroundTasks, integration: IntegrationId
+) -> JSONResponse:
+    c = _allowed(request)
+    given = request.headers.get(adapter.AUTH_HEADER)
+    raw = await read_limited(request, _MAX_BODY)
+    try:
+        body = adapter.event_body(raw, c.pipeline.clock())
+    except BadEvent as exc:
+        raise ClientError(400, str(exc)) from exc
+
+    def verify(integ: Integration, _now: float) -> None:
+        adapter.verify(integ.secret, given)
+
+    reply = await _run(c.pipeline.receive, "sip", integration, body, verify, adapter.parse)
+    _apply_later(c, reply, background)
+    return JSONResponse({"ok": True, "call": reply.body.get("call")}, headers=_NO_STORE)
+
+
+def _allowed(request: Request) -> Context:
+    """Refuse clients outside `CALLPATH_SIP_ALLOW` before anything else is read."""
+    c = ctx(request)
+    peer = request.client.host if request.client else None
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), c.settings.trusted_proxies)
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        addr = None
+    if addr is None or not any(addr in net for net in c.settings.sip_allow):
+        raise ClientError(403, "client not allowed for the SIP edge (CALLPATH_SIP_ALLOW)")
+    return c
+
+
+def _screen(c: Context, integ: Integration, to: str) -> None:
+    """404 for a number the account does not track; with the database away, let the
+    route cache decide (the call must get through)."""
+    e164 = phone.try_e164(to, integ.region)
+    if e164 is None:
+        raise UnknownNumber(to)
+    try:
+        with transaction(c.engine, write=False) as conn:
+            row = call_repo.number_for_routing(conn, integ.account_id, e164)
+    except DBAPIError:
+        return
+    if row is None:
+        raise UnknownNumber(e164)
+
+
+def _apply_later(c: Context, reply: Reply, background: BackgroundTasks) -> None:
+    if reply.call_key:
+        background.add_task(c.pipeline.apply, reply.call_key)
