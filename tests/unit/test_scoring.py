@@ -76,12 +76,27 @@ def test_an_unsure_earlier_call_says_little_about_the_caller() -> None:
 
 def test_a_caller_from_abroad_favours_a_visit_from_that_country() -> None:
     home = Evidence("home", "v1", T - 900, T - 600, T - 200, country="RU")
-    abroad = Evidence("abroad", "v2", T - 800, T - 500, T - 100, country="DE")
-    domestic = score(T, 30, [home, abroad])
-    assert domestic[0].evidence.session_id == "abroad"  # the more recent one, by timing
+    abroad = Evidence("abroad", "v2", T - 900, T - 600, T - 200, country="DE")
+    domestic = {s.evidence.session_id: s.confidence for s in score(T, 30, [home, abroad])}
+    assert domestic["home"] == domestic["abroad"]
     german = score(T, 30, [home, abroad], foreign_caller="DE")
-    kazakh = score(T, 30, [home, abroad], foreign_caller="KZ")
+    kazakh = {
+        s.evidence.session_id: s.confidence
+        for s in score(T, 30, [home, abroad], foreign_caller="KZ")
+    }
     assert german[0].evidence.session_id == "abroad"
-    assert german[0].confidence > domestic[0].confidence
+    assert german[0].confidence > domestic["abroad"]
     assert "caller's country" in german[0].reason
-    assert [s.confidence for s in kazakh] == [s.confidence for s in domestic]
+    assert kazakh == domestic
+
+
+def test_a_visit_whose_hold_ended_rarely_makes_a_call_from_the_page() -> None:
+    # the same timing, but one still holds the number and one's hold ended a minute ago
+    held = Evidence("held", "v1", T - 120, T - 90, T + 30)
+    gone = Evidence("gone", "v2", T - 120, T - 90, T - 60)
+    assert scoring.released_density(120) < 0.2 * scoring.delay_density(120)
+    assert scoring.released_density(7200) > 0.95 * scoring.delay_density(7200)
+    ranked = score(T, 30, [gone, held])
+    assert ranked[0].evidence.session_id == "held"
+    tapped = Evidence("gone", "v2", T - 120, T - 90, T - 60, tapped_at=T - 80)
+    assert score(T, 30, [tapped, held])[0].evidence.session_id == "gone"

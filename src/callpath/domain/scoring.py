@@ -24,6 +24,9 @@ DELAY_PRIOR = (
     (0.03, 36 * 3600.0, 0.6),
 )
 QUICKEST = 10.0
+# A call made from the page (the prior's first component) comes while the number is still
+# held (the hold after leave covers the dialling); after the hold ended it is this rare.
+RELEASED_IN_SESSION = 0.1
 PRESENT = 3.0  # holding, and the page pinged within the last few intervals
 HOLDING = 1.5  # holding, quiet (a hidden tab: the visitor may be dialling)
 TAP = 30.0  # tapped or clicked the number within TAP_WINDOW before the ring
@@ -110,6 +113,14 @@ def delay_density(seconds: float) -> float:
     return _mixture(DELAY_PRIOR, max(seconds, QUICKEST))
 
 
+def released_density(seconds: float) -> float:
+    """The prior for a visit whose hold had ended at ring time: the hold covers the
+    dialling of a call made from the page, so its first component mostly did not happen."""
+    (share, median, sigma), *later = DELAY_PRIOR
+    prior = ((share * RELEASED_IN_SESSION, median, sigma), *later)
+    return _mixture(prior, max(seconds, QUICKEST))
+
+
 def redial_weight(seconds: float, confidence: float) -> float:
     """A redial's weight, on the same scale as `delay_density` (per visit that calls)."""
     return REPEAT_SHARE / CALL_SHARE * _mixture(REPEAT_PRIOR, seconds) * confidence
@@ -167,8 +178,9 @@ def _weigh(
     foreign_caller: str | None,
 ) -> tuple[float, bool, str]:
     since = ring_at - c.shown_at
-    weight = delay_density(since)
     held = c.shown_at <= ring_at <= c.until
+    tapped = c.tapped_at is not None and 0 <= ring_at - c.tapped_at <= TAP_WINDOW
+    weight = delay_density(since) if held or tapped else released_density(since)
     reasons = [f"shown {since:.0f} s before the call"]
     if held and ring_at - c.last_activity_at <= 3 * ping_interval:
         weight *= PRESENT
@@ -178,7 +190,7 @@ def _weigh(
         reasons.append("holding it, page quiet")
     else:
         reasons.append(f"released {ring_at - c.until:.0f} s before")
-    if c.tapped_at is not None and 0 <= ring_at - c.tapped_at <= TAP_WINDOW:
+    if tapped:
         weight *= TAP
         reasons.append("tapped the number")
     if foreign_caller is not None and c.country == foreign_caller:
