@@ -222,6 +222,12 @@ def number_add(
     source: Annotated[str | None, typer.Option(help="Channel source of a static number.")] = None,
     medium: Annotated[str | None, typer.Option(help="Channel medium of a static number.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Campaign of a static number.")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="Sub-pool of a pool number: source/medium, source, medium or country:XX."
+        ),
+    ] = None,
 ) -> None:
     """Add a tracking number to a site."""
     engine = _engine()
@@ -242,12 +248,14 @@ def number_add(
                     source=source,
                     medium=medium,
                     campaign=campaign,
+                    pool_group=group,
                 ),
                 time.time(),
             )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"{kind} number {number} added to site {site}")
+    in_group = f" (group {group.strip()})" if group and group.strip() else ""
+    typer.echo(f"{kind} number {number} added to site {site}{in_group}")
 
 
 def main() -> None:

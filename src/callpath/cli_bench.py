@@ -96,7 +96,7 @@ def gen(
 def replay_cmd(
     trace_file: Annotated[Path, typer.Argument(help="A trace (JSON Lines, TRACE.md).")],
     pool_size: Annotated[int, typer.Option(help="Pool numbers to replay with.", min=0)],
-    policy: Annotated[str, typer.Option(help="naive | ours")] = "ours",
+    policy: Annotated[str, typer.Option(help=" | ".join(replay.POLICIES))] = "ours",
     out: Annotated[Path | None, typer.Option(help="Write one line per call here.")] = None,
 ) -> None:
     """Replay a trace through the real allocation and matching code; print the score."""

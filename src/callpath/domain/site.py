@@ -25,6 +25,10 @@ class SiteConfig:
     default_number: str | None
     pool_size: int
     policy: str = "standard"
+    # Sub-pools (`domain/pool_groups.py`): the groups of the active pool numbers, and how
+    # many of those numbers belong to none.
+    pool_groups: frozenset[str] = frozenset()
+    ungrouped_size: int | None = None  # None: all of `pool_size`
 
     def allows_origin(self, origin: str | None) -> bool:
         """With no domains configured any origin may use the snippet; else only those."""
@@ -43,8 +47,13 @@ class SiteConfig:
 
         An entry is a medium ("organic"), a source ("google") or "source/medium".
         """
-        keys = {medium.lower(), source.lower(), f"{source}/{medium}".lower()}
-        return not keys.intersection(self.excluded_channels)
+        return not set(channel_keys(source, medium)).intersection(self.excluded_channels)
+
+
+def channel_keys(source: str, medium: str) -> tuple[str, str, str]:
+    """The rules a channel answers to, most specific first: "source/medium", "source",
+    "medium" (lower case). Excluded channels and pool groups are matched on these."""
+    return f"{source}/{medium}".lower(), source.lower(), medium.lower()
 
 
 def normalize_domain(raw: str) -> str:

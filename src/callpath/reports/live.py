@@ -25,6 +25,7 @@ def pool_state(conn: Connection, account_id: int, site_id: int, now: float) -> l
             n.active,
             n.held_until,
             n.held_session_id,
+            n.pool_group,
         )
         .where(n.account_id == account_id, n.site_id == site_id)
         .order_by(n.kind, n.e164)

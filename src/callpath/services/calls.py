@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from callpath import telephony
-from callpath.domain import phone, visit_code
+from callpath.domain import phone, pool_groups, visit_code
 from callpath.domain.calls import CallEvent, CallFacts, call_key, fold
 from callpath.domain.matching import (
     EarlierCall,
@@ -266,6 +266,8 @@ def _match_values(conn: Connection, match: Match, number: dict[str, Any] | None)
             medium=number["channel_medium"],
             campaign=number["channel_campaign"],
         )
+    elif match.method == "none" and number:
+        channel.update(_group_channel(number))
     return {
         **channel,
         "session_id": match.session_id,
@@ -276,6 +278,14 @@ def _match_values(conn: Connection, match: Match, number: dict[str, Any] | None)
         "repeat": match.repeat,
         "first_call_id": match.first_call_id,
     }
+
+
+def _group_channel(number: dict[str, Any]) -> dict[str, str]:
+    """An unattributed call to a number of a "source/medium" sub-pool still tells its
+    channel: that number is shown to sessions of that channel only (unless the site has
+    no ungrouped pool numbers to fall back on)."""
+    found = pool_groups.channel_of(number.get("pool_group"))
+    return {"source": found[0], "medium": found[1]} if found else {}
 
 
 def parse_record(record: dict[str, Any]) -> Received:

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, insert, select
 
 from callpath import telephony
-from callpath.domain import phone
+from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo
@@ -52,6 +52,7 @@ class NumberInput:
     provider: str | None = None
     region: str | None = None
     monthly_cost: float | None = None
+    pool_group: str | None = None  # a sub-pool rule (`domain/pool_groups.py`); pool only
 
 
 def _e164(raw: str, region: str, what: str) -> str:
@@ -151,6 +152,7 @@ def add_number(
         raise SetupError(f"kind must be one of {', '.join(NUMBER_KINDS)}")
     if data.kind == "static" and not (data.source or data.label):
         raise SetupError("a static number needs its channel: give a label or a source")
+    group = _pool_group(data)
     e164 = _e164(data.number, site["region"], "number")
     if site_repo.number_by_e164(conn, e164):
         raise SetupError(f"{e164} is already a tracking number")
@@ -174,8 +176,21 @@ def add_number(
             "monthly_cost": data.monthly_cost,
             "active": True,
             "created_at": now,
+            "pool_group": group,
         },
     )
+
+
+def _pool_group(data: NumberInput) -> str | None:
+    """The number's sub-pool rule in stored form; only pool numbers have one."""
+    if data.pool_group is None or not data.pool_group.strip():
+        return None
+    if data.kind != "pool":
+        raise SetupError(f"pool_group: only pool numbers belong to a group, not {data.kind}")
+    try:
+        return pool_groups.parse_rule(data.pool_group)
+    except ValueError as exc:
+        raise SetupError(f"pool_group: {exc}") from exc
 
 
 INTEGRATION_KINDS = telephony.KINDS

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from callpath.domain import phone, visit_code
+from callpath.domain import phone, pool_groups, visit_code
 from callpath.domain.channel import Landing, parse_landing
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, visit_codes
@@ -70,13 +70,15 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
         if continued is not None:
             return continued
         session_id = new_id()
+        country = enrich.geo.country(visit.ip)
         with batched(conn):  # no results needed: one round trip on PostgreSQL
             _upsert_visitor(conn, site, visitor, now)
-            device = _insert_session(conn, site, visit, visitor, session_id, landing, now)
+            device = _insert_session(conn, site, visit, visitor, session_id, landing, country, now)
         if device == "bot" and site.policy != "naive":
             # Crawlers and headless browsers never call: they must not drain the pool.
             return _fallback(conn, site, session_id, visitor, "bot", now)
-        excluded = not site.substitutes(landing.channel.source, landing.channel.medium)
+        ch = landing.channel
+        excluded = not site.substitutes(ch.source, ch.medium)
         return _assign(
             conn,
             site,
@@ -85,7 +87,24 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
             now,
             excluded=excluded,
             new_visitor=visit.visitor is None,
+            order=_order(site, ch.source, ch.medium, country),
         )
+
+
+def _order(
+    site: SiteConfig, source: str | None, medium: str | None, country: str | None
+) -> pool_groups.Order:
+    """Which sub-pools the session takes from, in turn (the naive reference: any number)."""
+    if site.policy == "naive":
+        return pool_groups.ANY_NUMBER
+    ungrouped = site.pool_size if site.ungrouped_size is None else site.ungrouped_size
+    return pool_groups.order_for(
+        site.pool_groups,
+        has_ungrouped=ungrouped > 0,
+        source=source,
+        medium=medium,
+        country=country,
+    )
 
 
 def _upsert_visitor(conn: Connection, site: SiteConfig, visitor: str, now: float) -> None:
@@ -126,6 +145,7 @@ def _insert_session(
     visitor: str,
     session_id: str,
     landing: Landing,
+    country: str | None,
     now: float,
 ) -> str | None:
     """Insert the session and its first pageview; returns the device class."""
@@ -154,7 +174,7 @@ def _insert_session(
             "device": device.device if device else None,
             "browser": device.browser if device else None,
             "os": device.os if device else None,
-            "country": enrich.geo.country(visit.ip),
+            "country": country,
             "number_reason": "none",
         },
     )
@@ -175,12 +195,14 @@ def _assign(
     previous: str | None = None,
     new_visitor: bool = False,
     code: str | None = None,
+    order: pool_groups.Order,
 ) -> Assignment:
     """Find the session a pool number.
 
     `previous` is the session's last number_reason, if it had one; a `new_visitor` (just
     created) has no number of its own to get back, which spares a lookup. `code`: the
     visit code the session still owns, shown again if the pool is still exhausted.
+    `order`: the sub-pools it may take from (`_order`).
     """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
@@ -192,6 +214,7 @@ def _assign(
         now=now,
         pool=site.pool,
         returning=not new_visitor,
+        order=order,
     )
     if held is None:
         reason = "exhausted" if site.pool_size else "default"
@@ -251,7 +274,12 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
         excluded=False,
         previous=previous,
         code=_owned_code(row, now),
+        order=_order(site, _text(row["source"]), _text(row["medium"]), _text(row["country"])),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _owned_code(row: dict[str, object], now: float) -> str | None:

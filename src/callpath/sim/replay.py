@@ -47,6 +47,8 @@ class Policy:
     pool: PoolSettings
     snippet: bool  # pings, leave beacons and tel clicks, as tracker.js sends them
     match_window: int = 172_800
+    # Sub-pools: (group rule, share of the pool); the rest of the pool stays ungrouped.
+    groups: tuple[tuple[str, float], ...] = ()
 
 
 POLICIES: dict[str, Policy] = {
@@ -54,6 +56,10 @@ POLICIES: dict[str, Policy] = {
         "naive", "naive", PoolSettings(hold_after_leave=1800, cooldown=0), snippet=False
     ),
     "ours": Policy("ours", "standard", PoolSettings(), snippet=True),  # the product defaults
+    # The product with 30% of the pool kept for the largest channel (traffic_model.CHANNELS).
+    "ours+groups": Policy(
+        "ours+groups", "standard", PoolSettings(), snippet=True, groups=(("yandex/cpc", 0.3),)
+    ),
 }
 DEFAULT_NUMBER = "+74950000000"
 RANDOM_SEED = 1
@@ -142,7 +148,7 @@ def _setup(header: Header, pool_size: int, policy: Policy, path: Path) -> _World
             key=header.site[:32] or "trace",
         )
         site_id = int(site["id"])
-        _numbers(conn, account, site_id, pool_size, base)
+        _numbers(conn, account, site_id, pool_size, base, policy.groups)
         made = setup.create_integration(conn, account, site_id, "generic", "replay", base)
         integ_row = call_repo.integration(conn, made.id)
         config = load_site_config(conn, site_id=site_id)
@@ -159,10 +165,18 @@ def _fast_sqlite(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.create_function("random", 0, lambda: draw(63))
 
 
-def _numbers(conn: Any, account: int, site_id: int, pool_size: int, now: float) -> None:
+def _numbers(
+    conn: Any,
+    account: int,
+    site_id: int,
+    pool_size: int,
+    now: float,
+    groups: tuple[tuple[str, float], ...] = (),
+) -> None:
     """The default number, then the pool in one multi-row insert (a large site's pool
     has thousands of numbers; one at a time, seeding took longer than the replay)."""
     setup.add_number(conn, account, site_id, setup.NumberInput(DEFAULT_NUMBER, "default"), now)
+    group_of = _group_of(pool_size, groups)
     if pool_size:
         rows = [
             {
@@ -172,10 +186,19 @@ def _numbers(conn: Any, account: int, site_id: int, pool_size: int, now: float) 
                 "kind": "pool",
                 "active": True,
                 "created_at": now,
+                "pool_group": group_of[i] if i < len(group_of) else None,
             }
             for i in range(pool_size)
         ]
         conn.execute(insert(tracking_numbers), rows)
+
+
+def _group_of(pool_size: int, groups: tuple[tuple[str, float], ...]) -> list[str]:
+    """The group of each of the first pool numbers (at least one per group); the rest none."""
+    out: list[str] = []
+    for rule, share in groups:
+        out += [rule] * max(1, round(pool_size * share))
+    return out[:pool_size]
 
 
 def _play(
@@ -314,6 +337,8 @@ def _call(world: _World, ev: Event) -> CallResult:
         delay=ev.t - tab.started if tab else 0.0,
         covered=bool(tab and dialed != DEFAULT_NUMBER and dialed == tab.shown),
         repeat=repeat,
+        # A call matched to no session may still know its channel (a sub-pool's number).
+        predicted_channel=(row.source, row.medium) if row.source and not row.session_id else None,
     )
 
 
@@ -330,4 +355,4 @@ def _label_channels(world: _World, results: list[CallResult]) -> None:
         r.predicted = ours_to_trace.get(r.predicted_ours or "")
         r.predicted_visitor = visitor_to_trace.get(r.predicted_visitor_ours or "")
         r.truth_channel = channel.get(r.truth_ours or "")
-        r.predicted_channel = channel.get(r.predicted_ours or "")
+        r.predicted_channel = channel.get(r.predicted_ours or "", r.predicted_channel)

@@ -12,10 +12,12 @@ driver's cursor (`prepared.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
 
 from callpath.domain.pool import PoolSettings
+from callpath.domain.pool_groups import ANY, Order
 from callpath.storage.prepared import Prepared
 from callpath.storage.tables import reservations, tracking_numbers
 
@@ -30,28 +32,52 @@ _TAKEABLE = or_(
     n.held_until <= bindparam("b_free_before"),
 )
 _POOL = (n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active)
-_COLUMNS = (n.id, n.e164, n.held_session_id, n.held_since)
-_PICK_OWN = select(*_COLUMNS).where(*_POOL, n.held_visitor_id == bindparam("b_visitor")).limit(1)
-_PICK_FREE = (
-    select(*_COLUMNS)
-    .where(*_POOL, n.held_until <= bindparam("b_free_before"))
-    .order_by(n.held_until)
-    .limit(1)
+_COLUMNS = (n.id, n.e164, n.held_session_id, n.held_since, n.pool_group)
+# A visitor holds few numbers (one per live session); the service keeps the first one its
+# session may use (`Order.allows`).
+_OWN_ROWS = 8
+_PICK_OWN = (
+    select(*_COLUMNS).where(*_POOL, n.held_visitor_id == bindparam("b_visitor")).limit(_OWN_ROWS)
 )
-_PICK_RANDOM = (
-    select(*_COLUMNS)
-    .where(*_POOL, n.held_until <= bindparam("b_free_before"))
-    .order_by(func.random())
-    .limit(1)
-)
-_PICKS = {
-    "sqlite": (Prepared(_PICK_OWN), Prepared(_PICK_FREE), Prepared(_PICK_RANDOM)),
-    "postgresql": (
-        Prepared(_PICK_OWN.with_for_update(skip_locked=True)),
-        Prepared(_PICK_FREE.with_for_update(skip_locked=True)),
-        Prepared(_PICK_RANDOM.with_for_update(skip_locked=True)),
-    ),
-}
+_FREE = n.held_until <= bindparam("b_free_before")
+
+
+def _idle_longest(*where: Any) -> Select[Any]:
+    # On (site_id, kind, active, pool_group, held_until): with the group fixed (= or IS
+    # NULL) the index is in held_until order. ORDER BY pool_group first changes nothing
+    # for one group, and tells PostgreSQL so (it does not treat IS NULL as a constant).
+    return (
+        select(*_COLUMNS).where(*_POOL, _FREE, *where).order_by(n.pool_group, n.held_until).limit(1)
+    )
+
+
+_PICK_GROUP = _idle_longest(n.pool_group == bindparam("b_group"))
+_PICK_UNGROUPED = _idle_longest(n.pool_group.is_(None))
+# Any group (a site without ungrouped numbers): idle longest across the groups, sorted.
+_PICK_ANY = select(*_COLUMNS).where(*_POOL, _FREE).order_by(n.held_until).limit(1)
+_PICK_RANDOM = select(*_COLUMNS).where(*_POOL, _FREE).order_by(func.random()).limit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Picks:
+    own: Prepared
+    group: Prepared
+    ungrouped: Prepared
+    any: Prepared
+    random: Prepared
+
+
+def _prepare(locking: bool) -> _Picks:
+    def prep(stmt: Select[Any]) -> Prepared:
+        return Prepared(stmt.with_for_update(skip_locked=True) if locking else stmt)
+
+    return _Picks(
+        *(prep(s) for s in (_PICK_OWN, _PICK_GROUP, _PICK_UNGROUPED, _PICK_ANY, _PICK_RANDOM))
+    )
+
+
+_PICKS = {"sqlite": _prepare(False), "postgresql": _prepare(True)}
+_Found = tuple[Any, ...] | None  # a DB-API row of _COLUMNS
 _CLAIM = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), _TAKEABLE)
@@ -111,23 +137,25 @@ def claim(
     now: float,
     pool: PoolSettings,
     returning: bool = True,
+    order: Order,
 ) -> Held | None:
     """Take a pool number for `session_id`, or None when the pool has nothing free.
 
-    The caller must `record` the hold in the same transaction.
+    `order`: the sub-pools the session may take from, in turn (`domain/pool_groups.py`);
+    the random selection (the naive reference) ignores groups. The caller must `record`
+    the hold in the same transaction.
     """
-    pick_own, pick_idle, pick_random = _PICKS[conn.dialect.name]
-    pick_free = pick_random if pool.selection == "random" else pick_idle
+    picks = _PICKS[conn.dialect.name]
     returning = returning and pool.sticky
     params = {"b_site_id": site_id, "b_visitor": visitor, "b_free_before": now - pool.cooldown}
     for _attempt in range(3):
-        # The visitor's own number first (still held, or back after it lapsed), else the
-        # free number idle longest. A brand-new visitor has no number of its own.
-        row = pick_own.run(conn, params).fetchone() if returning else None
-        row = row or pick_free.run(conn, params).fetchone()
+        # The visitor's own number first (still held, or back after it lapsed) if its
+        # group suits this session, else the free number idle longest, group by group.
+        row = _own(conn, picks, params, order) if returning else None
+        row = row or _free(conn, picks, params, order, pool.selection)
         if row is None:
             return None
-        number_id, e164, previous, previous_since = row
+        number_id, e164, previous, previous_since, _group = row
         # A hold handed between two sessions of one visitor starts no earlier than the
         # previous one did, whatever clocks the two app servers read: history stays ordered.
         since = max(now, previous_since or 0.0)
@@ -142,6 +170,31 @@ def claim(
         if _CLAIM.run(conn, taken).rowcount == 1:
             return Held(number_id, e164, session_id, visitor, since, until, previous)
     return None
+
+
+def _own(conn: Connection, picks: _Picks, params: dict[str, Any], order: Order) -> _Found:
+    """The visitor's own number this session may use, the best-ranked if it has several."""
+    rows = [r for r in picks.own.run(conn, params).fetchall() if order.allows(r[4])]
+    return min(rows, key=lambda r: order.rank(r[4])) if rows else None
+
+
+def _free(
+    conn: Connection, picks: _Picks, params: dict[str, Any], order: Order, selection: str
+) -> _Found:
+    """The free number idle longest: from the session's groups in turn, then the fallback
+    (random for the naive reference, which ignores groups)."""
+    if selection == "random":
+        return _one(conn, picks.random, params)
+    for group in order.groups:
+        row = _one(conn, picks.group, {**params, "b_group": group})
+        if row is not None:
+            return row
+    return _one(conn, picks.any if order.fallback == ANY else picks.ungrouped, params)
+
+
+def _one(conn: Connection, pick: Prepared, params: dict[str, Any]) -> _Found:
+    row: _Found = pick.run(conn, params).fetchone()
+    return row
 
 
 def record(conn: Connection, held: Held, *, account_id: int, site_id: int) -> None:

@@ -49,6 +49,9 @@ _SESSION_FIELDS = (
     "number_reason",
     "visit_code",
     "e164",
+    "source",  # the channel and country choose the sub-pool when the hold is lost
+    "medium",
+    "country",
 )
 _JSON_FIELDS = ("utm", "click_ids", "client_ids")
 _GET_SESSION = Prepared(
@@ -62,6 +65,9 @@ _GET_SESSION = Prepared(
         s.number_reason,
         s.visit_code,
         n.e164,
+        s.source,
+        s.medium,
+        s.country,
     )
     .select_from(sessions.outerjoin(tracking_numbers, n.id == s.number_id))
     .where(s.id == bindparam("session_id"))

@@ -82,7 +82,13 @@ def load_site_config(
     default = conn.execute(
         select(n.e164).where(active, n.kind == "default").order_by(n.id.desc()).limit(1)
     ).scalar()
-    pool_size = conn.execute(select(func.count()).where(active, n.kind == "pool")).scalar_one()
+    sizes: dict[str | None, int] = dict(
+        conn.execute(
+            select(n.pool_group, func.count())
+            .where(active, n.kind == "pool")
+            .group_by(n.pool_group)
+        ).all()
+    )
     return SiteConfig(
         id=row["id"],
         account_id=row["account_id"],
@@ -102,6 +108,8 @@ def load_site_config(
         ),
         excluded_channels=tuple(c.lower() for c in row["excluded_channels"]),
         default_number=default,
-        pool_size=int(pool_size),
+        pool_size=sum(sizes.values()),
         policy=row["policy"],
+        pool_groups=frozenset(g for g in sizes if g is not None),
+        ungrouped_size=sizes.get(None, 0),
     )

@@ -104,7 +104,10 @@ tracking_numbers = Table(
     Column("held_until", Float, nullable=False, server_default="0"),
     Column("held_since", Float, nullable=True),
     Column("created_at", Float, nullable=False),
-    Index("ix_numbers_pool", "site_id", "kind", "active", "held_until"),
+    # A pool number's sub-pool: a channel or country rule (`domain/pool_groups.py`); NULL
+    # for the ungrouped pool. The pick filters on it (IS NULL too) and orders by held_until.
+    Column("pool_group", String(64), nullable=True),
+    Index("ix_numbers_pool_group", "site_id", "kind", "active", "pool_group", "held_until"),
     Index("ix_numbers_visitor", "site_id", "held_visitor_id"),
     Index("ix_numbers_account", "account_id", "site_id"),
 )

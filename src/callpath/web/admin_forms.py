@@ -62,6 +62,7 @@ async def add_number(site_id: int, request: Request, who: PageUser) -> Response:
         label=form.get("label") or None,
         source=form.get("source") or None,
         medium=form.get("medium") or None,
+        pool_group=form.get("pool_group") or None,
     )
     c = ctx(request)
     try:

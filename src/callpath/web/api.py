@@ -49,6 +49,7 @@ NUMBER_FIELDS = (
     "region",
     "monthly_cost",
     "active",
+    "pool_group",
 )
 
 
@@ -77,6 +78,7 @@ class NumberIn(Inbound):
     medium: str | None = Field(default=None, max_length=255)
     campaign: str | None = Field(default=None, max_length=255)
     monthly_cost: float | None = Field(default=None, ge=0)
+    pool_group: str | None = Field(default=None, max_length=100)
 
 
 def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
