@@ -184,8 +184,9 @@ async def _one(conn: _Conn, payload: bytes, tally: _Tally, started: float) -> No
 
 
 async def _closed_loop(
-    port: int, payload: bytes, concurrency: int, seconds: float, tally: _Tally
+    port: int, make: Callable[[], bytes], concurrency: int, seconds: float, tally: _Tally
 ) -> float:
+    """`make` builds each request (the same bytes, or a fresh signed one each time)."""
     conns = [_Conn(port) for _ in range(concurrency)]
     await asyncio.gather(*(c.open() for c in conns))
     t0 = time.perf_counter()
@@ -193,7 +194,7 @@ async def _closed_loop(
 
     async def worker(conn: _Conn) -> None:
         while time.perf_counter() < deadline:
-            await _one(conn, payload, tally, time.perf_counter())
+            await _one(conn, make(), tally, time.perf_counter())
 
     await asyncio.gather(*(worker(c) for c in conns))
     elapsed = time.perf_counter() - t0
@@ -203,7 +204,12 @@ async def _closed_loop(
 
 
 async def _open_loop(
-    port: int, payload: bytes, rate: float, seconds: float, connections: int, tally: _Tally
+    port: int,
+    make: Callable[[], bytes],
+    rate: float,
+    seconds: float,
+    connections: int,
+    tally: _Tally,
 ) -> tuple[float, float]:
     """Send at fixed intervals; a send waits for a free connection (queueing counts)."""
     conns = [_Conn(port) for _ in range(connections)]
@@ -219,7 +225,7 @@ async def _open_loop(
     async def send(scheduled: float) -> None:
         conn = await free.get()
         try:
-            await _one(conn, payload, tally, scheduled)
+            await _one(conn, make(), tally, scheduled)
         finally:
             free.put_nowait(conn)
 
@@ -253,20 +259,25 @@ def _pct(sorted_values: list[float], q: float) -> float:
 
 def client_main(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one phase; `spec` = port, site, mode (closed|open), seconds, concurrency, rate."""
+    payload = _request_bytes(int(spec["port"]), str(spec["site"]))
+    return run_phase(spec, lambda: payload)
+
+
+def run_phase(spec: dict[str, Any], make: Callable[[], bytes]) -> dict[str, Any]:
+    """One load phase against `spec["port"]`, each request built by `make`."""
     port = int(spec["port"])
-    payload = _request_bytes(port, str(spec["site"]))
     tally = _Tally()
     cpu0 = time.process_time()
     max_lag = 0.0
     if spec["mode"] == "closed":
         elapsed = asyncio.run(
-            _closed_loop(port, payload, int(spec["concurrency"]), float(spec["seconds"]), tally)
+            _closed_loop(port, make, int(spec["concurrency"]), float(spec["seconds"]), tally)
         )
     else:
         elapsed, max_lag = asyncio.run(
             _open_loop(
                 port,
-                payload,
+                make,
                 float(spec["rate"]),
                 float(spec["seconds"]),
                 int(spec["connections"]),
