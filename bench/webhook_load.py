@@ -50,6 +50,7 @@ from tracker_load import (
     PgCluster,
     Server,
     _create_pg_database,
+    _start_py_spy,
     _tree_pids,
     bare_server_main,
     free_port,
@@ -244,7 +245,12 @@ def measure(
     print(f"  {name}: warm-up ...", flush=True)
     run_client({**base, "mode": "closed", "seconds": min(2.0, s)}, timeout)
     print(f"  {name}: peak, closed loop x{args.concurrency}, {s:g}s ...", flush=True)
+    spy = None
+    if args.py_spy and name != "bare":
+        spy = _start_py_spy(cpu_pids()[0], s, Path(args.py_spy) / f"{name}.txt")
     peak = run_client({**base, "mode": "closed", "seconds": s}, timeout)
+    if spy is not None:
+        spy.wait(timeout=60)
     print(f"  {name}: open loop at {args.rate:g} calls/s, {s:g}s ...", flush=True)
     cpu = CpuMeter(cpu_pids)
     cpu.start()
@@ -360,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--postgres-url", help="use this server instead of a throwaway one")
     parser.add_argument("--routes", default="generic,twilio,sip", help="comma-separated")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile each route's peak into DIR")
     args = parser.parse_args(argv)
     bad_route = set(args.routes.split(",")) - {"generic", "twilio", "sip"}
     if not 0.5 <= args.seconds <= 600 or args.concurrency < 1 or not 1 <= args.rate <= 5000:

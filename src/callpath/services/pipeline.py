@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from callpath.domain import phone
@@ -51,6 +51,7 @@ class CallPipeline:
         self.routes = routes
         self.spool = spool
         self.clock = clock
+        self.integration_max_age = 30.0  # seconds; see `_integration`
 
     # -- receiving -------------------------------------------------------------------
     def receive(
@@ -83,23 +84,32 @@ class CallPipeline:
         return self.receive("generic", integration_id, body, verify, generic.parse)
 
     def accept(self, integ: Integration, event: CallEvent, item: Received, db_ok: bool) -> Reply:
+        """Decide the route (a `started`) and store the event, in one transaction; with the
+        database away, route from the cache and spool the event."""
         response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
-        if event.kind == "started":
-            response["forward_to"], db_ok = self._route(integ, event.called, db_ok)
-        item = replace(item, response=response)
         if db_ok:
             try:
                 with transaction(self.engine) as conn:
-                    stored, new = calls.store(conn, item)
+                    if event.kind == "started":
+                        response["forward_to"] = _route(conn, integ, event.called)
+                    stored, new = calls.store(conn, replace(item, response=response))
                 return Reply(stored, item.call_key if new else None)
             except DBAPIError:
                 log.warning("database unreachable: spooling call event %s", item.call_key)
-        self.spool.put(item.as_record())
+        if event.kind == "started":
+            e164 = phone.try_e164(event.called, integ.region)
+            response["forward_to"] = self.routes.forward_to(integ, e164)
+        self.spool.put(replace(item, response=response).as_record())
         return Reply(response)
 
     def _integration(self, integration_id: str) -> tuple[Integration | None, bool]:
+        """From the route cache while it is fresh (a refresh from the database within
+        `integration_max_age`), else from the database, else from the cache or snapshot."""
         if len(integration_id) > 24:
             return None, True
+        cached = self.routes.fresh_integration(integration_id, self.integration_max_age)
+        if cached is not None:
+            return cached, True
         try:
             with transaction(self.engine, write=False) as conn:
                 row = call_repo.integration(conn, integration_id)
@@ -109,19 +119,6 @@ class CallPipeline:
             if cached is None and not self.routes.loaded:
                 raise Unavailable("database unavailable and no route cache yet") from None
             return cached, False
-
-    def _route(self, integ: Integration, called: str | None, db_ok: bool) -> tuple[Any, bool]:
-        e164 = phone.try_e164(called, integ.region)
-        if db_ok and e164:
-            try:
-                with transaction(self.engine, write=False) as conn:
-                    number = call_repo.number_for_routing(conn, integ.account_id, e164)
-                return forward_to(number, integ), True
-            except DBAPIError:
-                db_ok = False
-        if db_ok:
-            return integ.default_destination, True
-        return self.routes.forward_to(integ, e164), False
 
     # -- applying --------------------------------------------------------------------
     def apply(self, key: str) -> None:
@@ -166,3 +163,11 @@ class CallPipeline:
     def refresh_routes(self) -> None:
         with transaction(self.engine, write=False) as conn:
             self.routes.refresh(conn)
+
+
+def _route(conn: Connection, integ: Integration, called: str | None) -> str | None:
+    """Where a new call goes: the dialled number's destination, else the site default."""
+    e164 = phone.try_e164(called, integ.region)
+    if not e164:
+        return integ.default_destination
+    return forward_to(call_repo.number_for_routing(conn, integ.account_id, e164), integ)

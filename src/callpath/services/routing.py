@@ -9,8 +9,10 @@ database cannot be reached, even right after a restart.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ class RouteCache:
         self._integrations: dict[str, Integration] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
         self.loaded = False
+        self._refreshed_at = -math.inf  # monotonic time of the last refresh from the database
 
     def refresh(self, conn: Connection) -> None:
         integrations = {
@@ -43,6 +46,7 @@ class RouteCache:
         numbers = {row["e164"]: {**row, "active": True} for row in call_repo.routing_numbers(conn)}
         with self._lock:
             self._integrations, self._numbers, self.loaded = integrations, numbers, True
+            self._refreshed_at = time.monotonic()
         self._save()
 
     def load_snapshot(self) -> bool:
@@ -60,6 +64,14 @@ class RouteCache:
 
     def integration(self, integration_id: str) -> Integration | None:
         with self._lock:
+            return self._integrations.get(integration_id)
+
+    def fresh_integration(self, integration_id: str, max_age: float) -> Integration | None:
+        """The integration as the database had it at most `max_age` seconds ago (None if
+        unknown then, or if the cache is older or came from the snapshot)."""
+        with self._lock:
+            if time.monotonic() - self._refreshed_at > max_age:
+                return None
             return self._integrations.get(integration_id)
 
     def forward_to(self, integ: Integration, e164: str | None) -> str | None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
 from callpath.services.pipeline import Reply, Unavailable
 from callpath.telephony.base import BadEvent, Unauthorized
 from callpath.web.bodies import read_limited
-from callpath.web.context import ctx
+from callpath.web.context import Context, ctx
+from callpath.web.dbcall import apply_after, run_db
 from callpath.web.errors import ClientError
 
 router = APIRouter(prefix="/hooks", tags=["telephony"])
@@ -34,17 +34,19 @@ async def generic_event(
     body = await read_limited(request, _MAX_HOOK_BODY)
     timestamp = request.headers.get("x-callpath-timestamp")
     signature = request.headers.get("x-callpath-signature")
-    reply = await _run(c.pipeline.receive_generic, integration_id, timestamp, signature, body)
-    if reply.call_key:
-        background.add_task(c.pipeline.apply, reply.call_key)
+    reply = await run_hook(
+        c, c.pipeline.receive_generic, integration_id, timestamp, signature, body
+    )
+    apply_after(c, background, reply)
     return JSONResponse(reply.body, headers={"Cache-Control": "no-store"})
 
 
-async def _run(fn: Any, *args: Any) -> Reply:
+async def run_hook(c: Context, fn: Any, *args: Any, unauthorized: int = 401) -> Reply:
+    """Run a pipeline entry point; its refusals become HTTP errors with a reason."""
     try:
-        reply: Reply = await anyio.to_thread.run_sync(fn, *args)
+        reply: Reply = await run_db(c, fn, *args)
     except Unauthorized as exc:
-        raise ClientError(401, str(exc)) from exc
+        raise ClientError(unauthorized, str(exc)) from exc
     except BadEvent as exc:
         raise ClientError(400, str(exc)) from exc
     except Unavailable as exc:

@@ -19,15 +19,15 @@ from sqlalchemy.exc import DBAPIError
 from callpath.domain import phone
 from callpath.services.calls import Integration
 from callpath.services.enrich import client_ip
-from callpath.services.pipeline import Reply
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.base import BadEvent
 from callpath.telephony.sip import adapter
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
+from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
-from callpath.web.hooks import _run
+from callpath.web.hooks import run_hook
 
 router = APIRouter(prefix="/hooks/sip", tags=["telephony"])
 _MAX_BODY = 4096
@@ -65,10 +65,12 @@ async def sip_route(
         _screen(c, integ, to)
 
     try:
-        reply = await _run(c.pipeline.receive, "sip", integration, body, admit, adapter.parse)
+        reply = await run_hook(
+            c, c.pipeline.receive, "sip", integration, body, admit, adapter.parse
+        )
     except UnknownNumber:
         return PlainTextResponse("not a tracking number", status_code=404, headers=_NO_STORE)
-    _apply_later(c, reply, background)
+    apply_after(c, background, reply)
     return PlainTextResponse(str(reply.body.get("forward_to") or ""), headers=_NO_STORE)
 
 
@@ -90,8 +92,8 @@ async def sip_event(
     def verify(integ: Integration, _now: float) -> None:
         adapter.verify(integ.secret, given)
 
-    reply = await _run(c.pipeline.receive, "sip", integration, body, verify, adapter.parse)
-    _apply_later(c, reply, background)
+    reply = await run_hook(c, c.pipeline.receive, "sip", integration, body, verify, adapter.parse)
+    apply_after(c, background, reply)
     return JSONResponse({"ok": True, "call": reply.body.get("call")}, headers=_NO_STORE)
 
 
@@ -122,8 +124,3 @@ def _screen(c: Context, integ: Integration, to: str) -> None:
         return
     if row is None:
         raise UnknownNumber(e164)
-
-
-def _apply_later(c: Context, reply: Reply, background: BackgroundTasks) -> None:
-    if reply.call_key:
-        background.add_task(c.pipeline.apply, reply.call_key)

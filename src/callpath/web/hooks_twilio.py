@@ -9,19 +9,16 @@ the integration (unknown, disabled or without an auth token included).
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
 from callpath.services.calls import Integration
-from callpath.services.pipeline import Reply, Unavailable
-from callpath.telephony.base import BadEvent, Unauthorized
+from callpath.services.pipeline import Reply
 from callpath.telephony.twilio import adapter, signature, twiml
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
-from callpath.web.errors import ClientError
+from callpath.web.dbcall import apply_after
+from callpath.web.hooks import run_hook
 
 router = APIRouter(prefix="/hooks/twilio", tags=["telephony"])
 _MAX_BODY = 65_536
@@ -75,9 +72,17 @@ async def _receive(
     def verify(integ: Integration, _now: float) -> None:
         signature.verify(integ.secret, url, params, sent)
 
-    reply = await _run(c.pipeline.receive, "twilio", integration_id, body, verify, adapter.parse)
-    if reply.call_key:
-        background.add_task(c.pipeline.apply, reply.call_key)
+    reply = await run_hook(
+        c,
+        c.pipeline.receive,
+        "twilio",
+        integration_id,
+        body,
+        verify,
+        adapter.parse,
+        unauthorized=403,
+    )
+    apply_after(c, background, reply)
     return reply, params
 
 
@@ -97,15 +102,3 @@ def _signed_url(request: Request) -> str:
 
 def _xml(text: str) -> Response:
     return Response(text, media_type=twiml.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
-
-
-async def _run(fn: Any, *args: Any) -> Reply:
-    try:
-        reply: Reply = await anyio.to_thread.run_sync(fn, *args)
-    except Unauthorized as exc:
-        raise ClientError(403, str(exc)) from exc
-    except BadEvent as exc:
-        raise ClientError(400, str(exc)) from exc
-    except Unavailable as exc:
-        raise ClientError(503, str(exc)) from exc
-    return reply

@@ -17,8 +17,9 @@ from callpath.telephony.base import BadEvent
 from callpath.telephony.zadarma import adapter
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
+from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
-from callpath.web.hooks import _run
+from callpath.web.hooks import run_hook
 
 router = APIRouter(prefix="/hooks", tags=["telephony"])
 _MAX_BODY = 16_384
@@ -62,9 +63,10 @@ async def zadarma_notification(
         adapter.verify(integ.secret, given, fields)
 
     body = adapter.stored_body(fields, c.pipeline.clock())
-    reply = await _run(c.pipeline.receive, "zadarma", integration_id, body, verify, adapter.parse)
-    if reply.call_key:
-        background.add_task(c.pipeline.apply, reply.call_key)
+    reply = await run_hook(
+        c, c.pipeline.receive, "zadarma", integration_id, body, verify, adapter.parse
+    )
+    apply_after(c, background, reply)
     headers = {"Cache-Control": "no-store"}
     if isinstance(reply.body.get("call"), str):
         headers["X-Callpath-Call"] = reply.body["call"]

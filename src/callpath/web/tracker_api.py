@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, ValidationError
@@ -22,6 +21,7 @@ from callpath.services import enrich, tracking
 from callpath.web import tracker_js
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
+from callpath.web.dbcall import run_db
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 
@@ -43,7 +43,6 @@ class _Body(Inbound):
 B = TypeVar("B", bound=_Body)
 R = TypeVar("R")
 # Few threads: each holds a pooled connection; more only add GIL hand-offs.
-_DB_THREADS = anyio.CapacityLimiter(8)
 
 
 class SessionBody(_Body):
@@ -87,16 +86,8 @@ async def _read(request: Request, model: type[B]) -> B:
 
 
 async def _db(c: Context, fn: Callable[..., R], *args: Any) -> R:
-    """Run a tracker use case.
-
-    SQLite allows one writer at a time, so this process's writes are serial anyway: they
-    run inline, sparing a thread hand-off that cost more CPU than the work itself
-    (bench/tracker_load.py). PostgreSQL work goes to the thread pool, where waits on
-    the network overlap.
-    """
-    if c.inline_db:
-        return fn(*args)
-    return await anyio.to_thread.run_sync(fn, *args, limiter=_DB_THREADS)
+    """Run a tracker use case (inline on SQLite, in the thread pool on PostgreSQL)."""
+    return await run_db(c, fn, *args)
 
 
 def _reply(data: dict[str, Any], status: int = 200) -> JSONResponse:
