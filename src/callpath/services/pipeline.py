@@ -9,7 +9,9 @@ the spool, applies events left pending and refreshes the route cache.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -52,6 +54,7 @@ class CallPipeline:
         self.spool = spool
         self.clock = clock
         self.integration_max_age = 30.0  # seconds; see `_integration`
+        self._due: queue.SimpleQueue[str] | None = None  # set while `work` runs
 
     # -- receiving -------------------------------------------------------------------
     def receive(
@@ -144,21 +147,54 @@ class CallPipeline:
             done += 1
         return done
 
+    def apply_soon(self, key: str) -> bool:
+        """Hand a call to the running worker (False when no worker runs here)."""
+        due = self._due
+        if due is None:
+            return False
+        due.put(key)
+        return True
+
     def work(self, stop: threading.Event, every: float, refresh_every: float) -> None:
-        """The background loop of one app process."""
+        """The background loop of one app process: every `every` seconds the spool, calls
+        left pending and (every `refresh_every`) the route cache; in between, the calls
+        handed over by `apply_soon`, one at a time (one thread, not one per request)."""
+        due: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._due = due
         next_refresh = 0.0
-        while not stop.is_set():
-            try:
-                if self.clock() >= next_refresh:
-                    self.refresh_routes()
+        try:
+            while not stop.is_set():
+                self._round(next_refresh <= self.clock())
+                if next_refresh <= self.clock():
                     next_refresh = self.clock() + refresh_every
-                self.drain_spool()
-                calls.apply_pending(self.engine, self.clock)
-            except DBAPIError:
-                pass  # the database is away; try again next round
-            except Exception:  # a bug here must not stop the loop that drains the spool
-                log.exception("call worker round failed")
-            stop.wait(every)
+                self._apply_due(due, stop, time.monotonic() + every)
+        finally:
+            self._due = None
+
+    def _round(self, refresh: bool) -> None:
+        try:
+            if refresh:
+                self.refresh_routes()
+            self.drain_spool()
+            calls.apply_pending(self.engine, self.clock)
+        except DBAPIError:
+            pass  # the database is away; try again next round
+        except Exception:  # a bug here must not stop the loop that drains the spool
+            log.exception("call worker round failed")
+
+    def _apply_due(self, due: queue.SimpleQueue[str], stop: threading.Event, until: float) -> None:
+        while not stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                key = due.get(timeout=min(left, 0.25))
+            except queue.Empty:
+                continue
+            try:
+                self.apply(key)
+            except Exception:  # one bad call must not stop the worker
+                log.exception("applying call %s failed", key)
 
     def refresh_routes(self) -> None:
         with transaction(self.engine, write=False) as conn:

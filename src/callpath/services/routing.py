@@ -74,6 +74,15 @@ class RouteCache:
                 return None
             return self._integrations.get(integration_id)
 
+    def tracks(self, account_id: int, e164: str, max_age: float) -> bool:
+        """True if a refresh from the database within `max_age` seconds had `e164` as a
+        tracking number of this account (False also means "not known to be")."""
+        with self._lock:
+            if time.monotonic() - self._refreshed_at > max_age:
+                return False
+            number = self._numbers.get(e164)
+        return number is not None and number["account_id"] == account_id
+
     def forward_to(self, integ: Integration, e164: str | None) -> str | None:
         with self._lock:
             number = self._numbers.get(e164 or "")

@@ -29,6 +29,13 @@ async def run_db(c: Context, fn: Callable[..., R], *args: Any) -> R:
 
 
 def apply_after(c: Context, background: BackgroundTasks, reply: Reply) -> None:
-    """Fold and match the call once the answer went out (`reply.call_key`: a new event)."""
-    if reply.call_key:
-        background.add_task(run_db, c, c.pipeline.apply, reply.call_key)
+    """Fold and match the call once the answer went out (`reply.call_key`: a new event).
+
+    On SQLite right after the answer, on the event loop; elsewhere by the process's call
+    worker (one thread), so a burst of calls does not become a burst of threads competing
+    with the routing answers; without a running worker, in the thread pool."""
+    key = reply.call_key
+    if not key:
+        return
+    if c.inline_db or not c.pipeline.apply_soon(key):
+        background.add_task(run_db, c, c.pipeline.apply, key)

@@ -117,6 +117,8 @@ def _screen(c: Context, integ: Integration, to: str) -> None:
     e164 = phone.try_e164(to, integ.region)
     if e164 is None:
         raise UnknownNumber(to)
+    if c.pipeline.routes.tracks(integ.account_id, e164, c.pipeline.integration_max_age):
+        return  # known from the route cache: no second lookup before the routing one
     try:
         with transaction(c.engine, write=False) as conn:
             row = call_repo.number_for_routing(conn, integ.account_id, e164)
