@@ -56,6 +56,7 @@ from tracker_load import (
     free_port,
     run_phase,
 )
+from tracker_load import seed as tracker_seed
 
 GOAL_RATE = 200.0
 GOAL_P99_MS = 25.0
@@ -191,43 +192,27 @@ def run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def seed(database_url: str) -> dict[str, Any]:
-    """Migrate; one site, a default number, the pool, one integration per route."""
-    from callpath.domain.pool import PoolSettings
+    """`tracker_load.seed`'s site (a default number and the pool), plus one integration
+    per route."""
     from callpath.services import setup
-    from callpath.storage import migrate
     from callpath.storage.db import make_engine, transaction
+    from callpath.storage.site_repo import site_row
 
-    migrate.upgrade(database_url)
+    _key, site_id = tracker_seed(database_url, POOL)
     engine = make_engine(database_url)
-    now = time.time()
-    numbers = [f"+7495{4_000_000 + i:07d}" for i in range(POOL)]
     try:
         with transaction(engine) as conn:
-            account = setup.create_account(conn, "Bench account", now)
-            site = setup.create_site(
-                conn,
-                account,
-                setup.SiteInput(
-                    name="Bench shop",
-                    domains=["shop.example"],
-                    original_numbers=["+74951096375"],
-                    default_destination="+74951096375",
-                    pool=PoolSettings(),
-                ),
-                now,
-            )
-            site_id = int(site["id"])
-            setup.add_number(
-                conn, account, site_id, setup.NumberInput("+74952999999", "default"), now
-            )
-            for e164 in numbers:
-                setup.add_number(conn, account, site_id, setup.NumberInput(e164, "pool"), now)
+            site = site_row(conn, site_id=site_id)
+            assert site is not None
             made = {
-                kind: setup.create_integration(conn, account, site_id, kind, kind, now, secret)
+                kind: setup.create_integration(
+                    conn, site["account_id"], site_id, kind, kind, time.time(), secret
+                )
                 for kind, secret in (("generic", None), ("twilio", TWILIO_TOKEN), ("sip", None))
             }
     finally:
         engine.dispose()
+    numbers = [f"+7495{3_000_000 + i:07d}" for i in range(POOL)]  # tracker_load's pool
     routes = {kind: {"id": m.id, "secret": m.secret} for kind, m in made.items()}
     return {"numbers": numbers, **routes}
 
