@@ -20,7 +20,7 @@ Parser = Callable[[bytes], tuple[CallEvent, str]]
 # `parse(body) -> (CallEvent, dedup key)` (the stored raw body, read again when folding)
 # and `instructions(url, secret) -> str` (what `callpath integration add` prints).
 # A kind whose secret is the provider's own (an auth token) takes it from the user.
-KINDS = ("generic", "twilio", "zadarma", "sip")
+KINDS = ("generic", "twilio", "zadarma", "sip", "asterisk")
 PROVIDER_SECRET = frozenset({"twilio", "zadarma"})
 
 
