@@ -29,6 +29,11 @@ class Settings:
     spool_dir: Path = Path("var/spool")
     route_refresh_seconds: float = 10.0
     sip_allow: tuple[Network, ...] = field(default_factory=lambda: _networks(SIP_ALLOW_DEFAULT))
+    # Recordings: None keeps the provider's reference only (nothing is downloaded).
+    recordings_dir: Path | None = None
+    recordings_retention_days: int = 90  # 0: keep forever
+    recordings_max_mb: int = 200
+    recordings_allow_private: bool = False  # fetch from private/loopback addresses
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -90,7 +95,24 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         sip_allow=_networks(
             env.get("CALLPATH_SIP_ALLOW") or SIP_ALLOW_DEFAULT, "CALLPATH_SIP_ALLOW"
         ),
+        recordings_dir=_recordings_dir(env),
+        recordings_retention_days=_int(env, "CALLPATH_RECORDINGS_RETENTION_DAYS", 90, 0, 36_500),
+        recordings_max_mb=_int(env, "CALLPATH_RECORDINGS_MAX_MB", 200, 1, 4096),
+        recordings_allow_private=_bool(env, "CALLPATH_RECORDINGS_ALLOW_PRIVATE"),
     )
+
+
+def _recordings_dir(env: Mapping[str, str]) -> Path | None:
+    """Unset: keep references only. Set: an absolute folder, created if missing."""
+    raw = env.get("CALLPATH_RECORDINGS_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        raise SettingsError(f"CALLPATH_RECORDINGS_DIR: {raw!r} is not an absolute path")
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"CALLPATH_RECORDINGS_DIR: {raw!r} is not a folder")
+    return path
 
 
 def ensure_sqlite_dir(url: str) -> None:

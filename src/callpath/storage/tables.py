@@ -300,3 +300,37 @@ pool_plans = Table(
     Column("error", Text, nullable=True),
     Index("ix_pool_plans_site", "site_id", "created_at"),
 )
+
+# A call's recording: the provider's reference, and the downloaded file if downloads are
+# on (`CALLPATH_RECORDINGS_DIR`). One row per call that has a reference; the call keeps
+# its `recording_url` as folded from events, this row is the worker's state about it.
+# state: pending (to fetch) | stored | failed (gave up) | reference (not downloadable) |
+# pruned (file deleted by retention).
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("call_id", ForeignKey("calls.id"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("source_url", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("path", String(200), nullable=True),  # relative to the recordings folder
+    Column("content_type", String(100), nullable=True),
+    Column("bytes", Integer, nullable=True),
+    Column("fetched_at", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("claimed_until", Float, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_recordings_due", "state", "next_attempt_at"),
+    Index("ix_recordings_stored", "state", "fetched_at"),
+)
+
+# Calls with a recording, by last change: how the recordings worker finds new ones
+# without scanning every call (partial: calls without a recording are not in it).
+Index(
+    "ix_calls_recording",
+    calls.c.updated_at,
+    sqlite_where=calls.c.recording_url.isnot(None),
+    postgresql_where=calls.c.recording_url.isnot(None),
+)

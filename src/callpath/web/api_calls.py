@@ -14,7 +14,7 @@ from callpath.domain.calls import is_call_key
 from callpath.reports import calls as report
 from callpath.services import visit_codes
 from callpath.services.auth import Principal
-from callpath.storage import site_repo
+from callpath.storage import recording_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web import call_view, filters
 from callpath.web.auth import ApiUser
@@ -111,7 +111,9 @@ def list_calls(
             number=number,
         )
         rows, next_cursor = report.list_calls(conn, f)
-    return {"items": [call_view.api_call(r, who) for r in rows], "next_cursor": next_cursor}
+        held = recording_repo.of_calls(conn, who.account_id, [r["id"] for r in rows])
+    items = [call_view.api_call(r, who, held.get(r["id"])) for r in rows]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/calls/{call_id}", summary="One call, with its match candidates")
@@ -126,9 +128,10 @@ def _one_call(request: Request, who: Principal, call_id: str) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
         row = report.call_by_id(conn, who.account_id, call_id)
         entry = visit_codes.entry_of(conn, call_id) if row else None
+        held = recording_repo.of_call(conn, who.account_id, call_id) if row else None
     if row is None:
         raise ClientError(404, "no such call")
-    return with_visit_code(call_view.api_call(row, who), entry)
+    return with_visit_code(call_view.api_call(row, who, held), entry)
 
 
 class VisitCodeIn(Inbound):

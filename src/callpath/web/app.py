@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
 from callpath import settings as settings_mod
+from callpath.services import recordings
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
@@ -32,6 +33,7 @@ from callpath.web import (
     hooks_zadarma,
     journal,
     planner_page,
+    recordings_page,
     tokens_page,
     tracker_api,
 )
@@ -59,11 +61,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         daemon=True,
     )
     worker.start()
+    recorder = _recordings_worker(c, stop)
     try:
         yield
     finally:
         stop.set()
         worker.join(timeout=10)
+        if recorder is not None:
+            recorder.join(timeout=10)
+
+
+def _recordings_worker(c: Context, stop: threading.Event) -> threading.Thread | None:
+    """Downloads and retention, when `CALLPATH_RECORDINGS_DIR` is set."""
+    config = recordings.config_of(c.settings)
+    if config is None:
+        return None
+    worker = recordings.RecordingWorker(c.engine, config, time.time)
+    thread = threading.Thread(
+        target=worker.run, args=(stop,), name="callpath-recordings", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_calls.router,
         tokens_page.router,
         planner_page.router,
+        recordings_page.router,
     )
     for router in routers:
         app.include_router(router)

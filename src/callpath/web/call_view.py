@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from callpath.domain import phone
 from callpath.services.auth import Principal
+from callpath.web import recording_view
 
 CSV_COLUMNS = (
     "id",
@@ -48,7 +49,10 @@ def local(moment: float, zone: str | None) -> str:
     return datetime.fromtimestamp(moment, ZoneInfo(zone or "UTC")).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def api_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
+def api_call(
+    row: dict[str, Any], who: Principal, recording: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`recording` is the call's row of the recordings table, if any."""
     caller = row["caller"] if sees_callers(who) else phone.mask(row["caller"])
     return {
         "id": row["id"],
@@ -68,6 +72,7 @@ def api_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
         "talk": row["talk"],
         "duration": row["duration"],
         "recording_url": row["recording_url"],
+        "recording": recording_view.api_field(row["recording_url"], recording),
         "channel": {k: row[k] for k in ("source", "medium", "campaign", "keyword")},
         "landing_url": row["landing_url"],
         "device": row["device"],
@@ -84,8 +89,11 @@ def api_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
     }
 
 
-def page_call(row: dict[str, Any], who: Principal) -> dict[str, Any]:
-    view = api_call(row, who)
+def page_call(
+    row: dict[str, Any], who: Principal, recording: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    view = api_call(row, who, recording)
+    view["recording_page"] = recording_view.page_fields(row["recording_url"], recording)
     view["started"] = local(row["started_at"], row["timezone"])
     view["zone"] = row["timezone"] or "UTC"
     view["channel_text"] = channel_text(row)

@@ -17,7 +17,7 @@ from callpath.domain.calls import is_call_key
 from callpath.reports import calls as report
 from callpath.services import visit_codes
 from callpath.services.auth import Principal
-from callpath.storage import site_repo
+from callpath.storage import recording_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web import call_view, filters
 from callpath.web.auth import PageUser
@@ -115,9 +115,10 @@ def _call_page(
     with transaction(ctx(request).engine, write=False) as conn:
         row = report.call_by_id(conn, who.account_id, call_id)
         entry = visit_codes.entry_of(conn, row["id"]) if row else None
+        held = recording_repo.of_call(conn, who.account_id, call_id) if row else None
     if row is None:
         raise ClientError(404, "no such call")
-    view = call_view.page_call(row, who)
+    view = call_view.page_call(row, who, held)
     return render(request, "call.html", status, who=who, call=view, entry=entry, error=error)
 
 
