@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 from callpath.domain.calls import STATUSES, CallEvent
-from callpath.telephony.base import BadEvent
+from callpath.telephony.base import BadEvent, json_object
 
 KINDS = ("started", "answered", "ended")
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
@@ -47,7 +47,7 @@ def canonical(event: CallEvent, received_at: float) -> bytes:
 
 def parse(body: bytes) -> tuple[CallEvent, str]:
     """A stored document as the call event and its dedup key."""
-    data = _object(body)
+    data = json_object(body, "stored Asterisk event")
     kind = data.get("event")
     if kind not in KINDS:
         raise BadEvent("event: one of " + ", ".join(KINDS))
@@ -73,16 +73,6 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
 
 def dedup_key(kind: str, call_id: str) -> str:
     return hashlib.sha256(f"asterisk\x00{kind}\x00{call_id}".encode()).hexdigest()
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadEvent("stored Asterisk event is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("stored Asterisk event must be a JSON object")
-    return data
 
 
 def _text(data: dict[str, Any], name: str) -> str | None:

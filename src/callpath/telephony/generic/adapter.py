@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from callpath.domain.calls import EVENT_KINDS, STATUSES, CallEvent
-from callpath.telephony.base import BadEvent, Ignored, Unauthorized
+from callpath.telephony.base import BadEvent, Ignored, Unauthorized, json_object
 
 REPLAY_WINDOW = 300
 MAX_SECONDS = 7 * 86_400
@@ -46,7 +46,7 @@ def verify(
 
 def parse(body: bytes) -> tuple[CallEvent, str]:
     """The event and its dedup key (a retry of the same event has the same key)."""
-    data = _object(body)
+    data = json_object(body)
     kind = data.get("event")
     if not isinstance(kind, str):
         raise BadEvent("event: required, one of " + ", ".join(EVENT_KINDS))
@@ -70,16 +70,6 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     )
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return event, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadEvent("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("body must be a JSON object")
-    return data
 
 
 def _text(data: dict[str, Any], name: str) -> str | None:

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from callpath.domain.calls import CallEvent
-from callpath.telephony.base import BadEvent, Unauthorized
+from callpath.telephony.base import BadEvent, Unauthorized, json_object
 
 AUTH_HEADER = "X-Callpath-Secret"
 REPORTS = ("answered", "ended", "failed")  # what kamailio posts to /hooks/sip/event
@@ -61,7 +61,7 @@ def started_body(call_id: str, caller: str | None, called: str, now: float) -> b
 
 def event_body(raw: bytes, now: float) -> bytes:
     """Check a report kamailio posted and return its stored form (`at` defaults to now)."""
-    data = _object(raw)
+    data = json_object(raw)
     event = data.get("event")
     if event not in REPORTS:
         raise BadEvent("event: one of " + ", ".join(REPORTS))
@@ -79,7 +79,7 @@ def event_body(raw: bytes, now: float) -> bytes:
 
 def parse(body: bytes) -> tuple[CallEvent, str]:
     """A stored body as the call event and its dedup key."""
-    data = _object(body)
+    data = json_object(body)
     kind, call_id = data.get("event"), data.get("call_id")
     if kind not in _KINDS or not isinstance(call_id, str) or not call_id:
         raise BadEvent("not a stored SIP edge event")
@@ -102,16 +102,6 @@ def dedup_key(kind: str, call_id: str) -> str:
 def _canonical(fields: dict[str, Any]) -> bytes:
     clean = {k: v for k, v in fields.items() if v is not None}
     return json.dumps(clean, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadEvent("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise BadEvent("body must be a JSON object")
-    return data
 
 
 def _text(name: str, value: object) -> str | None:
