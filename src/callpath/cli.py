@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection, Engine, select, update
 
-from callpath import cli_asterisk, cli_bench, cli_calls, cli_pool, cli_sip
+from callpath import cli_asterisk, cli_bench, cli_calls, cli_pool, cli_recordings, cli_sip
 from callpath import settings as settings_mod
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
@@ -35,6 +35,7 @@ app.add_typer(cli_bench.bench_app, name="bench")
 app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")
 app.add_typer(cli_asterisk.asterisk_app, name="asterisk")
+app.add_typer(cli_recordings.recordings_app, name="recordings")
 
 DEMO_EMAIL = "demo@callpath.local"
 
