@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -277,7 +278,10 @@ def test_misconfiguration_exits_with_2(
     assert code == 2 and "not 'asterisk'" in out
     code, out = listen()
     assert code == 2 and "CALLPATH_AMI_SECRET" in out
-    code, out = listen("--port", str(free_port()), "--secret-file", str(secret_file))
+    with socket.socket() as closed:  # bound, never listening: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        code, out = listen("--port", str(port), "--secret-file", str(secret_file))
     assert code == 2 and "cannot connect" in out
     with FakeAsterisk(b"", secret="another") as pbx:
         code, out = listen("--port", str(pbx.port), "--secret-file", str(secret_file))

@@ -144,7 +144,11 @@ class Connection:
         if not banner.startswith(b"Asterisk Call Manager"):
             await self.close()
             raise AmiError(f"{self._creds.host}:{self._creds.port} is not an AMI port")
-        await self._login()
+        try:
+            await self._login()
+        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+            await self.close()
+            raise AmiError(f"login failed: {exc or type(exc).__name__}") from exc
 
     async def _login(self) -> None:
         action_id = f"callpath-{next(self._ids)}"
