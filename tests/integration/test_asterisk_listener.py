@@ -264,14 +264,26 @@ def test_once_file_replays_a_recorded_stream(
 def test_misconfiguration_exits_with_2(
     engine: Engine, database_url: str, site: Seeded, tmp_path: Path, secret_file: Path
 ) -> None:
-    env = {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_SPOOL_DIR": str(tmp_path / "s")}
-    runner = CliRunner()
+    # A real process each time, as a user runs it (an in-process runner would share the
+    # test worker's event loop state).
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CALLPATH_")},
+        "CALLPATH_DATABASE_URL": database_url,
+        "CALLPATH_SPOOL_DIR": str(tmp_path / "s"),
+    }
     integ = integration(engine, site)
 
     def listen(*extra: str, integration_id: str = integ) -> tuple[int, str]:
         argv = ["asterisk", "listen", "--integration", integration_id, "--username", USER]
-        result = runner.invoke(app, [*argv, *extra], env=env)
-        return result.exit_code, result.output
+        done = subprocess.run(
+            [sys.executable, "-m", "callpath", *argv, *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return done.returncode, done.stdout + done.stderr
 
     assert listen(integration_id="int_nope")[0] == 2
     code, out = listen(integration_id=integration(engine, site, "generic"))
@@ -282,7 +294,7 @@ def test_misconfiguration_exits_with_2(
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
         code, out = listen("--port", str(port), "--secret-file", str(secret_file))
-    assert code == 2 and "cannot connect" in out
+    assert code == 2 and "cannot connect" in out, out
     with FakeAsterisk(b"", secret="another") as pbx:
         code, out = listen("--port", str(pbx.port), "--secret-file", str(secret_file))
     assert code == 2 and "Authentication failed" in out
