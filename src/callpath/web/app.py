@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -45,10 +46,16 @@ def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
     return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
 
 
+SWITCH_INTERVAL = 0.001  # seconds
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Each app process runs one call worker: spool drain, pending events, route cache."""
     c: Context = app.state.ctx
+    # Worker threads (database calls, call apply) hold the GIL for up to this long before
+    # the event loop gets it back; 5 ms (Python's default) showed up in routing p99.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         c.pipeline.refresh_routes()
     except DBAPIError:
