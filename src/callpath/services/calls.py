@@ -24,7 +24,7 @@ from callpath.domain.matching import (
     match_call,
 )
 from callpath.storage import call_repo
-from callpath.storage.db import transaction
+from callpath.storage.db import is_sqlite, transaction
 from callpath.telephony.base import BadEvent
 
 Clock = Callable[[], float]
@@ -101,7 +101,10 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
     save goes ahead only if the call's events are still the ones that were folded; if more
     arrived meanwhile it folds again. Savers of one call take turns (`serialize_call`).
     False: still contended after `attempts` (the events stay pending for the worker).
+    PostgreSQL needs neither: `_apply_locked` reads after taking the call's lock.
     """
+    if not is_sqlite(engine):
+        return _apply_locked(engine, key, clock)
     for _ in range(attempts):
         with transaction(engine, write=False) as conn:
             plan = _plan(conn, key, clock())
@@ -116,6 +119,22 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
             call_repo.mark_applied(conn, plan.event_ids, clock())
             return True
     return False
+
+
+def _apply_locked(engine: Engine, key: str, clock: Clock) -> bool:
+    """PostgreSQL: one transaction that takes the call's lock before reading, so appliers
+    of one call take turns and each folds every event committed before its turn (an
+    event committed later brings its own apply, which waits for this one). Other calls
+    are not held up: the lock is per call, and PostgreSQL has no single writer."""
+    with transaction(engine) as conn:
+        call_repo.serialize_call(conn, key)
+        plan = _plan(conn, key, clock())
+        if plan is None:
+            return True
+        if plan.values is not None:
+            call_repo.upsert_call(conn, plan.values)
+        call_repo.mark_applied(conn, plan.event_ids, clock())
+    return True
 
 
 def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
