@@ -626,8 +626,9 @@ class Row:
     bare_peak: float = math.nan
 
 
-def run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_client", json.dumps(spec)]
+def run_client(spec: dict[str, Any], timeout: float, script: str = __file__) -> dict[str, Any]:
+    """One load phase in a fresh process: `script --_client SPEC` prints its result."""
+    cmd = [sys.executable, str(Path(script).resolve()), "--_client", json.dumps(spec)]
     done = subprocess.run(
         cmd, capture_output=True, timeout=timeout, check=False, start_new_session=True
     )

@@ -56,6 +56,7 @@ from tracker_load import (
     free_port,
     run_phase,
 )
+from tracker_load import run_client as run_load_client
 from tracker_load import seed as tracker_seed
 
 GOAL_RATE = 200.0
@@ -176,16 +177,7 @@ def client_main(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    import subprocess
-
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_client", json.dumps(spec)]
-    done = subprocess.run(
-        cmd, capture_output=True, timeout=timeout, check=False, start_new_session=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{done.stderr.decode()[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return run_load_client(spec, timeout, __file__)
 
 
 # --------------------------------------------------------------------------- seeding

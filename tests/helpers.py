@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
@@ -271,3 +271,17 @@ class PgCluster:
         with contextlib.suppress(subprocess.CalledProcessError):  # not running
             self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def count(engine: Engine, table: Any) -> int:
+    """Rows in `table`."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def call_row(engine: Engine) -> dict[str, Any]:
+    """The one call stored (fails if there is not exactly one)."""
+    from callpath.storage.tables import calls
+
+    with engine.connect() as conn:
+        return dict(conn.execute(select(calls)).one()._mapping)

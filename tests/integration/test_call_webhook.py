@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, integrations
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, add_hook, iso, seed_site
+from tests.helpers import Hook, Seeded, add_hook, call_row, count, iso, seed_site
 
 CALLER = "+79161234567"
 
@@ -49,16 +49,6 @@ def started(to: str, call_id: str = "pbx-1", **extra: Any) -> dict[str, Any]:
         "called": to,
         **extra,
     }
-
-
-def count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def call_row(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(calls)).one()._mapping)
 
 
 def test_started_is_answered_with_the_routing_decision(

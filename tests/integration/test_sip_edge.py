@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from callpath.cli import app
 from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, tracking_numbers
-from tests.helpers import Seeded, ServerProcess, free_port, seed_site
+from tests.helpers import Seeded, ServerProcess, count, free_port, seed_site
 
 KAMAILIO = Path("/usr/sbin/kamailio")
 SIPP = shutil.which("sipp")
@@ -242,11 +242,6 @@ def ended_call(engine: Engine) -> dict[str, Any]:
     found = wait_for(one)
     assert found, "no ended call in the database"
     return dict(found)
-
-
-def count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def test_answered_call_is_routed_and_timed(edge: Edge, engine: Engine) -> None:

@@ -13,15 +13,15 @@ from xml.etree.ElementTree import Element, fromstring
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, update
 
 from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.storage.db import make_engine, transaction
-from callpath.storage.tables import call_events, calls, integrations, tracking_numbers
+from callpath.storage.tables import call_events, integrations, tracking_numbers
 from callpath.telephony.twilio.signature import Params, sign
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Seeded, call_row, count, seed_site
 from tests.unit.test_twilio_adapter import fixture
 
 PUBLIC = "https://track.example.com"
@@ -99,16 +99,6 @@ def dial_of(reply: Any) -> Element:
     dial = fromstring(reply.text).find("Dial")
     assert dial is not None, reply.text
     return dial
-
-
-def count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def call_row(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(calls)).one()._mapping)
 
 
 def empty(reply: Any) -> bool:

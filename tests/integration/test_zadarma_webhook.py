@@ -16,15 +16,15 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.storage.db import make_engine, transaction
-from callpath.storage.tables import call_events, calls, integrations
+from callpath.storage.tables import call_events, integrations
 from callpath.telephony.zadarma import adapter
 from callpath.web.app import create_app
-from tests.helpers import Seeded, free_port, seed_site
+from tests.helpers import Seeded, call_row, count, free_port, seed_site
 
 SECRET = "zd-api-secret-7c1e"
 FIXTURES = Path(adapter.__file__).parent / "fixtures"
@@ -111,16 +111,6 @@ def zd(engine: Engine, site: Seeded, client: TestClient) -> Zadarma:
 
 def digits(e164: str) -> str:
     return e164.lstrip("+")
-
-
-def count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def call_row(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(calls)).one()._mapping)
 
 
 def test_the_echo_check_answers_the_value_as_plain_text(zd: Zadarma) -> None:

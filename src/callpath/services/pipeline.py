@@ -147,6 +147,18 @@ class CallPipeline:
             done += 1
         return done
 
+    def tracks(self, integ: Integration, e164: str) -> bool:
+        """Whether the integration's account tracks `e164`: the fresh route cache first,
+        else one lookup; with the database away, True (the route cache decides the call,
+        which must get through)."""
+        if self.routes.tracks(integ.account_id, e164, self.integration_max_age):
+            return True
+        try:
+            with transaction(self.engine, write=False) as conn:
+                return call_repo.number_for_routing(conn, integ.account_id, e164) is not None
+        except DBAPIError:
+            return True
+
     def apply_soon(self, key: str) -> bool:
         """Hand a call to the running worker (False when no worker runs here)."""
         due = self._due
@@ -164,8 +176,9 @@ class CallPipeline:
         next_refresh = 0.0
         try:
             while not stop.is_set():
-                self._round(next_refresh <= self.clock())
-                if next_refresh <= self.clock():
+                refresh = next_refresh <= self.clock()
+                self._round(refresh)
+                if refresh:
                     next_refresh = self.clock() + refresh_every
                 self._apply_due(due, stop, time.monotonic() + every)
         finally:

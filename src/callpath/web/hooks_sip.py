@@ -14,13 +14,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy.exc import DBAPIError
 
 from callpath.domain import phone
 from callpath.services.calls import Integration
 from callpath.services.enrich import client_ip
-from callpath.storage import call_repo
-from callpath.storage.db import transaction
 from callpath.telephony.base import BadEvent
 from callpath.telephony.sip import adapter
 from callpath.web.bodies import read_limited
@@ -112,17 +109,7 @@ def _allowed(request: Request) -> Context:
 
 
 def _screen(c: Context, integ: Integration, to: str) -> None:
-    """404 for a number the account does not track; with the database away, let the
-    route cache decide (the call must get through)."""
+    """404 for a number the account does not track (`CallPipeline.tracks`)."""
     e164 = phone.try_e164(to, integ.region)
-    if e164 is None:
+    if e164 is None or not c.pipeline.tracks(integ, e164):
         raise UnknownNumber(to)
-    if c.pipeline.routes.tracks(integ.account_id, e164, c.pipeline.integration_max_age):
-        return  # known from the route cache: no second lookup before the routing one
-    try:
-        with transaction(c.engine, write=False) as conn:
-            row = call_repo.number_for_routing(conn, integ.account_id, e164)
-    except DBAPIError:
-        return
-    if row is None:
-        raise UnknownNumber(e164)
