@@ -102,3 +102,12 @@ def test_a_late_call_belongs_to_the_visitors_latest_session() -> None:
             assert not newer or redial, (seed, e)
             checked += bool(newer)
     assert checked > 0
+
+
+def test_generated_traffic_does_not_depend_on_the_hour_it_is_planned() -> None:
+    from callpath.planner import run
+
+    monday = run._monday(1_795_000_000.0)  # a Wednesday, 11:06 UTC
+    assert (monday.weekday(), monday.hour, monday.minute) == (0, 0, 0)
+    assert run._monday(1_795_000_000.0 + 5 * 3600) == monday
+    assert 0 <= 1_795_000_000.0 - monday.timestamp() < 7 * 86_400

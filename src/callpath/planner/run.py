@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,10 +143,20 @@ def _thin(sessions: int, calls: int, days: str) -> str | None:
     return None
 
 
+def _monday(moment: float) -> datetime:
+    """Midnight UTC of the Monday on or before `moment`: generated traffic starts there, so
+    the same rate, length and seed give the same trace (and plan) at any hour of any week;
+    starting at `now` shifted the daily peak with the time of day and moved the answer."""
+    day = datetime.fromtimestamp(moment, ZoneInfo("UTC")).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return day - timedelta(days=day.weekday())
+
+
 def generated_input(site: SiteConfig, params: Params, rate: float, now: float) -> Input:
     """Traffic from the traffic model at `rate` visits/day, long enough to score."""
     days = max(params.days, GENERATED_SESSIONS / rate)
-    start = datetime.fromtimestamp(int(now - days * DAY), ZoneInfo("UTC"))
+    start = _monday(now - days * DAY)
     header, events = generator.generate(
         rate, days, params.seed, start.strftime("%Y-%m-%dT%H:%M:%SZ"), site.key, site.timezone
     )
