@@ -8,11 +8,13 @@ created on that server (scripts/test starts a throwaway cluster and sets this).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from callpath.storage.db import make_engine
 from callpath.storage.migrate import upgrade
@@ -48,9 +50,19 @@ def _engine(database_url: str) -> Iterator[Engine]:
 
 
 def wipe(engine: Engine) -> None:
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+    """Empty every table. The browser tests' shared server may still be handling the
+    previous test's last beacon (a page closing releases its number); on PostgreSQL that
+    transaction and this one can deadlock, and the database aborts one of them: try again."""
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                for table in reversed(metadata.sorted_tables):
+                    conn.execute(table.delete())
+            return
+        except OperationalError as exc:
+            if "deadlock" not in str(exc).lower() or attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture

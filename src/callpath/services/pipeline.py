@@ -183,6 +183,21 @@ class CallPipeline:
                 self._apply_due(due, stop, time.monotonic() + every)
         finally:
             self._due = None
+            self._finish(due)
+
+    def _finish(self, due: queue.SimpleQueue[str]) -> None:
+        """On the way out: apply what was handed over, then one last round (spool, calls
+        left pending), so a graceful stop leaves no call half-folded until the next start."""
+        while True:
+            try:
+                key = due.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self.apply(key)
+            except Exception:
+                log.exception("applying call %s failed", key)
+        self._round(refresh=False)
 
     def _round(self, refresh: bool) -> None:
         try:
