@@ -1,7 +1,8 @@
 """Accuracy benchmark: naive vs ours on generated traces of a small and a large site.
 
     .venv/bin/python bench/accuracy.py [--seed S] [--small-days D] [--large-days D]
-                                       [--quick] [--jobs J]
+                                       [--only small|large] [--no-search SITE]
+                                       [--no-n99 SITE] [--jobs J]
 
 For each site (550 and 30 000 visits a day) a trace is generated (`callpath bench gen`'s
 generator, documented in docs/traffic-model.md) and replayed (`callpath bench replay`'s
@@ -115,7 +116,7 @@ def _step(high: int) -> int:
     return max(1, high // 50)  # 2% resolution
 
 
-def table(spec: SiteSpec, runner: Runner, search: bool = True) -> str:
+def table(spec: SiteSpec, runner: Runner, search: bool = True, n99_too: bool = True) -> str:
     small, large = max(1, round(spec.visits_per_day / 100)), round(spec.visits_per_day / 5)
     runner.many(spec, [(p, n) for p in POLICIES for n in (small, large)])
     lines = [
@@ -130,12 +131,13 @@ def table(spec: SiteSpec, runner: Runner, search: bool = True) -> str:
         lines.append("\n(N99 and N-good not searched: --no-search)")
         return "\n".join(lines)
     high = spec.visits_per_day // 3  # well past what either policy needs
-    nine, note99 = runner.smallest(spec, n99, high)
+    if n99_too:
+        nine, note99 = runner.smallest(spec, n99, high)
+        lines.append(
+            f"\nN99 (>= 99% correct within 30 min): naive {nine['naive']}, "
+            f"ours {nine['ours']}   [{note99}]"
+        )
     fine, note_good = runner.smallest(spec, good, high)
-    lines.append(
-        f"\nN99 (>= 99% correct within 30 min): naive {nine['naive']}, "
-        f"ours {nine['ours']}   [{note99}]"
-    )
     lines.append(
         f"N-good (>= 90% correct, >= 97% precision): naive {fine['naive']}, "
         f"ours {fine['ours']}   [{note_good}]"
@@ -191,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="skip the N99 / N-good pool searches for this site (they take many replays)",
     )
+    parser.add_argument(
+        "--no-n99",
+        choices=("small", "large"),
+        action="append",
+        default=[],
+        help="search N-good only for this site (half the replays)",
+    )
     args = parser.parse_args(argv)
     sites = [
         SiteSpec("small site", 550, args.small_days),
@@ -201,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(args.jobs, args.seed)
     started = time.perf_counter()
     for spec in sites:
-        skip = spec.name.split()[0] in args.no_search
-        print(table(spec, runner, search=not skip), flush=True)
+        short = spec.name.split()[0]
+        search, n99_too = short not in args.no_search, short not in args.no_n99
+        print(table(spec, runner, search=search, n99_too=n99_too), flush=True)
     print(f"\n{len(runner.done)} replays in {time.perf_counter() - started:.0f} s")
     return 0
 

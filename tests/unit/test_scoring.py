@@ -63,6 +63,24 @@ def test_a_redial_weighs_more_than_the_delay_since_the_visit() -> None:
     assert "redial" in ranked[0].reason
 
 
+def test_a_redial_is_no_surer_of_the_visit_than_its_earlier_call_was() -> None:
+    first = Evidence("first", "v1", T - 40_000, T - 39_800, T - 39_500)
+    fresh = Evidence("fresh", "v2", T - 3000, T - 2800, T - 2500)
+    for earlier in (0.85, 0.99):
+        redial = scoring.Redial("first", "v1", T - 120, earlier)  # redialled 2 min later
+        ranked = score(T, 30, [first, fresh], scoring.Caller("v1", earlier, redial))
+        assert ranked[0].evidence.session_id == "first"
+        assert earlier - 0.05 < ranked[0].confidence <= earlier
+    gone = scoring.Redial("gone", "v3", T - 120, 0.85)  # its visit is no longer a holder
+    ranked = score(T, 30, [fresh], scoring.Caller("v3", 0.85, gone))
+    assert ranked[0].evidence.session_id == "gone" and ranked[0].redial_only
+    assert ranked[0].confidence <= 0.85
+    present = Evidence("first", "v1", T - 300, T - 5, T + 60)  # and still on the page
+    unsure = scoring.Redial("first", "v1", T - 120, 0.85)
+    ranked = score(T, 30, [present], scoring.Caller("v1", 0.85, unsure))
+    assert ranked[0].confidence > 0.85  # its own evidence says more than the earlier call
+
+
 def test_an_unsure_earlier_call_says_little_about_the_caller() -> None:
     first = Evidence("first", "v1", T - 40_000, T - 39_800, T - 39_500)
     fresh = Evidence("fresh", "v2", T - 3000, T - 2800, T - 2500)
