@@ -1,6 +1,6 @@
 """Accuracy benchmark: naive vs ours on generated traces of a small and a large site.
 
-    .venv/bin/python bench/accuracy.py [--seed S] [--small-days D] [--large-days D]
+    .venv/bin/python bench/accuracy.py [--seed S] [--seeds K] [--small-days D] [--large-days D]
                                        [--only small|large] [--no-search SITE]
                                        [--no-n99 SITE] [--jobs J]
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from callpath.sim import generator, replay, score  # noqa: E402
-from callpath.sim.score import Summary, pct  # noqa: E402
+from callpath.sim.score import CallResult, Summary, pct  # noqa: E402
 
 POLICIES = ("naive", "ours")
 
@@ -45,12 +45,12 @@ def _trace(spec: SiteSpec, seed: int) -> tuple[object, list[object]]:
     return generator.generate(spec.visits_per_day, spec.days, seed)
 
 
-def run_one(args: tuple[SiteSpec, int, str, int]) -> tuple[str, str, int, Summary]:
+def run_one(args: tuple[SiteSpec, int, str, int]) -> tuple[str, str, int, list[CallResult], float]:
     spec, seed, policy, pool = args
     header, events = _trace(spec, seed)
     started = time.perf_counter()
     results = replay.replay(header, events, pool, replay.POLICIES[policy])  # type: ignore[arg-type]
-    return spec.name, policy, pool, score.summarize(results, time.perf_counter() - started)
+    return spec.name, policy, pool, results, time.perf_counter() - started
 
 
 def within_30(s: Summary) -> float:
@@ -70,15 +70,26 @@ def n99(s: Summary) -> bool:
 class Runner:
     """Runs replays in parallel and remembers them (the searches share results)."""
 
-    def __init__(self, jobs: int, seed: int) -> None:
+    def __init__(self, jobs: int, seeds: list[int]) -> None:
         self.pool = ProcessPoolExecutor(jobs)
-        self.seed = seed
+        self.seeds = seeds
         self.done: dict[tuple[str, str, int], Summary] = {}
 
     def many(self, spec: SiteSpec, wanted: list[tuple[str, int]]) -> None:
-        todo = [(spec, self.seed, p, n) for p, n in wanted if (spec.name, p, n) not in self.done]
-        for name, policy, pool, summary in self.pool.map(run_one, todo):
-            self.done[(name, policy, pool)] = summary
+        """Replays every wanted (policy, pool) on each seed's trace; one summary over the
+        calls of all the traces (several seeds: more calls, less noise per figure)."""
+        todo = [
+            (spec, seed, p, n)
+            for p, n in wanted
+            if (spec.name, p, n) not in self.done
+            for seed in self.seeds
+        ]
+        merged: dict[tuple[str, str, int], tuple[list[CallResult], float]] = {}
+        for name, policy, pool, results, seconds in self.pool.map(run_one, todo):
+            calls, total = merged.get((name, policy, pool), ([], 0.0))
+            merged[(name, policy, pool)] = (calls + results, total + seconds)
+        for key, (calls, seconds) in merged.items():
+            self.done[key] = score.summarize(calls, seconds)
 
     def get(self, spec: SiteSpec, policy: str, pool: int) -> Summary:
         self.many(spec, [(policy, pool)])
@@ -121,7 +132,8 @@ def table(spec: SiteSpec, runner: Runner, search: bool = True, n99_too: bool = T
     runner.many(spec, [(p, n) for p in POLICIES for n in (small, large)])
     lines = [
         f"\n== {spec.name}: {spec.visits_per_day} visits/day, {spec.days:g} days "
-        f"(seed {runner.seed})"
+        f"(seed{'s' if len(runner.seeds) > 1 else ''} "
+        f"{', '.join(map(str, runner.seeds))})"
     ]
     for pool in (small, large):
         naive, ours = (runner.done[(spec.name, p, pool)] for p in POLICIES)
@@ -182,6 +194,12 @@ def _delay(key: str) -> Callable[[Summary], str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="replay this many traces (seeds S, S+1, ...) and pool their calls",
+    )
     parser.add_argument("--small-days", type=float, default=14)
     parser.add_argument("--large-days", type=float, default=2)
     parser.add_argument("--jobs", type=int, default=2)
@@ -207,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.only:
         sites = [s for s in sites if s.name.startswith(args.only)]
-    runner = Runner(args.jobs, args.seed)
+    runner = Runner(args.jobs, list(range(args.seed, args.seed + args.seeds)))
     started = time.perf_counter()
     for spec in sites:
         short = spec.name.split()[0]
