@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhook_load.py [--db sqlite|postgres|both] [--seconds S]
                                            [--rate R] [--concurrency C] [--postgres-url URL]
+                                           [--routes R,..] [--py-spy DIR] [--no-apply-process]
 
 A call's first event must be answered with where to forward it; this measures that answer
 (`started`: verify, one routing lookup, store the raw event) for every inbound route that
@@ -16,7 +17,10 @@ the dedup path. For each route (`tracker_load.py`'s load generator, a separate p
   peak  closed loop at --concurrency connections for S seconds -> calls/s;
   rate  open loop at --rate calls/s (default 200, the goal) for S seconds; latency runs
         from the *scheduled* send, so queueing counts -> p50/p99 (goal: p99 < 25 ms).
-Folding and matching run after each answer, in the same process: their cost is included.
+Folding and matching run after each answer: on SQLite in the same process, on PostgreSQL
+in the apply process `serve` starts beside it (`--no-apply-process`: in the web process's
+call worker, as before it existed). `web CPU` is the routing process alone, `all CPU` the
+server's whole process tree (folding included), both in cores during the rate phase.
 
 Only 127.0.0.1 is ever targeted; every loop ends by itself (deadline + per-request timeout).
 """
@@ -229,12 +233,13 @@ def measure(
     if spy is not None:
         spy.wait(timeout=60)
     print(f"  {name}: open loop at {args.rate:g} calls/s, {s:g}s ...", flush=True)
-    cpu = CpuMeter(cpu_pids)
+    cpu, web_cpu = CpuMeter(cpu_pids), CpuMeter(lambda: cpu_pids()[:1])
     cpu.start()
+    web_cpu.start()
     at_rate = run_client(
         {**base, "mode": "open", "seconds": s, "rate": args.rate, "connections": 64}, timeout
     )
-    at_rate["server_cpu"] = cpu.stop()
+    at_rate["server_cpu"], at_rate["web_cpu"] = cpu.stop(), web_cpu.stop()
     for phase, res in (("peak", peak), ("rate", at_rate)):
         if res["errors"]:
             print(f"  !! {name} {phase}: {res['errors']} e.g. {res['error_sample']}", flush=True)
@@ -246,7 +251,7 @@ def print_table(backend: str, rows: list[dict[str, Any]], args: argparse.Namespa
     print(f"\n{backend}: routing answers, one server process (2 cores shared with the client)")
     print(
         f"  {'route':<10} {'peak/s':>8} {'vs bare':>8} {'@rate/s':>8} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'p99/bare':>9} {'errors':>7} {'server CPU':>11}  goal"
+        f"{'p99 ms':>8} {'p99/bare':>9} {'errors':>7} {'web CPU':>8} {'all CPU':>8}  goal"
     )
     for r in rows:
         peak, at = r["peak"], r["rate"]
@@ -256,16 +261,19 @@ def print_table(backend: str, rows: list[dict[str, Any]], args: argparse.Namespa
             f"  {r['route']:<10} {peak['rps']:>8.0f} {peak['rps'] / bare['peak']['rps']:>8.2f} "
             f"{at['rps']:>8.0f} {at['p50']:>8.1f} {at['p99']:>8.1f} "
             f"{at['p99'] / bare['rate']['p99']:>9.1f} {sum(at['errors'].values()):>7} "
-            f"{at['server_cpu']:>10.0%}  {goal}"
+            f"{at['web_cpu']:>8.0%} {at['server_cpu']:>8.0%}  {goal}"
         )
     print(f"  goal: p99 < {GOAL_P99_MS:g} ms at {args.rate:g} calls/s, no errors")
 
 
-def _serve(env: dict[str, str], db_url: str, logs: Path, name: str) -> Server:
+def _serve(
+    env: dict[str, str], db_url: str, logs: Path, name: str, apply_process: bool = True
+) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "callpath", "serve", "--host", HOST, "--port", str(port)]
+    cmd += ["--workers", "1", "--apply-process" if apply_process else "--no-apply-process"]
     env = {**env, "CALLPATH_DATABASE_URL": db_url, "CALLPATH_SPOOL_DIR": str(logs / name)}
-    return Server(name, [*cmd, "--workers", "1"], env, port, logs / f"{name}.log")
+    return Server(name, cmd, env, port, logs / f"{name}.log")
 
 
 def run_backend(
@@ -283,7 +291,7 @@ def run_backend(
         db_url, drop = _create_pg_database(server_url)
         stack.callback(drop)
     seeded = seed(db_url)
-    srv = _serve(env, db_url, work, f"callpath-{backend}")
+    srv = _serve(env, db_url, work, f"callpath-{backend}", args.apply_process)
     stack.callback(srv.stop)
     srv.start()
     bare_port = free_port()
@@ -344,6 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", help="use this server instead of a throwaway one")
     parser.add_argument("--routes", default="generic,twilio,sip", help="comma-separated")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each route's peak into DIR")
+    parser.add_argument(
+        "--no-apply-process",
+        dest="apply_process",
+        action="store_false",
+        help="fold calls in the web process (serve --no-apply-process), for comparison",
+    )
     args = parser.parse_args(argv)
     bad_route = set(args.routes.split(",")) - {"generic", "twilio", "sip"}
     if not 0.5 <= args.seconds <= 600 or args.concurrency < 1 or not 1 <= args.rate <= 5000:

@@ -69,23 +69,35 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    apply_process: Annotated[
+        bool,
+        typer.Option(
+            help="PostgreSQL: fold and match calls in one process of their own, so "
+            "routing answers never share a core with that work (ignored on SQLite)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the tracker, the API and the admin pages."""
     import uvicorn
 
+    from callpath.services import applier
+
     try:
-        settings_mod.load()
+        settings = settings_mod.load()
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(
-        "callpath.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    # Started first and stopped last: its final pass follows the web processes' last
+    # spool drain, so a graceful stop leaves no call unfolded.
+    with applier.alongside(settings.database_url, apply_process):
+        uvicorn.run(
+            "callpath.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 def _demo_account(conn: Connection, now: float) -> int:

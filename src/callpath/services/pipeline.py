@@ -3,7 +3,9 @@
 `receive` is what a webhook waits for: it never folds or matches (that is `apply`, run
 after the answer went out). With the database unreachable it answers from the route
 cache and spools the event to disk; `work` (a background thread per app process) drains
-the spool, applies events left pending and refreshes the route cache.
+the spool, applies events left pending and refreshes the route cache. While an apply
+process (`services.applier`) is alive, the web process folds nothing itself: it stores,
+and the applier applies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -21,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath.domain import phone
 from callpath.domain.calls import CallEvent
-from callpath.services import calls
+from callpath.services import applier, calls
 from callpath.services.calls import Clock, Integration, Received
 from callpath.services.routing import RouteCache, forward_to
 from callpath.services.spool import Spool
@@ -48,13 +51,24 @@ class Reply:
 
 
 class CallPipeline:
-    def __init__(self, engine: Engine, routes: RouteCache, spool: Spool, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        routes: RouteCache,
+        spool: Spool,
+        clock: Clock,
+        applier_heartbeat: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.routes = routes
         self.spool = spool
         self.clock = clock
         self.integration_max_age = 30.0  # seconds; see `_integration`
         self._due: queue.SimpleQueue[str] | None = None  # set while `work` runs
+        # An apply process's heartbeat file (None: there is never one, e.g. on SQLite);
+        # `applier_alive` is re-read by every round of `work`.
+        self.applier_heartbeat = applier_heartbeat
+        self.applier_alive = False
 
     # -- receiving -------------------------------------------------------------------
     def receive(
@@ -142,7 +156,7 @@ class CallPipeline:
                 self.spool.release(path)
                 break
             self.spool.done(path)
-            if new:
+            if new and not self.applier_alive:
                 self.apply(item.call_key)
             done += 1
         return done
@@ -160,11 +174,13 @@ class CallPipeline:
             return True
 
     def apply_soon(self, key: str) -> bool:
-        """Hand a call to the running worker (False when no worker runs here)."""
+        """Leave a stored call to whoever folds calls here: a live apply process (which
+        finds its events by itself) or this process's running worker (False: neither)."""
         due = self._due
         if due is None:
             return False
-        due.put(key)
+        if not self.applier_alive:
+            due.put(key)
         return True
 
     def work(self, stop: threading.Event, every: float, refresh_every: float) -> None:
@@ -200,11 +216,13 @@ class CallPipeline:
         self._round(refresh=False)
 
     def _round(self, refresh: bool) -> None:
+        self.applier_alive = applier.alive(self.applier_heartbeat)
         try:
             if refresh:
                 self.refresh_routes()
             self.drain_spool()
-            calls.apply_pending(self.engine, self.clock)
+            if not self.applier_alive:
+                calls.apply_pending(self.engine, self.clock)
         except DBAPIError:
             pass  # the database is away; try again next round
         except Exception:  # a bug here must not stop the loop that drains the spool

@@ -2,15 +2,19 @@
 
 The statements of the webhook and apply paths are built once with bound parameters
 (building a statement per call cost more CPU than running it; see ARCHITECTURE.md).
+The two a routing answer waits for (the number's route, storing the event) also skip
+SQLAlchemy's execution layer (`storage.prepared`), as the tracker's hot path does.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from callpath.storage.prepared import Prepared
 from callpath.storage.tables import (
     call_events,
     calls,
@@ -50,18 +54,20 @@ _INTEGRATION = (
     .join(sites, s.id == i.site_id)
     .where(i.id == bindparam("integration_id"))
 )
-_ROUTING_NUMBER = (
+_ROUTING_COLUMNS = ("id", "site_id", "kind", "forward_to", "active", "default_destination")
+_ROUTING_NUMBER = Prepared(
     select(n.id, n.site_id, n.kind, n.forward_to, n.active, s.default_destination)
     .join(sites, s.id == n.site_id)
     .where(n.e164 == bindparam("e164"), n.account_id == bindparam("account_id"))
 )
-_INSERT_EVENT = _per_dialect(
-    lambda insert: (
-        insert(call_events)
+_INSERT_EVENT = {
+    name: Prepared(
+        module.insert(call_events)
         .on_conflict_do_nothing(index_elements=["integration_id", "dedup_key"])
         .returning(e.id)
     )
-)
+    for name, module in _DIALECTS.items()
+}
 _STORED_RESPONSE = select(e.response).where(
     e.integration_id == bindparam("integration_id"), e.dedup_key == bindparam("dedup_key")
 )
@@ -78,6 +84,13 @@ _PENDING = (
     select(e.call_key)
     .where(e.applied_at.is_(None), e.received_at < bindparam("before"))
     .group_by(e.call_key)
+    .limit(bindparam("limit"))
+)
+_DUE = (
+    select(e.call_key)
+    .where(e.applied_at.is_(None), e.call_key.not_in(bindparam("skip", expanding=True)))
+    .group_by(e.call_key)
+    .order_by(func.min(e.id))
     .limit(bindparam("limit"))
 )
 _CALL_COLUMNS = [col.name for col in calls.columns]
@@ -168,7 +181,12 @@ def list_integrations(conn: Connection, account_id: int | None = None) -> list[R
 
 
 def number_for_routing(conn: Connection, account_id: int, e164: str) -> Row | None:
-    return _one(conn, _ROUTING_NUMBER, e164=e164, account_id=account_id)
+    found = _ROUTING_NUMBER.run(conn, {"e164": e164, "account_id": account_id}).fetchone()
+    if found is None:
+        return None
+    row = dict(zip(_ROUTING_COLUMNS, found, strict=True))
+    row["active"] = bool(row["active"])  # SQLite's driver gives 0/1
+    return row
 
 
 def routing_numbers(conn: Connection) -> list[Row]:
@@ -182,7 +200,13 @@ def routing_numbers(conn: Connection) -> list[Row]:
 
 def insert_event(conn: Connection, values: Row) -> bool:
     """Store a raw event; False when this delivery was stored before (a retry)."""
-    return conn.execute(_INSERT_EVENT[conn.dialect.name], values).first() is not None
+    params = {**values, "response": _json_or_none(values.get("response"))}
+    return _INSERT_EVENT[conn.dialect.name].run(conn, params).fetchone() is not None
+
+
+def _json_or_none(value: Any) -> str | None:
+    """A JSON column's value as the driver takes it (SQLAlchemy would `json.dumps` it)."""
+    return None if value is None else json.dumps(value)
 
 
 def stored_response(conn: Connection, integration_id: str, dedup_key: str) -> Any:
@@ -205,6 +229,12 @@ def mark_applied(conn: Connection, ids: list[int], now: float) -> None:
 
 def pending_call_keys(conn: Connection, received_before: float, limit: int) -> list[str]:
     rows = conn.execute(_PENDING, {"before": received_before, "limit": limit})
+    return [row[0] for row in rows]
+
+
+def due_call_keys(conn: Connection, limit: int, skip: list[str]) -> list[str]:
+    """Calls with events not applied yet, the longest waiting first (`skip` left out)."""
+    rows = conn.execute(_DUE, {"limit": limit, "skip": skip})
     return [row[0] for row in rows]
 
 

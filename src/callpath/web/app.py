@@ -15,12 +15,12 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
 from callpath import settings as settings_mod
-from callpath.services import recordings
+from callpath.services import applier, recordings
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
 from callpath.settings import Settings
-from callpath.storage.db import make_engine, transaction
+from callpath.storage.db import is_sqlite, make_engine, transaction
 from callpath.web import (
     admin,
     admin_forms,
@@ -42,8 +42,11 @@ from callpath.web.context import Context, SiteCache
 
 
 def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
+    """On PostgreSQL an apply process (`callpath serve` starts one) may fold the calls;
+    SQLite folds inline, on the event loop (one writer anyway)."""
     routes = RouteCache(settings.spool_dir / "routes.json")
-    return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
+    heartbeat = None if is_sqlite(engine) else applier.heartbeat_path(settings.spool_dir)
+    return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, heartbeat)
 
 
 SWITCH_INTERVAL = 0.001  # seconds

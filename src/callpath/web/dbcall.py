@@ -31,9 +31,11 @@ async def run_db(c: Context, fn: Callable[..., R], *args: Any) -> R:
 def apply_after(c: Context, background: BackgroundTasks, reply: Reply) -> None:
     """Fold and match the call once the answer went out (`reply.call_key`: a new event).
 
-    On SQLite right after the answer, on the event loop; elsewhere by the process's call
-    worker (one thread), so a burst of calls does not become a burst of threads competing
-    with the routing answers; without a running worker, in the thread pool."""
+    On SQLite right after the answer, on the event loop; elsewhere by the apply process
+    (`services.applier`) while it is alive, so folding never competes with the routing
+    answers for this process's core, else by the process's call worker (one thread, so
+    a burst of calls does not become a burst of threads); with neither, in the thread
+    pool."""
     key = reply.call_key
     if not key:
         return

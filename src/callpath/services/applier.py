@@ -1,0 +1,287 @@
+"""The apply process: folds and matches stored call events outside the web process.
+
+A webhook's answer waits only for routing and storing the raw event; folding and
+matching the call (`calls.apply`, several queries and the scoring) come after. Run by a
+thread of the web process, that work shared the process's core and its GIL with the
+routing answers: on PostgreSQL at 200 calls/s the process sat at ~90% of a core and the
+answers' p99 swung from 12 to 270 ms (bench/webhook_load.py). So on PostgreSQL
+`callpath serve` also starts one process that runs `Applier`: it polls for events not
+applied yet (one indexed query; more often while there is work) and applies their
+calls, while the web processes only answer and store.
+
+A web process folds calls itself only while no applier's heartbeat (a file in the spool
+folder, touched every second) is fresh, so a missing, dead or stuck applier loses
+nothing: the web process's call worker takes its leftovers over as before. The applier
+ignores SIGINT and SIGTERM and stops when its standard input closes (the `serve`
+process stops it after the web processes finished their last spool drain, or dies), so
+its last pass comes after theirs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from callpath import settings as settings_mod
+from callpath.services import calls
+from callpath.storage import call_repo
+from callpath.storage.db import make_engine, transaction
+
+log = logging.getLogger("callpath.applier")
+
+Clock = Callable[[], float]
+HEARTBEAT_FILE = "applier.alive"
+BEAT_EVERY = 1.0  # seconds between heartbeats
+ALIVE_WITHIN = 5.0  # a heartbeat older than this: no applier (the web process folds)
+RETRY_FAILED = 5.0  # a call whose apply raised is tried again after this long
+NICENESS = 10  # the OS scheduler serves the routing answers first when cores are short
+
+
+def heartbeat_path(spool_dir: Path) -> Path:
+    """Where the applier serving this spool folder's web processes shows it is alive."""
+    return spool_dir / HEARTBEAT_FILE
+
+
+def beat(path: Path) -> None:
+    """Show the applier is alive (the file's modification time is the heartbeat)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch()
+
+
+def alive(path: Path | None, within: float = ALIVE_WITHIN) -> bool:
+    """Whether an applier beat within `within` seconds (wall clock, as file times are)."""
+    if path is None:
+        return False
+    try:
+        return time.time() - path.stat().st_mtime <= within
+    except OSError:
+        return False
+
+
+class Applier:
+    """Applies every call with events not applied yet, oldest first, in batches.
+
+    Polls every `busy_wait` seconds while it finds work, backing off to `idle_wait` when
+    there is none. A call whose apply raised is skipped for `RETRY_FAILED` seconds, so a
+    call that cannot be applied (a bug, bad data) neither spins the loop nor holds up
+    the others."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        heartbeat: Path | None,
+        batch: int = 200,
+        busy_wait: float = 0.05,
+        idle_wait: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.heartbeat = heartbeat
+        self.batch = batch
+        self.busy_wait = busy_wait
+        self.idle_wait = idle_wait
+        self._failed: dict[str, float] = {}  # call key -> monotonic time to retry at
+        self._next_beat = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set; then one last pass, so nothing stored before is left."""
+        wait = self.busy_wait
+        while not stop.is_set():
+            self._beat()
+            done = self.apply_due()
+            wait = self.busy_wait if done else min(wait * 2, self.idle_wait)
+            stop.wait(wait)
+        self.finish()
+
+    def finish(self, seconds: float = 20.0) -> None:
+        """Apply what is due until none is left (or `seconds` passed)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.apply_due():
+                return
+
+    def apply_due(self) -> int:
+        """One batch: the calls with events not applied yet. Returns how many were tried
+        (0 also when the database is away)."""
+        try:
+            with transaction(self.engine, write=False) as conn:
+                keys = call_repo.due_call_keys(conn, self.batch, self._skipped())
+        except DBAPIError:
+            return 0
+        for key in keys:
+            self._beat()  # per call: a long batch (a backlog, a busy machine) is no death
+            if not self._apply(key):
+                break
+        return len(keys)
+
+    def _apply(self, key: str) -> bool:
+        """False when the database went away (the rest of the batch waits)."""
+        try:
+            calls.apply(self.engine, key, self.clock)
+        except DBAPIError:
+            log.warning("database error applying call %s; it stays pending", key)
+            self._failed[key] = time.monotonic() + RETRY_FAILED
+            return False
+        except Exception:  # one bad call must not stop the others
+            log.exception("applying call %s failed", key)
+            self._failed[key] = time.monotonic() + RETRY_FAILED
+        return True
+
+    def _skipped(self) -> list[str]:
+        now = time.monotonic()
+        self._failed = {k: t for k, t in self._failed.items() if t > now}
+        return list(self._failed)
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if self.heartbeat is None or now < self._next_beat:
+            return
+        try:
+            beat(self.heartbeat)
+        except OSError:
+            log.exception("cannot write the applier heartbeat %s", self.heartbeat)
+        self._next_beat = now + BEAT_EVERY
+
+
+# ------------------------------------------------------------------ the process
+
+
+class ApplierProcess:
+    """The applier as a child of `callpath serve`, restarted if it exits by itself."""
+
+    def __init__(self, restart_after: float = 1.0) -> None:
+        self._restart_after = restart_after
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(
+            target=self._watch, name="callpath-applier-watch", daemon=True
+        )
+        self._watcher.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close its input (it makes a last pass and exits); kill it after `timeout`."""
+        self._stopping.set()
+        with self._lock:
+            proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("applier did not stop within %.0f s; killing it", timeout)
+            proc.kill()
+            proc.wait()
+
+    def _spawn(self) -> None:
+        cmd = [sys.executable, "-m", "callpath.services.applier"]
+        with self._lock:
+            if not self._stopping.is_set():
+                self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)  # noqa: S603 (own argv)
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            proc = self._proc
+            if proc is None:
+                return
+            code = proc.wait()
+            if self._stopping.wait(self._restart_after):
+                return
+            log.warning("applier exited (%s); starting it again", code)
+            self._spawn()
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown, which re-raises it)."""
+
+
+def _terminated(_sig: int, _frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def alongside(database_url: str, enabled: bool = True) -> Iterator[None]:
+    """Run the body (the web server) with an applier beside it, stopped after the body.
+
+    Only when `enabled` and for PostgreSQL: SQLite's one writer would make a second
+    writing process wait in its busy handler, and folding runs inline there. uvicorn
+    re-raises SIGTERM after its graceful shutdown, whose default action would end this
+    process before the applier's last pass; here it ends the body instead, and the
+    process still dies of SIGTERM once the applier stopped."""
+    if not enabled or database_url.startswith("sqlite"):
+        yield
+        return
+    process = ApplierProcess()
+    process.start()
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    terminated = False
+    try:
+        yield
+    except _Terminated:
+        terminated = True
+    finally:
+        process.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _stop_at_eof(stream: IO[bytes], stop: threading.Event) -> None:
+    while stream.read(4096):
+        pass
+    stop.set()
+
+
+def main() -> int:
+    """`python -m callpath.services.applier`: started by `callpath serve`."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)  # the serve process decides when (stdin EOF)
+    os.nice(NICENESS)  # analytics yield the cores to the routing answers when short
+    settings = settings_mod.load()
+    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+    stop = threading.Event()
+    reader = threading.Thread(target=_stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)
+    reader.start()
+    try:
+        Applier(engine, time.time, heartbeat_path(settings.spool_dir)).run(stop)
+    finally:
+        _forget_heartbeat(heartbeat_path(settings.spool_dir))
+        engine.dispose()
+    return 0
+
+
+def _forget_heartbeat(path: Path) -> None:
+    """On a clean exit the web processes take over at once, not after `ALIVE_WITHIN`."""
+    with contextlib.suppress(OSError):
+        os.utime(path, (0, 0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
