@@ -24,9 +24,10 @@ from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app
-from callpath.services import setup
+from callpath.services import recordings, setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls
+from callpath.storage.tables import recordings as recordings_table
 from callpath.telephony.asterisk import adapter, ami
 from callpath.web.app import create_app
 from tests.helpers import Seeded, free_port, seed_site
@@ -259,6 +260,35 @@ def test_once_file_replays_a_recorded_stream(
     assert result.exit_code == 0, result.output
     assert "2 new call events stored" in result.output
     assert [r["status"] for r in rows(engine).values()] == ["busy"]
+
+
+def test_a_mixmonitor_file_is_kept_as_a_reference(
+    engine: Engine, database_url: str, site: Seeded, tmp_path: Path
+) -> None:
+    """recorded.ami: an answered call FreePBX recorded; the path becomes the call's
+    recording reference, which the recordings worker keeps and never fetches."""
+    integ = integration(engine, site)
+    env = {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_SPOOL_DIR": str(tmp_path / "s")}
+    args = ["asterisk", "listen", "--integration", integ, "--once-file"]
+    outputs = []
+    for _ in range(2):  # a replay stores nothing twice
+        result = CliRunner().invoke(app, [*args, str(FIXTURES / "recorded.ami")], env=env)
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "4 new call events stored" in outputs[0]  # started, answered, recording, ended
+    assert "0 new call events stored" in outputs[1]
+    assert count(engine) == 4
+    call = rows(engine)["1767229800.801"]
+    assert (call["status"], call["tracking_number"]) == ("answered", STATIC_B)
+    assert call["recording_url"] == (
+        "file:///var/spool/asterisk/monitor/2026/01/01/"
+        "in-74957770102-79037778899-20260101-011000-1767229800.801.wav"
+    )
+    recordings.discover(engine, 0.0, time.time())
+    with engine.connect() as conn:
+        kept = conn.execute(select(recordings_table)).one()._mapping
+    assert (kept["call_id"], kept["state"]) == (call["id"], "reference")
+    assert kept["source_url"] == call["recording_url"]
 
 
 def test_misconfiguration_exits_with_2(

@@ -114,6 +114,23 @@ def test_reference_only_call_shows_why_it_is_not_linked(
     assert mine["recording"]["stored"] is False and mine["recording"]["bytes"] is None
 
 
+def test_a_pbx_file_reference_is_shown_escaped_not_linked(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    """An Asterisk MixMonitor path stays on the PBX: the page shows it as text, escaped."""
+    site = _site_with_user(engine, "owner@shop.example")
+    reference = 'file:///var/spool/asterisk/monitor/a&b<i>"x.wav'  # not what we store; a worst case
+    call = add_call(engine, site, "asterisk", reference, time.time())
+    recordings.discover(engine, 0.0, time.time())
+    client = _login(app, "owner@shop.example")
+    assert client.get(f"/app/calls/{call}/recording").status_code == 404
+    page = client.get(f"/app/calls/{call}").text
+    shown = page[page.index('id="recording"') :]
+    assert "<code>file:///var/spool/asterisk/monitor/a&amp;b&lt;i&gt;&#34;x.wav</code>" in shown
+    assert "<i>" not in shown and 'href="file:' not in shown and "<audio" not in shown
+    assert "not https; it is shown, not linked" in shown
+    api = client.get(f"/api/v1/calls/{call}").json()["recording"]
+    assert api == {"reference": reference, "stored": False, "bytes": None}
+
+
 def test_other_account_and_anonymous_get_nothing(
     app,
     engine: Engine,

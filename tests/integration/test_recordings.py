@@ -156,6 +156,23 @@ def test_zadarma_references_are_kept_not_fetched(
     assert _row(engine, call)["state"] == "reference"
 
 
+def test_asterisk_file_references_are_kept_not_fetched(
+    engine: Engine, site: Seeded, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A MixMonitor path on the PBX: nothing to download over http, nothing read locally."""
+    clock = Clock()
+    local = tmp_path / "monitor" / "in-74957770102-1767229800.801.wav"
+    local.parent.mkdir()
+    local.write_bytes(MP3)  # even when the path exists here, it is not copied
+    call = add_call(engine, site, "asterisk", local.as_uri(), clock())
+    folder = tmp_path / "recordings"
+    outcome = _worker(engine, folder, http, clock).step()
+    assert (outcome.stored, outcome.failed) == (0, 0)
+    row = _row(engine, call)
+    assert (row["state"], row["source_url"], row["path"]) == ("reference", local.as_uri(), None)
+    assert not list(folder.rglob("*.*"))
+
+
 def test_retention_deletes_old_files(
     engine: Engine, site: Seeded, served: Served, http: httpx.Client, tmp_path: Path
 ) -> None:

@@ -12,13 +12,15 @@ from callpath.telephony.asterisk import adapter
 from callpath.telephony.base import BadEvent
 
 NOW = 1_800_000_000.0
+REC = "file:///var/spool/asterisk/monitor/2026/01/01/in-74957770102-1767229800.801.wav"
 
 
 def test_stored_events_read_back_the_same() -> None:
     ended = CallEvent(
         "ended", "1767225600.101", NOW, "79161234567", "+74957770101", 60.0, 52.0, "answered"
     )
-    for event in (ended, CallEvent("started", "1.2", NOW - 60, "7916", "+74957770101")):
+    recording = CallEvent("recording", "1767229800.801", NOW, recording_url=REC)
+    for event in (ended, CallEvent("started", "1.2", NOW - 60, "7916", "+74957770101"), recording):
         parsed, key = telephony.parser("asterisk")(adapter.canonical(event, NOW))
         assert parsed == event
         assert key == adapter.dedup_key(event.kind, event.call_id)
@@ -35,6 +37,24 @@ def test_the_dedup_key_ignores_arrival_time() -> None:
     "doc",
     [
         {"event": "recording", "call_id": "1", "at": NOW, "received_at": NOW},
+        {"event": "ended", "call_id": "1", "at": NOW, "received_at": NOW, "recording_url": REC},
+        *(
+            {
+                "event": "recording",
+                "call_id": "1",
+                "at": NOW,
+                "received_at": NOW,
+                "recording_url": u,
+            }
+            for u in (
+                "https://pbx.example/rec.wav",
+                "file://pbx/var/rec.wav",
+                "file:///var/a b.wav",
+                "file:///var/a\nb.wav",
+                "file:///" + "a" * 2000,
+                7,
+            )
+        ),
         {"event": "ended", "at": NOW, "received_at": NOW},
         {"event": "ended", "call_id": "1", "at": "soon", "received_at": NOW},
         {"event": "ended", "call_id": "1", "at": NOW, "received_at": 5},

@@ -7,6 +7,10 @@ The listener (`callpath asterisk listen`) turns AMI events into call events
      "at": 1767225661.5, "caller": "+7916…", "called": "+7495…", "status": "answered",
      "talk": 52.0, "duration": 61.0}
 
+A `recording` event carries the MixMonitor file's path on the PBX as a `file://` URL
+(`"recording_url": "file:///var/spool/asterisk/monitor/…/in-….wav"`): a reference only,
+the file is not copied.
+
 `call_id` is the call's AMI `Linkedid`. A call has one event of each kind, so the dedup
 key covers the kind and the call only: the same events seen again (a reconnect, a
 restarted listener) are stored once.
@@ -20,9 +24,10 @@ import math
 from typing import Any
 
 from callpath.domain.calls import STATUSES, CallEvent
+from callpath.telephony.asterisk.calls import MAX_RECORDING_URL
 from callpath.telephony.base import BadEvent, json_object
 
-KINDS = ("started", "answered", "ended")
+KINDS = ("started", "answered", "ended", "recording")
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 _MAX_SECONDS = 7 * 86_400.0
 _LIMITS = {"call_id": 80, "caller": 80, "called": 40}
@@ -40,6 +45,7 @@ def canonical(event: CallEvent, received_at: float) -> bytes:
         "status": event.status,
         "talk": event.talk,
         "duration": event.duration,
+        "recording_url": event.recording_url,
     }
     clean = {k: v for k, v in document.items() if v is not None}
     return json.dumps(clean, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -58,6 +64,9 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     status = data.get("status")
     if status is not None and status not in STATUSES:
         raise BadEvent("status: one of " + ", ".join(STATUSES))
+    recording_url = _file_url(data)
+    if (kind == "recording") != (recording_url is not None):
+        raise BadEvent("recording_url: required on a recording event, and only there")
     event = CallEvent(
         kind=str(kind),
         call_id=call_id,
@@ -67,6 +76,7 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
         duration=_seconds(data, "duration"),
         talk=_seconds(data, "talk"),
         status=status,
+        recording_url=recording_url,
     )
     return event, dedup_key(str(kind), call_id)
 
@@ -84,6 +94,17 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     value = value.strip()
     if len(value) > _LIMITS[name] or not value.isprintable():
         raise BadEvent(f"{name}: at most {_LIMITS[name]} printable characters")
+    return value
+
+
+def _file_url(data: dict[str, Any]) -> str | None:
+    value = data.get("recording_url")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("file:///"):
+        raise BadEvent("recording_url: a file:/// URL")
+    if len(value) > MAX_RECORDING_URL or not value.isprintable() or " " in value:
+        raise BadEvent(f"recording_url: at most {MAX_RECORDING_URL} URL characters")
     return value
 
 

@@ -15,7 +15,11 @@ out). Then:
   said (a NOANSWER/CANCEL anywhere: missed; else BUSY: busy; else CONGESTION or
   CHANUNAVAIL: failed); without any dial, the hang-up `Cause` (17 busy, network
   failures failed, else missed). Talk and duration come from the PBX's own
-  `Timestamp` fields when it sends them (`timestampevents = yes`), else from arrival.
+  `Timestamp` fields when it sends them (`timestampevents = yes`), else from arrival;
+- `recording` once the call is answered and any of its channels said where MixMonitor
+  writes it (`VarSet` of `MIXMONITOR_FILENAME`, the file's absolute path; FreePBX's
+  `CALLFILENAME` is only the base name, so it is not used): a `file://` URL of that path,
+  once per call, the first valid path winning. It is a reference: the file stays on the PBX.
 
 Event times are when the events reached us (the reservations they are matched with were
 written on our clock too).
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from callpath.domain.calls import CallEvent
 
@@ -32,6 +37,8 @@ TrackedNumber = Callable[[str], str | None]  # dialled digits → tracking numbe
 
 INTERNAL_CONTEXTS = frozenset({"from-internal"})  # FreePBX's context of its extensions
 _DID_VARIABLES = frozenset({"FROM_DID", "__FROM_DID"})
+_RECORDING_VARIABLE = "MIXMONITOR_FILENAME"  # set by MixMonitor: the file's full path
+MAX_RECORDING_URL = 2000
 _FAILED_CAUSES = frozenset({1, 3, 27, 28, 34, 38, 41, 42, 44, 58})
 _FAILED_DIALS = frozenset({"CONGESTION", "CHANUNAVAIL"})
 _MISSED_DIALS = frozenset({"NOANSWER", "CANCEL"})
@@ -50,6 +57,8 @@ class _Call:
     answered: float | None = None
     pbx_answered: float | None = None
     dials: set[str] = field(default_factory=set)
+    recording: str | None = None  # file:// URL of MixMonitor's file, once reported
+    recording_sent: bool = False
 
 
 class CallTracker:
@@ -85,6 +94,7 @@ class CallTracker:
             return []  # a call that began before we listened, or not one of interest
         events = self._classify(call, block, name, uniqueid == linkedid)
         events += self._progress(call, block, name, uniqueid == linkedid, now)
+        events += self._recording(call, block, name, now)
         return events
 
     def _open(self, block: Mapping[str, str], linkedid: str, now: float) -> None:
@@ -149,6 +159,18 @@ class CallTracker:
         call.answered, call.pbx_answered = now, _pbx_time(block)
         return [CallEvent("answered", call.linkedid, now)] if call.number else []
 
+    def _recording(
+        self, call: _Call, block: Mapping[str, str], name: str, now: float
+    ) -> list[CallEvent]:
+        """Any channel of the call may run MixMonitor; told once the call is answered."""
+        if name == "VarSet" and block.get("Variable") == _RECORDING_VARIABLE:
+            call.recording = call.recording or file_url(block.get("Value", ""))
+        ready = call.answered is not None and call.number is not None
+        if not ready or call.recording is None or call.recording_sent:
+            return []
+        call.recording_sent = True
+        return [CallEvent("recording", call.linkedid, now, recording_url=call.recording)]
+
     def _end(self, call: _Call, block: Mapping[str, str], now: float) -> list[CallEvent]:
         if call.number is None:
             return []
@@ -169,6 +191,19 @@ class CallTracker:
             status=status,
         )
         return [event]
+
+
+def file_url(path: str) -> str | None:
+    """An absolute path of a file on the PBX as a percent-encoded `file://` URL; None for
+    anything else: relative or empty, `//host` forms, `..`, a folder, control characters
+    (NUL, CR, LF …), too long."""
+    if not path.isprintable() or not path.startswith("/") or path.startswith("//"):
+        return None
+    pure = PurePosixPath(path)
+    if path.endswith("/") or not pure.name or ".." in pure.parts:
+        return None
+    url = pure.as_uri()
+    return url if len(url) <= MAX_RECORDING_URL else None
 
 
 def _status(call: _Call, cause: int) -> str:
