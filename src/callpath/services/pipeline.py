@@ -28,7 +28,7 @@ from callpath.services import applier, calls
 from callpath.services.calls import Clock, Integration, Received
 from callpath.services.routing import RouteCache, forward_to
 from callpath.services.spool import Spool
-from callpath.storage import call_repo
+from callpath.storage import call_repo, db
 from callpath.storage.db import transaction
 from callpath.telephony.base import Ignored, Unauthorized
 from callpath.telephony.generic import adapter as generic
@@ -69,6 +69,7 @@ class CallPipeline:
         # `applier_alive` is re-read by every round of `work`.
         self.applier_heartbeat = applier_heartbeat
         self.applier_alive = False
+        self.wal_checkpoints = False  # SQLite: checkpoint the WAL every round (`db.checkpoint`)
 
     # -- receiving -------------------------------------------------------------------
     def receive(
@@ -227,6 +228,14 @@ class CallPipeline:
             pass  # the database is away; try again next round
         except Exception:  # a bug here must not stop the loop that drains the spool
             log.exception("call worker round failed")
+        if self.wal_checkpoints:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            db.checkpoint(self.engine)
+        except Exception:  # a busy or broken file: the next round tries again
+            log.warning("WAL checkpoint failed", exc_info=True)
 
     def _apply_due(self, due: queue.SimpleQueue[str], stop: threading.Event, until: float) -> None:
         while not stop.is_set():

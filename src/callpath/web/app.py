@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
 from callpath.settings import Settings
-from callpath.storage.db import is_sqlite, make_engine, transaction
+from callpath.storage.db import defer_checkpoints, is_sqlite, make_engine, transaction
 from callpath.web import (
     admin,
     admin_forms,
@@ -46,7 +47,11 @@ def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
     SQLite folds inline, on the event loop (one writer anyway)."""
     routes = RouteCache(settings.spool_dir / "routes.json")
     heartbeat = None if is_sqlite(engine) else applier.heartbeat_path(settings.spool_dir)
-    return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, heartbeat)
+    pipeline = CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, heartbeat)
+    if is_sqlite(engine):  # WAL checkpoints off the event loop, in the call worker
+        defer_checkpoints(engine)
+        pipeline.wal_checkpoints = True
+    return pipeline
 
 
 SWITCH_INTERVAL = 0.001  # seconds
@@ -63,6 +68,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         c.pipeline.refresh_routes()
     except DBAPIError:
         c.pipeline.routes.load_snapshot()  # database away at start: route from the last map
+    # What start-up built (modules, compiled statements, caches) lives as long as the
+    # process: kept out of the collector's full passes, which otherwise walk all of it
+    # while a routing answer waits.
+    gc.collect()
+    gc.freeze()
     stop = threading.Event()
     worker = threading.Thread(
         target=c.pipeline.work,
