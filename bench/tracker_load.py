@@ -944,13 +944,22 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def run_child(argv: list[str], client: Callable[[dict[str, Any]], Any]) -> bool:
+    """This process is one a benchmark started (`--_client SPEC` runs `client` on the
+    JSON spec and prints its JSON result, `--_bare PORT` serves the bare endpoint):
+    run it and say so."""
     if argv[:1] == ["--_client"]:
-        print(json.dumps(client_main(json.loads(argv[1]))))
-        return 0
+        print(json.dumps(client(json.loads(argv[1]))))
+        return True
     if argv[:1] == ["--_bare"]:
         bare_server_main(int(argv[1]))
+        return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if run_child(argv, client_main):
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")

@@ -56,8 +56,8 @@ from tracker_load import (
     _create_pg_database,
     _start_py_spy,
     _tree_pids,
-    bare_server_main,
     free_port,
+    run_child,
     run_phase,
 )
 from tracker_load import run_client as run_load_client
@@ -338,11 +338,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--_client"]:
-        print(json.dumps(client_main(json.loads(argv[1]))))
-        return 0
-    if argv[:1] == ["--_bare"]:
-        bare_server_main(int(argv[1]))
+    if run_child(argv, client_main):
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")

@@ -279,6 +279,15 @@ def count(engine: Engine, table: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
+def pending_calls(engine: Engine) -> set[str]:
+    """Keys of the calls with events stored but not applied yet."""
+    from callpath.storage.tables import call_events
+
+    query = select(call_events.c.call_key).where(call_events.c.applied_at.is_(None))
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
 def call_row(engine: Engine) -> dict[str, Any]:
     """The one call stored (fails if there is not exactly one)."""
     from callpath.storage.tables import calls

@@ -27,7 +27,7 @@ from callpath.services.spool import Spool
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
 from callpath.storage.tables import call_events, calls
-from tests.helpers import Hook, Seeded, add_hook, iso, seed_site
+from tests.helpers import Hook, Seeded, add_hook, iso, pending_calls, seed_site
 
 
 class Clock:
@@ -62,22 +62,6 @@ def _states(engine: Engine) -> dict[str, str]:
         return {row.id: row.state for row in conn.execute(select(calls.c.id, calls.c.state))}
 
 
-def _pending(engine: Engine) -> set[str]:
-    query = select(call_events.c.call_key).where(call_events.c.applied_at.is_(None))
-    with engine.connect() as conn:
-        return set(conn.execute(query).scalars())
-
-
-@pytest.fixture
-def site(engine: Engine) -> Seeded:
-    return seed_site(engine, pool_size=2)
-
-
-@pytest.fixture
-def hook(engine: Engine, site: Seeded) -> Hook:
-    return add_hook(engine, site)
-
-
 def test_the_applier_folds_every_call_the_web_process_stored(
     engine: Engine, site: Seeded, hook: Hook, tmp_path: Path
 ) -> None:
@@ -101,7 +85,7 @@ def test_the_applier_folds_every_call_the_web_process_stored(
     thread.join(10)
 
     assert _states(engine) == dict.fromkeys(keys, "ended")
-    assert _pending(engine) == set()
+    assert pending_calls(engine) == set()
 
 
 def test_a_call_that_cannot_be_applied_does_not_hold_up_the_others(
@@ -132,7 +116,7 @@ def test_a_call_that_cannot_be_applied_does_not_hold_up_the_others(
     tried_again = worker.apply_due()
 
     assert _states(engine) == {good: "ended"}
-    assert _pending(engine) == {bad}
+    assert pending_calls(engine) == {bad}
     assert tried_again == 0  # not retried at once (no busy loop on a call that fails)
 
 
@@ -219,11 +203,11 @@ def test_the_web_process_folds_nothing_while_an_applier_is_alive(
         assert pipeline.apply_soon(handed)
         spooled = _spool_started(spool, pipeline, hook, site)
         clock.now += 60  # everything is pending for long now
-        _until(lambda: _pending(engine) == {handed, spooled})  # the spooled one stored
+        _until(lambda: pending_calls(engine) == {handed, spooled})  # the spooled one stored
         _wait_rounds()
 
         assert _states(engine) == {}
-        assert _pending(engine) == {handed, spooled}
+        assert pending_calls(engine) == {handed, spooled}
         assert list(spool.directory.glob("*.event")) == []
 
     os.utime(beat, (time.time() - 60, time.time() - 60))  # the applier died
@@ -231,7 +215,7 @@ def test_the_web_process_folds_nothing_while_an_applier_is_alive(
     with _worker(pipeline):
         _until(lambda: _states(engine) == expected)
     assert _states(engine) == expected
-    assert _pending(engine) == set()
+    assert pending_calls(engine) == set()
 
 
 def _spool_started(spool: Spool, pipeline: CallPipeline, hook: Hook, site: Seeded) -> str:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from callpath.storage.tables import call_events, calls
-from tests.helpers import Hook, ServerProcess, add_hook, free_port, iso, seed_site
+from callpath.storage.tables import calls
+from tests.helpers import Hook, ServerProcess, add_hook, free_port, iso, pending_calls, seed_site
 
 pytestmark = pytest.mark.slow
 MODULE = "callpath.services.applier"
@@ -67,12 +67,6 @@ def _ended(engine: Engine) -> list[str]:
         return sorted(conn.execute(query).scalars())
 
 
-def _pending(engine: Engine) -> int:
-    query = select(call_events.c.id).where(call_events.c.applied_at.is_(None))
-    with engine.connect() as conn:
-        return len(conn.execute(query).all())
-
-
 def test_serve_folds_calls_in_an_apply_process_it_keeps_running(
     engine: Engine, database_url: str, is_postgres: bool, tmp_path: Path
 ) -> None:
@@ -92,7 +86,7 @@ def test_serve_folds_calls_in_an_apply_process_it_keeps_running(
         _wait(lambda: _ended(engine) == ["one", "two"])
         _post_call(client, hook, "last", site.pool[0])  # stopped right away
     assert _ended(engine) == ["last", "one", "two"]
-    assert _pending(engine) == 0
+    assert pending_calls(engine) == set()
     assert not Path(f"/proc/{again[0]}").exists()  # the apply process stopped too
 
 

@@ -17,7 +17,7 @@ from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, integrations
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, add_hook, call_row, count, iso, seed_site
+from tests.helpers import Hook, Seeded, call_row, count, iso, seed_site
 
 CALLER = "+79161234567"
 
@@ -28,16 +28,6 @@ def client(engine: Engine, database_url: str, tmp_path: Path) -> TestClient:
         {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_SPOOL_DIR": str(tmp_path / "spool")}
     )
     return TestClient(create_app(settings), raise_server_exceptions=False)
-
-
-@pytest.fixture
-def site(engine: Engine) -> Seeded:
-    return seed_site(engine, pool_size=2)
-
-
-@pytest.fixture
-def hook(engine: Engine, site: Seeded) -> Hook:
-    return add_hook(engine, site)
 
 
 def started(to: str, call_id: str = "pbx-1", **extra: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls
 from callpath.telephony.sip.adapter import AUTH_HEADER
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Seeded
 
 
 def _client(database_url: str, tmp_path: Path, host: str, **env: str) -> TestClient:
@@ -30,11 +30,6 @@ def _client(database_url: str, tmp_path: Path, host: str, **env: str) -> TestCli
         }
     )
     return TestClient(create_app(settings), client=(host, 40000), raise_server_exceptions=False)
-
-
-@pytest.fixture
-def site(engine: Engine) -> Seeded:
-    return seed_site(engine, pool_size=2)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from callpath.storage.db import make_engine, transaction
 from callpath.storage.tables import call_events, integrations, tracking_numbers
 from callpath.telephony.twilio.signature import Params, sign
 from callpath.web.app import create_app
-from tests.helpers import Seeded, call_row, count, seed_site
+from tests.helpers import Seeded, call_row, count
 from tests.unit.test_twilio_adapter import fixture
 
 PUBLIC = "https://track.example.com"
@@ -42,11 +42,6 @@ def _app(database_url: str, tmp_path: Path, public: str | None) -> Any:
 def client(engine: Engine, database_url: str, tmp_path: Path) -> TestClient:
     """callpath behind a proxy: Twilio calls (and signs) the public URL."""
     return TestClient(_app(database_url, tmp_path, PUBLIC), raise_server_exceptions=False)
-
-
-@pytest.fixture
-def site(engine: Engine) -> Seeded:
-    return seed_site(engine, pool_size=2)
 
 
 @dataclass

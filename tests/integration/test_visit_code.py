@@ -21,7 +21,7 @@ from callpath.storage.db import transaction
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import call_events, sessions
 from callpath.web.app import create_app
-from tests.helpers import Clock, Hook, Seeded, add_hook, iso, seed_site
+from tests.helpers import Clock, Hook, Seeded, iso, seed_site
 
 PASSWORD = "correct horse battery"
 CHROME = (
@@ -63,11 +63,6 @@ def token(engine: Engine, site: Seeded) -> str:
 @pytest.fixture
 def client(app: Any) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
-
-
-@pytest.fixture
-def hook(engine: Engine, site: Seeded) -> Hook:
-    return add_hook(engine, site)
 
 
 def _visit(

@@ -24,7 +24,7 @@ from callpath.storage.db import make_engine, transaction
 from callpath.storage.tables import call_events, integrations
 from callpath.telephony.zadarma import adapter
 from callpath.web.app import create_app
-from tests.helpers import Seeded, call_row, count, free_port, seed_site
+from tests.helpers import Seeded, call_row, count, free_port
 
 SECRET = "zd-api-secret-7c1e"
 FIXTURES = Path(adapter.__file__).parent / "fixtures"
@@ -93,11 +93,6 @@ def client(engine: Engine, database_url: str, tmp_path: Path) -> TestClient:
         }
     )
     return TestClient(create_app(settings), raise_server_exceptions=False)
-
-
-@pytest.fixture
-def site(engine: Engine) -> Seeded:
-    return seed_site(engine, pool_size=2)
 
 
 @pytest.fixture

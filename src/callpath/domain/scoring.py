@@ -146,47 +146,46 @@ def score(
 ) -> list[Scored]:
     """Candidates best first, each with its confidence. A redial whose earlier call's visit
     is no longer among the holders competes as a candidate of its own."""
-    weighed = [_weigh(ring_at, ping_interval, c, caller, foreign_caller) for c in candidates]
-    total = sum(w for w, _, _ in weighed) + other_weight(ring_at, candidates)
+    weighed = [(c, *_weigh(ring_at, ping_interval, c, caller, foreign_caller)) for c in candidates]
+    lone = _lone_redial(ring_at, candidates, caller)
+    if lone is not None:
+        weighed.append(lone)
+    total = sum(w for _, w, _, _, _ in weighed) + other_weight(ring_at, candidates)
+    redialled = caller.redial.confidence if caller and caller.redial else 0.0
     scored = [
-        Scored(c, w, held, reason) for c, (w, held, reason) in zip(candidates, weighed, strict=True)
+        Scored(
+            c,
+            _share(weight, lift, total, redialled),
+            held,
+            reason,
+            redial_only=lone is not None and c is lone[0],
+        )
+        for c, weight, lift, held, reason in weighed
     ]
-    extra = _lone_redial(ring_at, candidates, caller)
-    if extra is not None:
-        total += extra.confidence
-        scored.append(extra)
-    normed = [
-        Scored(s.evidence, s.confidence / total, s.held, s.reason, s.redial_only) for s in scored
-    ]
-    if caller is not None and caller.redial is not None:
-        normed = _cap_redial(ring_at, normed, caller.redial, total)
-    return sorted(normed, key=lambda s: -s.confidence)
+    return sorted(scored, key=lambda s: -s.confidence)
 
 
-def _cap_redial(ring_at: float, normed: list[Scored], redial: Redial, total: float) -> list[Scored]:
-    """A redial inherits its earlier call's visit, and with it that call's doubt: it is no
-    surer of the visit than the earlier call was, unless its own evidence says more."""
-    lift = redial_weight(ring_at - redial.at, redial.confidence)
-    out = []
-    for s in normed:
-        if s.evidence.session_id == redial.session_id:
-            own = 0.0 if s.redial_only else max(s.confidence * total - lift, 0.0)
-            cap = max(own / max(total - lift, 1e-300), redial.confidence)
-            s = Scored(s.evidence, min(s.confidence, cap), s.held, s.reason, s.redial_only)
-        out.append(s)
-    return out
+def _share(weight: float, lift: float, total: float, redialled: float) -> float:
+    """A candidate's share of the weight. A redial inherits its earlier call's visit, and
+    with it that call's doubt: the part the redial `lift`s is worth no more than the
+    earlier call's confidence, unless the candidate's own evidence says more."""
+    share = weight / total
+    if lift <= 0.0:
+        return share
+    own = (weight - lift) / max(total - lift, 1e-300)
+    return min(share, max(own, redialled))
 
 
 def _lone_redial(
     ring_at: float, candidates: Sequence[Evidence], caller: Caller | None
-) -> Scored | None:
+) -> tuple[Evidence, float, float, bool, str] | None:
     redial = caller.redial if caller else None
     if redial is None or any(c.session_id == redial.session_id for c in candidates):
         return None
     since = ring_at - redial.at
     evidence = Evidence(redial.session_id, redial.visitor_id, redial.at, redial.at, redial.at)
     weight = redial_weight(since, redial.confidence)
-    return Scored(evidence, weight, False, f"redial of a call {since:.0f} s earlier", True)
+    return evidence, weight, weight, False, f"redial of a call {since:.0f} s earlier"
 
 
 def _weigh(
@@ -195,7 +194,8 @@ def _weigh(
     c: Evidence,
     caller: Caller | None,
     foreign_caller: str | None,
-) -> tuple[float, bool, str]:
+) -> tuple[float, float, bool, str]:
+    """(weight, the part of it a redial adds, held at ring time, why)."""
     since = ring_at - c.shown_at
     held = c.shown_at <= ring_at <= c.until
     tapped = c.tapped_at is not None and 0 <= ring_at - c.tapped_at <= TAP_WINDOW
@@ -216,15 +216,16 @@ def _weigh(
         weight *= REGION_MATCH
         reasons.append(f"visiting from the caller's country ({foreign_caller})")
     if caller is None:
-        return weight, held, "; ".join(reasons)
+        return weight, 0.0, held, "; ".join(reasons)
+    lift = 0.0
     redial = caller.redial
     if redial is not None and c.session_id == redial.session_id:
-        weight += redial_weight(ring_at - redial.at, redial.confidence)
+        lift = redial_weight(ring_at - redial.at, redial.confidence)
         reasons.append(f"redial of a call {ring_at - redial.at:.0f} s earlier")
     if caller.visitor_id is None:
         pass
     elif c.visitor_id == caller.visitor_id:
         reasons.append("same caller as an earlier call")
     else:
-        weight *= caller.leak
-    return weight, held, "; ".join(reasons)
+        weight, lift = weight * caller.leak, lift * caller.leak
+    return weight + lift, lift, held, "; ".join(reasons)

@@ -48,6 +48,7 @@ HEARTBEAT_FILE = "applier.alive"
 BEAT_EVERY = 1.0  # seconds between heartbeats
 ALIVE_WITHIN = 5.0  # a heartbeat older than this: no applier (the web process folds)
 RETRY_FAILED = 5.0  # a call whose apply raised is tried again after this long
+EVERY_EVENT = 4_102_444_800.0  # "received before 2100": every pending event, whatever its clock
 NICENESS = 10  # the OS scheduler serves the routing answers first when cores are short
 
 
@@ -120,7 +121,7 @@ class Applier:
         (0 also when the database is away)."""
         try:
             with transaction(self.engine, write=False) as conn:
-                keys = call_repo.due_call_keys(conn, self.batch, self._skipped())
+                keys = call_repo.pending_call_keys(conn, EVERY_EVENT, self.batch, self._skipped())
         except DBAPIError:
             return 0
         for key in keys:

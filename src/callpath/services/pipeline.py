@@ -210,10 +210,7 @@ class CallPipeline:
                 key = due.get_nowait()
             except queue.Empty:
                 break
-            try:
-                self.apply(key)
-            except Exception:
-                log.exception("applying call %s failed", key)
+            self._apply_logged(key)
         self._round(refresh=False)
 
     def _round(self, refresh: bool) -> None:
@@ -246,10 +243,13 @@ class CallPipeline:
                 key = due.get(timeout=min(left, 0.25))
             except queue.Empty:
                 continue
-            try:
-                self.apply(key)
-            except Exception:  # one bad call must not stop the worker
-                log.exception("applying call %s failed", key)
+            self._apply_logged(key)
+
+    def _apply_logged(self, key: str) -> None:
+        try:
+            self.apply(key)
+        except Exception:  # one bad call must not stop the worker
+            log.exception("applying call %s failed", key)
 
     def refresh_routes(self) -> None:
         with transaction(self.engine, write=False) as conn:

@@ -9,6 +9,7 @@ SQLAlchemy's execution layer (`storage.prepared`), as the tracker's hot path doe
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -80,15 +81,13 @@ _MARK_APPLIED = (
     .where(e.id.in_(bindparam("ids", expanding=True)))
     .values(applied_at=bindparam("now"))
 )
-_PENDING = (
+_PENDING = (  # calls with events not applied yet, the longest waiting first
     select(e.call_key)
-    .where(e.applied_at.is_(None), e.received_at < bindparam("before"))
-    .group_by(e.call_key)
-    .limit(bindparam("limit"))
-)
-_DUE = (
-    select(e.call_key)
-    .where(e.applied_at.is_(None), e.call_key.not_in(bindparam("skip", expanding=True)))
+    .where(
+        e.applied_at.is_(None),
+        e.received_at < bindparam("before"),
+        e.call_key.not_in(bindparam("skip", expanding=True)),
+    )
     .group_by(e.call_key)
     .order_by(func.min(e.id))
     .limit(bindparam("limit"))
@@ -227,15 +226,13 @@ def mark_applied(conn: Connection, ids: list[int], now: float) -> None:
     conn.execute(_MARK_APPLIED, {"ids": ids, "now": now})
 
 
-def pending_call_keys(conn: Connection, received_before: float, limit: int) -> list[str]:
-    rows = conn.execute(_PENDING, {"before": received_before, "limit": limit})
-    return [row[0] for row in rows]
-
-
-def due_call_keys(conn: Connection, limit: int, skip: list[str]) -> list[str]:
-    """Calls with events not applied yet, the longest waiting first (`skip` left out)."""
-    rows = conn.execute(_DUE, {"limit": limit, "skip": skip})
-    return [row[0] for row in rows]
+def pending_call_keys(
+    conn: Connection, received_before: float, limit: int, skip: Sequence[str] = ()
+) -> list[str]:
+    """Calls with events received before `received_before` and not applied yet, the
+    longest waiting first (`skip` left out)."""
+    params = {"before": received_before, "limit": limit, "skip": list(skip)}
+    return [row[0] for row in conn.execute(_PENDING, params)]
 
 
 def serialize_call(conn: Connection, call_key: str) -> None:
