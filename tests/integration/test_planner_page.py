@@ -10,11 +10,10 @@ from sqlalchemy import Engine, func, select
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
-from callpath.services import setup
+from callpath.services import planning, setup
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans
-from callpath.web import planner_page
 from callpath.web.app import create_app
 from tests.helpers import Seeded, seed_site
 from tests.integration.test_planner_cli import record
@@ -129,7 +128,7 @@ def test_a_failed_plan_says_why(client: TestClient, engine: Engine, site: Seeded
     with transaction(engine) as conn:
         plan_id = plan_repo.start(conn, site.account_id, site.site_id, {}, time.time())
     assert plan_id is not None
-    planner_page.compute(engine, site.account_id, gone.site_id, plan_id, Params())
+    planning.compute(engine, site.account_id, gone.site_id, plan_id, Params())
     page = client.get(f"/app/sites/{site.site_id}/pool")
     assert 'id="plan-failed"' in page.text and "the site is gone" in page.text
     assert "refresh" not in page.headers

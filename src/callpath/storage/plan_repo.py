@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from callpath.storage.tables import pageviews, pool_plans, session_events, sessions, sites
 
 Row = dict[str, Any]
-STALE_SECONDS = 2 * 3_600  # a plan "running" longer lost its process (restart, crash)
-PLAN_COLUMNS = ("id", "site_id", "created_at", "finished_at", "status", "params", "result", "error")
+# A running plan's thread touches `alive_at` every few seconds (services.planning); one not
+# touched for this long lost its process (a restart, a crash): it reads as failed.
+STALE_SECONDS = 120.0
+ABANDONED = "abandoned: the server running it stopped"
+PLAN_COLUMNS = (
+    *("id", "site_id", "created_at", "finished_at", "status", "params", "result", "error"),
+    "alive_at",
+)
 
 
 def human_filter(account_id: int, site_id: int, since: float) -> Any:
@@ -81,7 +87,8 @@ def start(conn: Connection, account_id: int, site_id: int, params: Row, now: flo
     """A new running plan; None while another runs for the site (one at a time).
 
     The site row is locked first (PostgreSQL; SQLite has one writer), so two requests
-    cannot both find none running. A plan running past STALE_SECONDS is marked failed.
+    cannot both find none running. A running plan without a heartbeat for STALE_SECONDS
+    is marked failed.
     """
     conn.execute(
         select(sites.c.id)
@@ -91,13 +98,36 @@ def start(conn: Connection, account_id: int, site_id: int, params: Row, now: flo
     p = pool_plans.c
     conn.execute(
         update(pool_plans)
-        .where(*_site(account_id, site_id), p.status == "running")
-        .where(p.created_at < now - STALE_SECONDS)
-        .values(status="failed", finished_at=now, error="abandoned: the server stopped")
+        .where(*_site(account_id, site_id), p.status == "running", _stale(now))
+        .values(status="failed", finished_at=now, error=ABANDONED)
     )
     if running(conn, account_id, site_id) is not None:
         return None
-    return _insert(conn, account_id, site_id, params, now, status="running")
+    return _insert(conn, account_id, site_id, params, now, status="running", alive_at=now)
+
+
+def _stale(now: float) -> Any:
+    p = pool_plans.c
+    return func.coalesce(p.alive_at, p.created_at) < now - STALE_SECONDS
+
+
+def beat(conn: Connection, account_id: int, plan_id: int, now: float) -> None:
+    """The plan's thread is alive."""
+    p = pool_plans.c
+    conn.execute(
+        update(pool_plans)
+        .where(p.account_id == account_id, p.id == plan_id, p.status == "running")
+        .values(alive_at=now)
+    )
+
+
+def present(row: Row | None, now: float) -> Row | None:
+    """A plan as readers see it: one running without a recent heartbeat has failed."""
+    if row is None or row["status"] != "running":
+        return row
+    if (row["alive_at"] or row["created_at"]) >= now - STALE_SECONDS:
+        return row
+    return {**row, "status": "failed", "error": ABANDONED}
 
 
 def _insert(
@@ -135,10 +165,12 @@ def fail(conn: Connection, account_id: int, plan_id: int, error: str, now: float
 
 
 def _end(conn: Connection, account_id: int, plan_id: int, now: float, **values: Any) -> None:
+    """Ends a running plan; one declared abandoned that finishes after all still counts."""
     p = pool_plans.c
+    ending = (p.status == "running") | ((p.status == "failed") & (p.error == ABANDONED))
     conn.execute(
         update(pool_plans)
-        .where(p.account_id == account_id, p.id == plan_id, p.status == "running")
+        .where(p.account_id == account_id, p.id == plan_id, ending)
         .values(finished_at=now, **values)
     )
 
@@ -155,6 +187,25 @@ def running(conn: Connection, account_id: int, site_id: int) -> Row | None:
 def latest(conn: Connection, account_id: int, site_id: int) -> Row | None:
     """The newest plan of the site, whatever its status."""
     return _one(conn, account_id, site_id, running_only=False)
+
+
+def by_id(conn: Connection, account_id: int, plan_id: int) -> Row | None:
+    p = pool_plans.c
+    query = select(*(getattr(p, name) for name in PLAN_COLUMNS))
+    row = conn.execute(query.where(p.account_id == account_id, p.id == plan_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def page(
+    conn: Connection, account_id: int, site_id: int, before_id: int | None, limit: int
+) -> list[Row]:
+    """The site's plans, newest first, older than `before_id` (a cursor)."""
+    p = pool_plans.c
+    query = select(*(getattr(p, name) for name in PLAN_COLUMNS)).where(*_site(account_id, site_id))
+    if before_id is not None:
+        query = query.where(p.id < before_id)
+    rows = conn.execute(query.order_by(p.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
 
 
 def _one(conn: Connection, account_id: int, site_id: int, *, running_only: bool) -> Row | None:

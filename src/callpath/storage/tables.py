@@ -298,6 +298,7 @@ pool_plans = Table(
     Column("params", JSON, nullable=False),
     Column("result", JSON, nullable=True),
     Column("error", Text, nullable=True),
+    Column("alive_at", Float, nullable=True),  # its process's last heartbeat while running
     Index("ix_pool_plans_site", "site_id", "created_at"),
 )
 

@@ -1,25 +1,24 @@
 """The pool page (`/app/sites/{id}/pool`): live utilisation, exhaustion events, the
 Erlang estimate and the latest pool plan, with a form that starts a new plan.
 
-A plan replays thousands of sessions, so it runs in a background thread of this process;
-the page shows it running (and reloads itself) until its row says done or failed.
+A plan replays thousands of sessions, so it runs in a background thread of this process
+(`services.planning`); the page shows it running (and reloads itself) until its row says
+done or failed.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
 
 from callpath.planner import erlang, run, text
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
+from callpath.services import planning
 from callpath.services.auth import Principal
 from callpath.storage import plan_repo, site_repo
 from callpath.storage.db import transaction
@@ -30,7 +29,6 @@ from callpath.web.forms import read_form
 from callpath.web.pages import render
 
 router = APIRouter(prefix="/app/sites", include_in_schema=False)
-log = logging.getLogger(__name__)
 PLANNERS = ("owner", "admin", "analyst")
 REFRESH_SECONDS = 5
 
@@ -50,16 +48,9 @@ async def start_plan(site_id: int, request: Request, who: PageUser) -> Response:
     except PlanError as exc:
         return _page(request, who, site_id, error=str(exc), form=form)
     engine = ctx(request).engine
-    with transaction(engine) as conn:
+    with transaction(engine, write=False) as conn:
         _site(conn, who, site_id)
-        plan_id = plan_repo.start(conn, who.account_id, site_id, params.as_json(), time.time())
-    if plan_id is not None:
-        threading.Thread(
-            target=compute,
-            args=(engine, who.account_id, site_id, plan_id, params),
-            name=f"callpath-plan-{plan_id}",
-            daemon=True,
-        ).start()
+    planning.launch(engine, who.account_id, site_id, params)
     return RedirectResponse(f"/app/sites/{site_id}/pool", status_code=303)
 
 
@@ -77,26 +68,6 @@ def _params(form: dict[str, str]) -> Params:
     assert target is not None and days is not None
     sizes = run.parse_sizes(form.get("sizes", ""))
     return Params(target, days, sizes, number("visits_per_day", None))
-
-
-def compute(engine: Engine, account_id: int, site_id: int, plan_id: int, params: Params) -> None:
-    """Run a plan and store its result (or its error); runs in its own thread."""
-    try:
-        with transaction(engine, write=False) as conn:
-            site = site_repo.load_site_config(conn, site_id=site_id)
-            row = site_repo.site_row(conn, site_id=site_id)
-        if site is None or row is None or site.account_id != account_id:
-            raise PlanError("the site is gone")
-        data = run.recorded_input(engine, site, params, time.time())
-        result = run.compute(data, site, int(row["match_window"]), params)
-    except Exception as exc:
-        if not isinstance(exc, PlanError):
-            log.exception("pool plan %s failed", plan_id)
-        with transaction(engine) as conn:
-            plan_repo.fail(conn, account_id, plan_id, str(exc) or type(exc).__name__, time.time())
-        return
-    with transaction(engine) as conn:
-        plan_repo.finish(conn, account_id, plan_id, result, time.time())
 
 
 def _site(conn: Any, who: Principal, site_id: int) -> dict[str, Any]:
@@ -124,7 +95,7 @@ def _page(
         latest = pool_health.latest_exhaustions(conn, who.account_id, site_id)
         since = now - 7 * 86_400
         visits = pool_health.recorded_visits(conn, who.account_id, site_id, since)
-        plan = plan_repo.latest(conn, who.account_id, site_id)
+        plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
     first = min((v.start for v in visits), default=now)
     target = float(plan["params"].get("target", 0.95)) if plan else 0.95
     estimate = erlang.estimate(visits, max(since, first), now, zone, config.pool, target)

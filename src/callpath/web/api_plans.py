@@ -1,0 +1,149 @@
+"""REST API for the pool: its live state, and pool plans (started, listed, read).
+
+The same data as the pool page (`/app/sites/{id}/pool`); a plan started here runs in the
+background of the server process that got the request (`services.planning`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlalchemy import Connection
+
+from callpath.planner import erlang
+from callpath.planner.run import Params, PlanError
+from callpath.reports import pool_health
+from callpath.services import planning
+from callpath.services.auth import Principal
+from callpath.storage import plan_repo, site_repo
+from callpath.storage.db import transaction
+from callpath.web.auth import ApiUser
+from callpath.web.call_view import iso
+from callpath.web.context import ctx
+from callpath.web.errors import ClientError
+from callpath.web.models import Inbound
+
+router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
+# API tokens are made by owners and admins and act for the account.
+PLANNERS = ("owner", "admin", "analyst", "token")
+RECENT = 7 * 86_400.0  # the Erlang estimate's window of recorded visits
+
+
+class PlanIn(Inbound):
+    target: float = Field(default=0.95, gt=0, lt=1)
+    days: float = Field(default=7.0, gt=0, le=366)
+    sizes: list[int] = Field(default_factory=list, max_length=20)
+    visits_per_day: float | None = Field(default=None, gt=0, le=1_000_000)
+
+
+def _site(conn: Connection, who: Principal, site_id: int) -> dict[str, Any]:
+    site = site_repo.site_row(conn, site_id=site_id)
+    if site is None or site["account_id"] != who.account_id:
+        raise ClientError(404, "no such site")
+    return site
+
+
+def plan_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A plan as the API answers it; `result` is the CLI's JSON (`pool plan --json`)."""
+    return {
+        "id": row["id"],
+        "site_id": row["site_id"],
+        "status": row["status"],
+        "created_at": iso(row["created_at"]),
+        "finished_at": iso(row["finished_at"]),
+        "params": row["params"],
+        "error": row["error"],
+        "recommended": (row["result"] or {}).get("recommended"),
+        "result": row["result"],
+    }
+
+
+@router.get("", summary="The pool now: who holds its numbers, exhaustion, estimate, plan")
+def pool_state(site_id: int, request: Request, who: ApiUser) -> dict[str, Any]:
+    now = time.time()
+    with transaction(ctx(request).engine, write=False) as conn:
+        site = _site(conn, who, site_id)
+        config = site_repo.load_site_config(conn, site_id=site_id)
+        assert config is not None
+        zone = ZoneInfo(site["timezone"])
+        use = pool_health.utilisation(conn, who.account_id, site_id, config.pool, now)
+        days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
+        visits = pool_health.recorded_visits(conn, who.account_id, site_id, now - RECENT)
+        plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
+    target = float(plan["params"].get("target", 0.95)) if plan else 0.95
+    first = min((v.start for v in visits), default=now)
+    estimate = erlang.estimate(visits, max(now - RECENT, first), now, zone, config.pool, target)
+    return {
+        "site_id": site_id,
+        "utilisation": {
+            "numbers": use.numbers,
+            "visible": use.visible,
+            "after_leave": use.after_leave,
+            "resting": use.resting,
+            "free": use.free,
+        },
+        "exhausted_by_day": [{"date": day.isoformat(), "visits": n} for day, n in days],
+        "recorded_visits": len(visits),
+        "erlang": estimate.as_json() if estimate else None,
+        "latest_plan": plan_view(plan) if plan else None,
+    }
+
+
+@router.get("/plans", summary="The site's pool plans, newest first")
+def list_plans(
+    site_id: int,
+    request: Request,
+    who: ApiUser,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    if cursor is not None and not cursor.isdigit():
+        raise ClientError(400, "cursor: not a cursor this server gave out")
+    now = time.time()
+    with transaction(ctx(request).engine, write=False) as conn:
+        _site(conn, who, site_id)
+        rows = plan_repo.page(
+            conn, who.account_id, site_id, int(cursor) if cursor else None, limit + 1
+        )
+    more, rows = len(rows) > limit, rows[:limit]
+    return {
+        "items": [plan_view(plan_repo.present(r, now) or r) for r in rows],
+        "next_cursor": str(rows[-1]["id"]) if more else None,
+    }
+
+
+@router.post("/plans", summary="Start a pool plan (it runs in the background)")
+def start_plan(site_id: int, body: PlanIn, request: Request, who: ApiUser) -> JSONResponse:
+    """202 with the running plan; poll `GET …/plans/{plan_id}` until `status` is `done`
+    or `failed`. 409 while another plan of the site runs."""
+    if who.role not in PLANNERS:
+        raise ClientError(403, "only owners, admins and analysts plan pools")
+    try:
+        params = Params(body.target, body.days, tuple(body.sizes), body.visits_per_day)
+    except PlanError as exc:
+        raise ClientError(400, str(exc)) from exc
+    engine = ctx(request).engine
+    with transaction(engine, write=False) as conn:
+        _site(conn, who, site_id)
+    plan_id = planning.launch(engine, who.account_id, site_id, params)
+    if plan_id is None:
+        raise ClientError(409, "a plan is already running for this site")
+    return JSONResponse(_read(request, who, site_id, plan_id), status_code=202)
+
+
+@router.get("/plans/{plan_id}", summary="One pool plan, with its curve when done")
+def get_plan(site_id: int, plan_id: int, request: Request, who: ApiUser) -> dict[str, Any]:
+    return _read(request, who, site_id, plan_id)
+
+
+def _read(request: Request, who: Principal, site_id: int, plan_id: int) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        row = plan_repo.by_id(conn, who.account_id, plan_id)
+    if row is None or row["site_id"] != site_id:
+        raise ClientError(404, "no such plan")
+    return plan_view(plan_repo.present(row, time.time()) or row)
