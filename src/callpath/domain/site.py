@@ -36,7 +36,10 @@ class SiteConfig:
             return True
         if not origin:
             return False
-        host = (urlsplit(origin).hostname or "").rstrip(".").lower()
+        try:
+            host = (urlsplit(origin).hostname or "").rstrip(".").lower()
+        except ValueError:  # a malformed Origin ("http://[::1") is nobody's
+            return False
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
     def own_hosts(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
+from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -83,7 +84,7 @@ def home(request: Request) -> Response:
 
 
 @router.get("/sites/{site_id}")
-def site_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
+def site_page(site_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
     return site_view(request, who, site_id)
 
 

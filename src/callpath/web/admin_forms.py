@@ -15,6 +15,7 @@ from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
 from callpath.web.pages import render
+from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -53,7 +54,7 @@ async def add_site(request: Request, who: PageUser) -> Response:
 
 
 @router.post("/sites/{site_id}/numbers", response_model=None)
-async def add_number(site_id: int, request: Request, who: PageUser) -> Response:
+async def add_number(site_id: PathId, request: Request, who: PageUser) -> Response:
     form = await read_form(request)
     data = setup.NumberInput(
         number=form.get("number", ""),
@@ -75,7 +76,7 @@ async def add_number(site_id: int, request: Request, who: PageUser) -> Response:
 
 
 @router.post("/sites/{site_id}/integrations", response_model=None)
-async def add_integration(site_id: int, request: Request, who: PageUser) -> Response:
+async def add_integration(site_id: PathId, request: Request, who: PageUser) -> Response:
     """A new call integration; its secret is shown on the answer page only."""
     form = await read_form(request)
     if who.role not in ("owner", "admin"):

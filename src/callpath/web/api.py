@@ -16,6 +16,7 @@ from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
+from callpath.web.params import PathId, QueryId
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 SITE_FIELDS = (
@@ -55,8 +56,12 @@ NUMBER_FIELDS = (
 
 class SiteIn(Inbound):
     name: str = Field(min_length=1, max_length=200)
-    domains: list[str] = Field(default_factory=list, max_length=50)
-    original_numbers: list[str] = Field(default_factory=list, max_length=20)
+    domains: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=list, max_length=50
+    )
+    original_numbers: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=20
+    )
     default_destination: str | None = Field(default=None, max_length=40)
     timezone: str = Field(default="Europe/Moscow", max_length=64)
     currency: str = Field(default="RUB", max_length=3)
@@ -66,7 +71,9 @@ class SiteIn(Inbound):
     cooldown: int = 60
     session_timeout: int = 1800
     match_window: int = Field(default=172_800, ge=0, le=604_800)
-    excluded_channels: list[str] = Field(default_factory=list, max_length=50)
+    excluded_channels: list[Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class NumberIn(Inbound):
@@ -77,7 +84,7 @@ class NumberIn(Inbound):
     source: str | None = Field(default=None, max_length=255)
     medium: str | None = Field(default=None, max_length=255)
     campaign: str | None = Field(default=None, max_length=255)
-    monthly_cost: float | None = Field(default=None, ge=0)
+    monthly_cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     pool_group: str | None = Field(default=None, max_length=100)
 
 
@@ -143,7 +150,7 @@ def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
 
 @router.get("/sites/{site_id}/numbers")
 def list_site_numbers(
-    site_id: int, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
+    site_id: PathId, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
         rows = site_repo.list_numbers(conn, who.account_id, site_id)
@@ -154,7 +161,7 @@ def list_site_numbers(
 def list_numbers(
     request: Request,
     who: ApiUser,
-    site_id: int | None = None,
+    site_id: QueryId = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -164,7 +171,7 @@ def list_numbers(
 
 
 @router.post("/sites/{site_id}/numbers", status_code=201)
-def add_number(site_id: int, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
+def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
     c = ctx(request)
     data = setup.NumberInput(**body.model_dump())
     with transaction(c.engine) as conn:

@@ -22,6 +22,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.journal import JournalQuery, csv_export
 from callpath.web.models import Inbound
+from callpath.web.params import QueryId
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Text = Annotated[str | None, Query(max_length=600)]
@@ -85,7 +86,7 @@ def _filters(
 def list_calls(
     request: Request,
     who: ApiUser,
-    site_id: int | None = None,
+    site_id: QueryId = None,
     since: Since = None,
     until: Until = None,
     status: Text = None,
@@ -135,7 +136,9 @@ def _one_call(request: Request, who: Principal, call_id: str) -> dict[str, Any]:
 
 
 class VisitCodeIn(Inbound):
-    code: str | int = Field(description='The code the caller read out, e.g. "4821"')
+    code: str | Annotated[int, Field(ge=0)] = Field(
+        description='The code the caller read out, e.g. "4821"'
+    )
 
 
 @router.post("/calls/{call_id}/visit-code", summary="Attribute a call by the visit code")
@@ -170,7 +173,7 @@ def with_visit_code(view: dict[str, Any], entry: visit_codes.Entry | None) -> di
 def list_sessions(
     request: Request,
     who: ApiUser,
-    site_id: int | None = None,
+    site_id: QueryId = None,
     since: Since = None,
     until: Until = None,
     channel: Annotated[str | None, Query(max_length=520)] = None,
@@ -192,7 +195,16 @@ def list_sessions(
 
 
 @router.get("/calls.csv", summary="The calls journal as CSV", response_class=Response)
-def export_calls(request: Request, who: ApiUser, q: Annotated[JournalQuery, Depends()]) -> Response:
-    """Takes the journal's filters (`site`, `from`, `to`, `status`, `number`, `channel`).
-    Cells that could run as spreadsheet formulas are neutralised."""
+def export_calls(
+    request: Request,
+    who: ApiUser,
+    q: Annotated[JournalQuery, Depends()],
+    site_id: QueryId = None,
+) -> Response:
+    """Takes the filters of `/calls` (`site_id`, `from`, `to`, `status`, `number`,
+    `channel`; the journal's `site` too). Cells that could run as spreadsheet formulas are
+    neutralised."""
+    if site_id is not None and q.site is not None and site_id != q.site:
+        raise ClientError(400, "site_id and site name different sites")
+    q.site = site_id if site_id is not None else q.site
     return csv_export(request, who, q)

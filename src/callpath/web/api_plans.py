@@ -27,6 +27,7 @@ from callpath.web.call_view import iso
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
+from callpath.web.params import PathId
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 # API tokens are made by owners and admins and act for the account.
@@ -64,7 +65,7 @@ def plan_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("", summary="The pool now: who holds its numbers, exhaustion, estimate, plan")
-def pool_state(site_id: int, request: Request, who: ApiUser) -> dict[str, Any]:
+def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
         site = _site(conn, who, site_id)
@@ -96,7 +97,7 @@ def pool_state(site_id: int, request: Request, who: ApiUser) -> dict[str, Any]:
 
 @router.get("/plans", summary="The site's pool plans, newest first")
 def list_plans(
-    site_id: int,
+    site_id: PathId,
     request: Request,
     who: ApiUser,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
@@ -118,7 +119,7 @@ def list_plans(
 
 
 @router.post("/plans", summary="Start a pool plan (it runs in the background)")
-def start_plan(site_id: int, body: PlanIn, request: Request, who: ApiUser) -> JSONResponse:
+def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) -> JSONResponse:
     """202 with the running plan; poll `GET …/plans/{plan_id}` until `status` is `done`
     or `failed`. 409 while another plan of the site runs."""
     if who.role not in PLANNERS:
@@ -137,7 +138,7 @@ def start_plan(site_id: int, body: PlanIn, request: Request, who: ApiUser) -> JS
 
 
 @router.get("/plans/{plan_id}", summary="One pool plan, with its curve when done")
-def get_plan(site_id: int, plan_id: int, request: Request, who: ApiUser) -> dict[str, Any]:
+def get_plan(site_id: PathId, plan_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     return _read(request, who, site_id, plan_id)
 
 

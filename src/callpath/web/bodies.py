@@ -9,7 +9,7 @@ from callpath.web.errors import ClientError
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ClientError(413, f"body larger than {limit} bytes")
     raw = b""
     async for chunk in request.stream():

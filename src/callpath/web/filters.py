@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callpath.domain import phone
@@ -25,10 +25,17 @@ def moment(text: str | None, zone: str, end: bool = False) -> float | None:
     except ValueError as exc:
         raise ClientError(400, f"{text!r} is not a date (YYYY-MM-DD) or ISO-8601 time") from exc
     if len(text) == 10:
-        parsed = parsed.replace(tzinfo=ZoneInfo(zone)) + (timedelta(days=1) if end else timedelta())
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+        if end:
+            if parsed.year == MAXYEAR:
+                raise ClientError(400, f"{text!r}: dates go up to {MAXYEAR - 1}")
+            parsed += timedelta(days=1)
     elif parsed.tzinfo is None:
         raise ClientError(400, f"{text!r}: give the UTC offset, or a plain date")
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError) as exc:
+        raise ClientError(400, f"{text!r}: out of range") from exc
 
 
 def build(

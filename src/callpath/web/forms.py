@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
+from callpath.web.bodies import read_limited
 from callpath.web.errors import ClientError
 
 MAX_FORM_BYTES = 16_384
@@ -17,11 +18,20 @@ async def read_form(request: Request) -> dict[str, str]:
     The login cookie is SameSite=Lax, so browsers do not send it on cross-site POSTs;
     checking Origin as well refuses a forged form even from an old browser.
     """
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    if not _same_origin(request.headers.get("origin"), request.url.netloc):
         raise ClientError(403, "form posted from another site")
-    raw = (await request.body())[:MAX_FORM_BYTES].decode("utf-8", "replace")
+    raw = (await read_limited(request, MAX_FORM_BYTES)).decode("utf-8", "replace")
     form = {k: v[0].strip() for k, v in parse_qs(raw).items()}
     if any("\x00" in k or "\x00" in v for k, v in form.items()):
         raise ClientError(400, "form field contains a NUL character")
     return form
+
+
+def _same_origin(origin: str | None, netloc: str) -> bool:
+    """No Origin (or "null") passes; a malformed one is another site."""
+    if not origin or origin == "null":
+        return True
+    try:
+        return urlsplit(origin).netloc == netloc
+    except ValueError:
+        return False

@@ -25,6 +25,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
+from callpath.web.params import QueryId
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=600)]
@@ -35,7 +36,7 @@ class JournalQuery:
 
     def __init__(
         self,
-        site: Annotated[int | None, Query()] = None,
+        site: QueryId = None,
         date_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
         date_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
         status: Text = None,

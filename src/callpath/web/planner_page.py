@@ -27,6 +27,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
+from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app/sites", include_in_schema=False)
 PLANNERS = ("owner", "admin", "analyst")
@@ -34,12 +35,12 @@ REFRESH_SECONDS = 5
 
 
 @router.get("/{site_id}/pool")
-def pool_page(site_id: int, request: Request, who: PageUser) -> HTMLResponse:
+def pool_page(site_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
     return _page(request, who, site_id)
 
 
 @router.post("/{site_id}/pool/plans", response_model=None)
-async def start_plan(site_id: int, request: Request, who: PageUser) -> Response:
+async def start_plan(site_id: PathId, request: Request, who: PageUser) -> Response:
     form = await read_form(request)
     if who.role not in PLANNERS:
         return _page(request, who, site_id, error="only owners, admins and analysts plan pools")

@@ -15,6 +15,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
+from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app/tokens", include_in_schema=False)
 MANAGERS = ("owner", "admin")
@@ -47,7 +48,7 @@ async def create(request: Request, who: PageUser) -> HTMLResponse:
 
 
 @router.post("/{token_id}/revoke")
-async def revoke(token_id: int, request: Request, who: PageUser) -> RedirectResponse:
+async def revoke(token_id: PathId, request: Request, who: PageUser) -> RedirectResponse:
     _manager(who)
     await read_form(request)  # the same-origin check
     with transaction(ctx(request).engine) as conn:
