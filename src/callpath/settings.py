@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/callpath.sqlite3"
 SIP_ALLOW_DEFAULT = "127.0.0.0/8,::1/128"
@@ -86,7 +87,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env),
         trusted_proxies=_networks(env.get("CALLPATH_TRUSTED_PROXIES", "")),
-        public_url=(env.get("CALLPATH_PUBLIC_URL") or "").rstrip("/") or None,
+        public_url=_public_url(env),
         max_body_bytes=_int(env, "CALLPATH_MAX_BODY_BYTES", 8192, 512, 1_048_576),
         site_cache_seconds=float(_int(env, "CALLPATH_SITE_CACHE_SECONDS", 5, 0, 3600)),
         cookie_secure=_bool(env, "CALLPATH_COOKIE_SECURE"),
@@ -100,6 +101,27 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         recordings_max_mb=_int(env, "CALLPATH_RECORDINGS_MAX_MB", 200, 1, 4096),
         recordings_allow_private=_bool(env, "CALLPATH_RECORDINGS_ALLOW_PRIVATE"),
     )
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """An absolute http(s) URL without query or fragment (the snippet's address is built
+    on it: a relative one would load the snippet from each customer's own site)."""
+    raw = (env.get("CALLPATH_PUBLIC_URL") or "").strip().rstrip("/")
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise SettingsError(f"CALLPATH_PUBLIC_URL: {raw!r} is not a URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"CALLPATH_PUBLIC_URL: {raw!r} must start with https:// (or http://) and a host, "
+            "e.g. https://track.example.com"
+        )
+    if parts.query or parts.fragment or parts.username is not None:
+        raise SettingsError(f"CALLPATH_PUBLIC_URL: {raw!r}: no query, fragment or user")
+    return raw
 
 
 def _recordings_dir(env: Mapping[str, str]) -> Path | None:

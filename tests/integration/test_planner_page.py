@@ -74,6 +74,7 @@ def test_other_accounts_sites_are_not_found(client: TestClient, engine: Engine) 
         ({"target": "lots"}, "target must be a number"),
         ({"days": "-3"}, "days must be more than 0"),
         ({"sizes": "4,five"}, "sizes must be whole numbers"),
+        ({"sizes": "0"}, "each 1..100000"),
         ({"visits_per_day": "0"}, "visits per day must be more than 0"),
     ],
 )

@@ -14,6 +14,7 @@ from callpath.planner.erlang import (
     numbers_needed,
     peak_hour_arrivals,
     poisson_tail,
+    window_begin,
 )
 
 UTC = ZoneInfo("UTC")
@@ -60,6 +61,25 @@ def test_peak_hour_counts_a_partly_covered_hour_by_its_share() -> None:
     # 30 minutes of the 10:00 hour seen, 4 arrivals in them: 8 an hour.
     starts = [10 * 3600 + 60.0 * i for i in range(4)]
     assert peak_hour_arrivals(starts, 10 * 3600, 10.5 * 3600, UTC) == pytest.approx(8.0)
+
+
+def test_a_sliver_of_an_hour_does_not_set_the_peak() -> None:
+    # 10:00-12:30 seen: one arrival in each whole hour, one in 12:00-12:30. The half hour
+    # would read as 2 an hour; only whole hours count when there are any.
+    starts = [10 * 3600 + 60.0, 11 * 3600 + 60.0, 12 * 3600 + 60.0]
+    assert peak_hour_arrivals(starts, 10 * 3600, 12.5 * 3600, UTC) == pytest.approx(1.0)
+
+
+def test_a_new_sites_window_begins_when_it_was_created() -> None:
+    """A site created two hours ago whose first visit came five minutes ago sees one
+    visit in two hours, not one in five minutes."""
+    now = 5 * DAY
+    created, first = now - 2 * 3600, now - 300
+    begin = window_begin(now - 7 * DAY, created, first)
+    assert begin == created
+    assert peak_hour_arrivals([first], begin, now, UTC) <= 1.0
+    assert window_begin(now - 7 * DAY, now - 30 * DAY, first) == now - 7 * DAY
+    assert window_begin(now - 7 * DAY, now, now - DAY) == now - DAY  # data older than the row
 
 
 def test_peak_hour_is_local_time() -> None:

@@ -23,11 +23,27 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
         ({"CALLPATH_MAX_BODY_BYTES": "many"}, "whole number"),
         ({"CALLPATH_MAX_BODY_BYTES": "1"}, "outside"),
         ({"CALLPATH_COOKIE_SECURE": "maybe"}, "boolean"),
+        ({"CALLPATH_PUBLIC_URL": "track.example.com/"}, "must start with https://"),
+        ({"CALLPATH_PUBLIC_URL": "ftp://track.example.com"}, "must start with https://"),
+        ({"CALLPATH_PUBLIC_URL": "https://"}, "must start with https://"),
+        ({"CALLPATH_PUBLIC_URL": "https://[::1"}, "is not a URL"),
+        ({"CALLPATH_PUBLIC_URL": "https://t.example:99999"}, "is not a URL"),
+        ({"CALLPATH_PUBLIC_URL": "https://t.example/?a=1"}, "no query"),
     ],
 )
 def test_bad_settings_fail_loudly(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load(env)
+
+
+def test_the_public_url_is_kept_without_its_trailing_slash() -> None:
+    assert load({"CALLPATH_PUBLIC_URL": " https://track.example.com/ "}).public_url == (
+        "https://track.example.com"
+    )
+    assert load({"CALLPATH_PUBLIC_URL": "http://10.0.0.5:8000/cp"}).public_url == (
+        "http://10.0.0.5:8000/cp"
+    )
+    assert load({}).public_url is None
 
 
 def _site(domains: tuple[str, ...] = (), excluded: tuple[str, ...] = ()) -> SiteConfig:

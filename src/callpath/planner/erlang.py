@@ -81,7 +81,9 @@ def peak_hour_arrivals(starts: Sequence[float], begin: float, end: float, tz: Zo
     """Sessions per hour in the busiest local hour of the day, averaged over the days seen.
 
     Each local hour's count is divided by how much of that hour of the day the window
-    [begin, end) covers, so a window of a few days or a few hours is averaged fairly.
+    [begin, end) covers, so a window of a few days or a few hours is averaged fairly. Only
+    hours covered for a whole hour count (a few minutes with one visit are not a rate);
+    a window shorter than that gives its average rate.
     """
     counts, cover = [0] * 24, [0.0] * 24
     for start in starts:
@@ -92,8 +94,18 @@ def peak_hour_arrivals(starts: Sequence[float], begin: float, end: float, tz: Zo
         step = min(HOUR - (t % HOUR), end - t)
         cover[_local_hour(t, tz)] += step / HOUR
         t += step
-    rates = [c / w for c, w in zip(counts, cover, strict=True) if w > 0]
-    return max(rates, default=0.0)
+    rates = [c / w for c, w in zip(counts, cover, strict=True) if w >= 1.0]
+    if rates:
+        return max(rates)
+    covered = sum(cover)
+    return sum(counts) / covered if covered > 0 else 0.0
+
+
+def window_begin(since: float, site_created: float, first_visit: float) -> float:
+    """Where the window of recorded visits begins: `since`, or later when the site is
+    younger (its creation, not its first visit: the wait for that visit is traffic too;
+    data recorded before the site's row, as imported data may be, still counts)."""
+    return max(since, min(site_created, first_visit))
 
 
 def _local_hour(moment: float, tz: ZoneInfo) -> int:

@@ -26,7 +26,7 @@ from callpath.planner.recorded import to_trace
 from callpath.services import enrich
 from callpath.sim import generator, replay, trace
 from callpath.sim.trace import Event, Header
-from callpath.storage import plan_repo
+from callpath.storage import plan_repo, site_repo
 from callpath.storage.db import transaction
 
 DAY = 86_400.0
@@ -54,8 +54,8 @@ class Params:
             raise PlanError(f"target must be between 0 and 1 (exclusive), got {self.target:g}")
         if not (0 < self.days <= 366) or not math.isfinite(self.days):
             raise PlanError(f"days must be more than 0 and at most 366, got {self.days:g}")
-        if len(self.sizes) > MAX_SIZES or any(not 0 <= s <= 100_000 for s in self.sizes):
-            raise PlanError(f"sizes: at most {MAX_SIZES} pool sizes, each 0..100000")
+        if len(self.sizes) > MAX_SIZES or any(not 1 <= s <= 100_000 for s in self.sizes):
+            raise PlanError(f"sizes: at most {MAX_SIZES} pool sizes, each 1..100000")
         rate = self.visits_per_day
         if rate is not None and not (0 < rate <= 1_000_000 and math.isfinite(rate)):
             raise PlanError(f"visits per day must be more than 0, got {rate:g}")
@@ -93,6 +93,8 @@ def recorded_input(engine: Engine, site: SiteConfig, params: Params, now: float)
     since = now - params.days * DAY
     with transaction(engine, write=False) as conn:
         rows = plan_repo.recorded_sessions(conn, site.account_id, site.id, since, MAX_SESSIONS)
+        row = site_repo.site_row(conn, site_id=site.id)
+        site_created = float(row["created_at"]) if row else since
         begin = rows[0]["started_at"] if len(rows) == MAX_SESSIONS else since
         pages = plan_repo.recorded_pages(conn, site.account_id, site.id, begin)
         taps = plan_repo.recorded_taps(conn, site.account_id, site.id, begin)
@@ -107,7 +109,8 @@ def recorded_input(engine: Engine, site: SiteConfig, params: Params, now: float)
         seed=params.seed,
     )
     first = rows[0]["started_at"] if rows else now
-    estimate = _estimate(recorded.visits, max(begin, first), now, site, params)
+    window = erlang.window_begin(begin, site_created, first)
+    estimate = _estimate(recorded.visits, window, now, site, params)
     days = f"{params.days:g} day{'' if params.days == 1 else 's'}"
     thin = _thin(recorded.sessions, recorded.calls, days)
     if params.visits_per_day is None and thin is None:

@@ -11,7 +11,11 @@ from callpath.storage.tables import session_events, sessions, tracking_numbers
 Row = dict[str, Any]
 
 
-def pool_state(conn: Connection, account_id: int, site_id: int, now: float) -> list[Row]:
+def pool_state(
+    conn: Connection, account_id: int, site_id: int, now: float, cooldown: float = 0.0
+) -> list[Row]:
+    """The site's numbers; a pool number is held, resting (released less than `cooldown`
+    ago: only its last visitor may have it) or free."""
     n = tracking_numbers.c
     rows = conn.execute(
         select(
@@ -35,6 +39,8 @@ def pool_state(conn: Connection, account_id: int, site_id: int, now: float) -> l
         row = dict(r._mapping)
         row["held"] = row["held_until"] > now
         row["held_for"] = int(row["held_until"] - now) if row["held"] else 0
+        rest_end = row["held_until"] + cooldown if row["held_until"] > 0 else 0.0
+        row["resting_for"] = int(rest_end - now) if not row["held"] and rest_end > now else 0
         out.append(row)
     return out
 

@@ -102,7 +102,7 @@ def site_view(
         site = site_repo.site_row(conn, site_id=site_id)
         if site is None or site["account_id"] != who.account_id:
             raise ClientError(404, "no such site")
-        numbers = live.pool_state(conn, who.account_id, site_id, now)
+        numbers = live.pool_state(conn, who.account_id, site_id, now, float(site["cooldown"]))
         sessions = live.recent_sessions(conn, who.account_id, site_id)
         exhausted = live.exhaustions(conn, who.account_id, site_id, now - 86_400)
         hooks = [
@@ -124,6 +124,20 @@ def site_view(
         base=_base(request),
         error=error,
         form=form or {},
-        integrations=hooks,
+        integrations=[
+            {**i, "endpoint": endpoint(_base(request), i["kind"], i["id"])} for i in hooks
+        ],
         new_integration=new_integration,
+        new_endpoint=endpoint(_base(request), new_integration.kind, new_integration.id)
+        if new_integration
+        else None,
     )
+
+
+def endpoint(base: str, kind: str, integration_id: str) -> str:
+    """Where an integration's phone system talks to callpath."""
+    if kind == "sip":
+        return f"{base}/hooks/sip/route?integration={integration_id} and {base}/hooks/sip/event"
+    if kind == "asterisk":
+        return f"none: run callpath asterisk listen --integration {integration_id}"
+    return f"{base}/hooks/{kind}/{integration_id}"

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
+from sqlalchemy import Connection
 
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
@@ -153,8 +154,15 @@ def list_site_numbers(
     site_id: PathId, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
+        _own_site(conn, who.account_id, site_id)
         rows = site_repo.list_numbers(conn, who.account_id, site_id)
     return _paged(rows, NUMBER_FIELDS, cursor, limit)
+
+
+def _own_site(conn: Connection, account_id: int, site_id: int) -> None:
+    site = site_repo.site_row(conn, site_id=site_id)
+    if site is None or site["account_id"] != account_id:
+        raise ClientError(404, "no such site")
 
 
 @router.get("/numbers")
@@ -175,6 +183,7 @@ def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) 
     c = ctx(request)
     data = setup.NumberInput(**body.model_dump())
     with transaction(c.engine) as conn:
+        _own_site(conn, who.account_id, site_id)
         number_id = setup.add_number(conn, who.account_id, site_id, data, time.time())
         row = site_repo.number_by_id(conn, who.account_id, number_id)
     c.sites.forget()

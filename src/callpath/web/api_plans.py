@@ -78,7 +78,8 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
         plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
     target = float(plan["params"].get("target", 0.95)) if plan else 0.95
     first = min((v.start for v in visits), default=now)
-    estimate = erlang.estimate(visits, max(now - RECENT, first), now, zone, config.pool, target)
+    begin = erlang.window_begin(now - RECENT, float(site["created_at"]), first)
+    estimate = erlang.estimate(visits, begin, now, zone, config.pool, target)
     return {
         "site_id": site_id,
         "utilisation": {

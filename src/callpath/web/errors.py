@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,33 +27,58 @@ async def _login_required(_request: Request, _exc: Exception) -> RedirectRespons
     return RedirectResponse("/app/login", status_code=303)
 
 
-async def _client_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ClientError)
-    return JSONResponse(
-        {"error": exc.reason}, status_code=exc.status, headers={"Access-Control-Allow-Origin": "*"}
+def _for_a_person(request: Request) -> bool:
+    """An admin page asked for by a browser: answered with a page, not JSON."""
+    path = request.url.path
+    accept = request.headers.get("accept", "")
+    return path.startswith("/app") and not path.endswith(".csv") and "text/html" in accept
+
+
+def _answer(
+    request: Request,
+    status: int,
+    body: dict[str, object],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if not _for_a_person(request):
+        return JSONResponse(body, status_code=status, headers=headers)
+    from callpath.web.pages import render  # pages need the app's templates, loaded late
+
+    page: HTMLResponse = render(
+        request,
+        "error.html",
+        status=status,
+        who=None,
+        reason=body["error"],
+        details=body.get("details", []),
     )
+    return page
 
 
-async def _bad_input(_request: Request, exc: Exception) -> JSONResponse:
+async def _client_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientError)
+    cors = {"Access-Control-Allow-Origin": "*"}
+    return _answer(request, exc.status, {"error": exc.reason}, cors)
+
+
+async def _bad_input(request: Request, exc: Exception) -> Response:
     """Errors whose message tells the client what to correct."""
-    return JSONResponse({"error": str(exc)}, status_code=400)
+    return _answer(request, 400, {"error": str(exc)})
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
         for e in exc.errors()[:5]
     ]
-    return JSONResponse({"error": "invalid request", "details": problems}, status_code=422)
+    return _answer(request, 422, {"error": "invalid request", "details": problems})
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        {"error": str(exc.detail)},
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+    return _answer(
+        request, exc.status_code, {"error": str(exc.detail)}, getattr(exc, "headers", None)
     )
 
 

@@ -97,9 +97,10 @@ def _page(
         since = now - 7 * 86_400
         visits = pool_health.recorded_visits(conn, who.account_id, site_id, since)
         plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
-    first = min((v.start for v in visits), default=now)
     target = float(plan["params"].get("target", 0.95)) if plan else 0.95
-    estimate = erlang.estimate(visits, max(since, first), now, zone, config.pool, target)
+    first = min((v.start for v in visits), default=now)
+    begin = erlang.window_begin(since, float(site["created_at"]), first)
+    estimate = erlang.estimate(visits, begin, now, zone, config.pool, target)
     response = render(
         request,
         "pool.html",
