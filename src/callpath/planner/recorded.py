@@ -1,4 +1,4 @@
-"""A site's recorded sessions as a trace (TRACE.md), with calls drawn over them.
+"""A site's recorded sessions as a trace (docs/benchmark.md), with calls drawn over them.
 
 Each human session becomes its pageviews (the first with its landing URL, referrer and
 user agent), its `tel:` clicks as `tap`, and a `close` at its last sign of life (the

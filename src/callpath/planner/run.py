@@ -33,7 +33,7 @@ DAY = 86_400.0
 MIN_SESSIONS = 200  # fewer recorded human sessions than this are too few to replay
 MAX_SESSIONS = 50_000  # the most recent ones are replayed (a replay costs ~3 ms a session)
 STATED_RATE = 100.0  # visits/day of generated traffic when nothing better is known
-GENERATED_SESSIONS = 1_000  # a generated trace is made at least this long
+GENERATED_SESSIONS = 4_000  # a generated trace this long has ~120 calls: a share per call ≤ 1%
 MAX_SIZES = 20
 
 

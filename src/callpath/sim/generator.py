@@ -1,4 +1,4 @@
-"""Synthetic website traffic with calls, as a trace (TRACE.md v1).
+"""Synthetic website traffic with calls, as a trace (docs/benchmark.md, version 1).
 
 The model and the source of every parameter are in docs/traffic-model.md. In short:
 sessions arrive as a non-homogeneous Poisson process following a diurnal profile; each is a

@@ -1,4 +1,4 @@
-"""Scoring a replay against the trace's truth (TRACE.md "Scoring")."""
+"""Scoring a replay against the trace's truth (docs/benchmark.md)."""
 
 from __future__ import annotations
 
