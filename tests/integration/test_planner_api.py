@@ -65,6 +65,7 @@ def test_the_pool_state_is_the_pages(client: TestClient, engine: Engine, site: S
         "resting": 0,
         "free": 3,
     }
+    assert state["by_group"] == [{"group": None, **state["utilisation"]}]
     assert len(state["exhausted_by_day"]) == 14
     assert all(day["visits"] == 0 for day in state["exhausted_by_day"])
     assert state["recorded_visits"] == 0 and state["erlang"] is None

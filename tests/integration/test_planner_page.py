@@ -6,14 +6,14 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
 from callpath.services import planning, setup
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import pool_plans
+from callpath.storage.tables import pool_plans, tracking_numbers
 from callpath.web.app import create_app
 from tests.helpers import Seeded, seed_site
 from tests.integration.test_planner_cli import record
@@ -133,3 +133,30 @@ def test_a_failed_plan_says_why(client: TestClient, engine: Engine, site: Seeded
     page = client.get(f"/app/sites/{site.site_id}/pool")
     assert 'id="plan-failed"' in page.text and "the site is gone" in page.text
     assert "refresh" not in page.headers
+
+
+def test_sub_pools_are_counted_apart(client: TestClient, engine: Engine, site: Seeded) -> None:
+    """A free number kept for one country does not serve other visits: the page counts
+    each sub-pool on its own row."""
+    now = time.time()
+    with transaction(engine) as conn:
+        setup.add_number(
+            conn,
+            site.account_id,
+            site.site_id,
+            setup.NumberInput(number="+74957770042", kind="pool", pool_group="country:DE"),
+            now,
+        )
+        for e164 in site.pool:  # every ungrouped number held
+            conn.execute(
+                update(tracking_numbers)
+                .where(tracking_numbers.c.e164 == e164)
+                .values(held_until=now + 300)
+            )
+    page = client.get(f"/app/sites/{site.site_id}/pool").text
+    rows = page.split('<table id="utilisation">', 1)[1].split("</table>", 1)[0]
+    assert (
+        "<td>ungrouped (any visit)</td><td>3</td><td>0</td><td>3</td><td>0</td><td>0</td>" in rows
+    )
+    assert "<td>country:DE</td><td>1</td><td>0</td><td>0</td><td>0</td><td>1</td>" in rows
+    assert "<td>all</td><td>4</td><td>0</td><td>3</td><td>0</td><td>1</td>" in rows

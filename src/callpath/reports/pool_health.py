@@ -33,25 +33,53 @@ class Utilisation:
 def utilisation(
     conn: Connection, account_id: int, site_id: int, pool: PoolSettings, now: float
 ) -> Utilisation:
-    """A page counts as visible while it pinged within two ping intervals and has not left
-    since; any other live hold runs on after a leave (or a hidden tab)."""
+    """The whole pool (every group together)."""
+    return total(by_group(conn, account_id, site_id, pool, now))
+
+
+def total(groups: list[tuple[str | None, Utilisation]]) -> Utilisation:
+    return Utilisation(*(sum(getattr(u, f) for _, u in groups) for f in _FIELDS))
+
+
+def by_group(
+    conn: Connection, account_id: int, site_id: int, pool: PoolSettings, now: float
+) -> list[tuple[str | None, Utilisation]]:
+    """Per sub-pool (None: the ungrouped numbers), ungrouped first. A page counts as
+    visible while it pinged within two ping intervals and has not left since; any other
+    live hold runs on after a leave (or a hidden tab)."""
     n, s = tracking_numbers.c, sessions.c
     rows = conn.execute(
-        select(n.held_until, s.last_seen_at, s.left_at)
+        select(n.pool_group, n.held_until, s.last_seen_at, s.left_at)
         .select_from(tracking_numbers.outerjoin(sessions, s.id == n.held_session_id))
         .where(n.account_id == account_id, n.site_id == site_id, n.kind == "pool", n.active)
     ).all()
-    visible = after = resting = 0
-    for held_until, last_seen, left_at in rows:
-        if held_until > now:
-            pinging = last_seen is not None and now - last_seen <= 2 * pool.ping_interval
-            if pinging and (left_at is None or left_at < last_seen):
-                visible += 1
-            else:
-                after += 1
-        elif held_until > 0 and held_until + pool.cooldown > now:
-            resting += 1
-    return Utilisation(len(rows), visible, after, resting, len(rows) - visible - after - resting)
+    counts: dict[str | None, list[int]] = {}
+    for group, held_until, last_seen, left_at in rows:
+        tally = counts.setdefault(group, [0, 0, 0, 0, 0])
+        tally[0] += 1
+        tally[_state(held_until, last_seen, left_at, pool, now)] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    return [(group, Utilisation(*tally)) for group, tally in ordered]
+
+
+_FIELDS = ("numbers", "visible", "after_leave", "resting", "free")
+
+
+def _state(
+    held_until: float,
+    last_seen: float | None,
+    left_at: float | None,
+    pool: PoolSettings,
+    now: float,
+) -> int:
+    """The index in Utilisation's fields a number counts under (1 visible .. 4 free)."""
+    if held_until > now:
+        if last_seen is None or now - last_seen > 2 * pool.ping_interval:
+            return 2
+        return 1 if left_at is None or left_at < last_seen else 2
+    if held_until > 0 and held_until + pool.cooldown > now:
+        return 3
+    return 4
 
 
 def exhaustion_days(

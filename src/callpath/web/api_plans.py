@@ -6,6 +6,7 @@ background of the server process that got the request (`services.planning`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -72,7 +73,7 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
         config = site_repo.load_site_config(conn, site_id=site_id)
         assert config is not None
         zone = ZoneInfo(site["timezone"])
-        use = pool_health.utilisation(conn, who.account_id, site_id, config.pool, now)
+        groups = pool_health.by_group(conn, who.account_id, site_id, config.pool, now)
         days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
         visits = pool_health.recorded_visits(conn, who.account_id, site_id, now - RECENT)
         plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
@@ -82,13 +83,8 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
     estimate = erlang.estimate(visits, begin, now, zone, config.pool, target)
     return {
         "site_id": site_id,
-        "utilisation": {
-            "numbers": use.numbers,
-            "visible": use.visible,
-            "after_leave": use.after_leave,
-            "resting": use.resting,
-            "free": use.free,
-        },
+        "utilisation": dataclasses.asdict(pool_health.total(groups)),
+        "by_group": [{"group": g, **dataclasses.asdict(u)} for g, u in groups],
         "exhausted_by_day": [{"date": day.isoformat(), "visits": n} for day, n in days],
         "recorded_visits": len(visits),
         "erlang": estimate.as_json() if estimate else None,

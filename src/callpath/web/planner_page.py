@@ -91,7 +91,7 @@ def _page(
         config = site_repo.load_site_config(conn, site_id=site_id)
         assert config is not None
         zone = ZoneInfo(site["timezone"])
-        use = pool_health.utilisation(conn, who.account_id, site_id, config.pool, now)
+        groups = pool_health.by_group(conn, who.account_id, site_id, config.pool, now)
         days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
         latest = pool_health.latest_exhaustions(conn, who.account_id, site_id)
         since = now - 7 * 86_400
@@ -107,7 +107,8 @@ def _page(
         status=400 if error else 200,
         who=who,
         site=site,
-        use=use,
+        use=pool_health.total(groups),
+        groups=groups if any(g is not None for g, _ in groups) else [],
         days=days,
         peak=max((n for _, n in days), default=0),
         latest=latest,
