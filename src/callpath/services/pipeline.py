@@ -123,8 +123,10 @@ class CallPipeline:
     def _integration(self, integration_id: str) -> tuple[Integration | None, bool]:
         """From the route cache while it is fresh (a refresh from the database within
         `integration_max_age`), else from the database, else from the cache or snapshot."""
-        if len(integration_id) > 24:
-            return None, True
+        if len(integration_id) > 24 or not (
+            integration_id.isascii() and integration_id.isprintable()
+        ):
+            return None, True  # not an id we give out (a NUL would even fail in the driver)
         cached = self.routes.fresh_integration(integration_id, self.integration_max_age)
         if cached is not None:
             return cached, True

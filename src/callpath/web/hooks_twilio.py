@@ -14,10 +14,12 @@ from fastapi.responses import Response
 
 from callpath.services.calls import Integration
 from callpath.services.pipeline import Reply
+from callpath.telephony.base import BadEvent
 from callpath.telephony.twilio import adapter, signature, twiml
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.dbcall import apply_after
+from callpath.web.errors import ClientError
 from callpath.web.hooks import run_hook
 
 router = APIRouter(prefix="/hooks/twilio", tags=["telephony"])
@@ -64,7 +66,10 @@ async def _receive(
     request: Request, background: BackgroundTasks, integration_id: str, callback: str
 ) -> tuple[Reply, signature.Params]:
     c = ctx(request)
-    params = adapter.form(await read_limited(request, _MAX_BODY))
+    try:
+        params = adapter.form(await read_limited(request, _MAX_BODY))
+    except BadEvent as exc:
+        raise ClientError(400, str(exc)) from exc
     url = _signed_url(request)
     sent = request.headers.get("x-twilio-signature")
     body = adapter.canonical(callback, params, c.pipeline.clock())

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import Any
 
 from callpath.domain.calls import STATUSES, CallEvent
 from callpath.telephony.asterisk.calls import MAX_RECORDING_URL
-from callpath.telephony.base import BadEvent, json_object
+from callpath.telephony.base import BadEvent, finite, json_object
 
 KINDS = ("started", "answered", "ended", "recording")
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
@@ -112,9 +111,10 @@ def _time(data: dict[str, Any], name: str) -> float:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent(f"{name}: unix seconds required")
-    if not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+    moment = finite(value)
+    if moment is None or not _EARLIEST <= moment <= _LATEST:
         raise BadEvent(f"{name}: not a plausible time of a call")
-    return float(value)
+    return moment
 
 
 def _seconds(data: dict[str, Any], name: str) -> float | None:
@@ -123,9 +123,10 @@ def _seconds(data: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent(f"{name}: seconds")
-    if not math.isfinite(value) or not 0 <= value <= _MAX_SECONDS:
+    seconds = finite(value)
+    if seconds is None or not 0 <= seconds <= _MAX_SECONDS:
         raise BadEvent(f"{name}: 0 .. {_MAX_SECONDS:.0f} seconds")
-    return float(value)
+    return seconds
 
 
 def instructions(url: str, secret: str) -> str:

@@ -239,13 +239,14 @@ def _pbx_time(block: Mapping[str, str]) -> float | None:
 
 
 def _field(block: Mapping[str, str], name: str) -> str | None:
-    """A value worth keeping: AMI writes `<unknown>` for an empty caller id."""
+    """A value worth keeping: AMI writes `<unknown>` for an empty caller id; control
+    characters (a caller id is whatever the other network sent) are not kept."""
     value = block.get(name, "").strip()
-    if not value or value == "<unknown>" or len(value) > 80:
+    if not value or value == "<unknown>" or len(value) > 80 or not value.isprintable():
         return None
     return value
 
 
 def _int(raw: str | None) -> int:
     text = (raw or "").strip()
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0  # not '²'

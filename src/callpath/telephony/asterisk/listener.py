@@ -25,7 +25,7 @@ from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.asterisk import adapter, ami
 from callpath.telephony.asterisk.calls import INTERNAL_CONTEXTS, CallTracker
-from callpath.telephony.base import Unauthorized
+from callpath.telephony.base import BadEvent, Unauthorized
 
 log = logging.getLogger("callpath.asterisk")
 KIND = "asterisk"
@@ -92,7 +92,7 @@ class Listener:
         body = adapter.canonical(event, now)
         try:
             reply = self._pipeline.receive(KIND, self._integ.id, body, _trusted, adapter.parse)
-        except (Unauthorized, Unavailable) as exc:
+        except (Unauthorized, Unavailable, BadEvent) as exc:  # one event: not the listener
             log.error("%s of %s dropped: %s", event.kind, event.call_id, exc)
             return
         if reply.call_key:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 from datetime import datetime
 from typing import Any
 
 from callpath.domain.calls import EVENT_KINDS, STATUSES, CallEvent
-from callpath.telephony.base import BadEvent, Ignored, Unauthorized, json_object
+from callpath.telephony.base import BadEvent, Ignored, Unauthorized, finite, json_object
 
 REPLAY_WINDOW = 300
 MAX_SECONDS = 7 * 86_400
@@ -35,12 +34,12 @@ def verify(
         raise Unauthorized("integration has no secret; refusing unsigned events")
     if not timestamp or not signature:
         raise Unauthorized("X-Callpath-Timestamp and X-Callpath-Signature are required")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise Unauthorized("X-Callpath-Timestamp must be unix seconds")
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        raise Unauthorized("X-Callpath-Timestamp must be unix seconds")  # not '²' (isdigit)
     if abs(now - int(timestamp)) > REPLAY_WINDOW:
         raise Unauthorized("timestamp outside the 5 minute replay window")
-    expected = sign(secret, timestamp, body)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    expected = sign(secret, timestamp, body).encode("ascii")
+    if not hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace")):
         raise Unauthorized("bad signature")
 
 
@@ -94,8 +93,11 @@ def _at(value: object) -> float:
 
 
 def _moment(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = finite(value)
+        if number is None:
+            raise BadEvent("at: not a plausible time of a call")
+        return number
     if not isinstance(value, str) or len(value) > 40:
         raise BadEvent("at: required, an ISO-8601 time with its UTC offset")
     try:
@@ -113,9 +115,10 @@ def _seconds(data: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent(f"{name}: must be a number of seconds")
-    if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+    seconds = finite(value)
+    if seconds is None or not 0 <= seconds <= MAX_SECONDS:
         raise BadEvent(f"{name}: must be between 0 and {MAX_SECONDS} seconds")
-    return float(value)
+    return seconds
 
 
 def _status(value: object) -> str | None:

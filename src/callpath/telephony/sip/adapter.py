@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 from typing import Any
 
 from callpath.domain.calls import CallEvent
-from callpath.telephony.base import BadEvent, Unauthorized, json_object
+from callpath.telephony.base import BadEvent, Unauthorized, finite, json_object
 
 AUTH_HEADER = "X-Callpath-Secret"
 REPORTS = ("answered", "ended", "failed")  # what kamailio posts to /hooks/sip/event
@@ -32,7 +31,7 @@ def verify(secret: str | None, given: str | None) -> None:
         raise Unauthorized("integration has no secret; refusing")
     if not given:
         raise Unauthorized(f"{AUTH_HEADER} is required")
-    if not hmac.compare_digest(secret.encode("utf-8"), given.strip().encode("utf-8")):
+    if not hmac.compare_digest(secret.encode("utf-8"), given.strip().encode("utf-8", "replace")):
         raise Unauthorized(f"bad {AUTH_HEADER}")
 
 
@@ -120,9 +119,10 @@ def _at(value: object, default: float | None) -> float:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent("at: unix seconds")
-    if not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+    moment = finite(value)
+    if moment is None or not _EARLIEST <= moment <= _LATEST:
         raise BadEvent("at: not a plausible time of a call")
-    return float(value)
+    return moment
 
 
 def _code(value: object) -> int:

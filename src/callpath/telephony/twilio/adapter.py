@@ -23,11 +23,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from callpath.domain.calls import CallEvent
-from callpath.telephony.base import BadEvent, Ignored
+from callpath.telephony.base import BadEvent, Ignored, finite
 from callpath.telephony.twilio.signature import Params
 
 CALLBACKS = ("voice", "dial", "status", "recording")
 MAX_SECONDS = 7 * 86_400
+MAX_FIELDS = 500
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 
 # DialCallStatus (Dial action) and CallStatus (dialled leg) → call status.
@@ -43,10 +44,15 @@ _ANSWERED = ("in-progress", "answered")
 
 
 def form(body: bytes) -> Params:
-    """The form parameters of a request body, every value of a repeated name kept."""
+    """The form parameters of a request body, every value of a repeated name kept;
+    `BadEvent` for more than `MAX_FIELDS` of them (Twilio sends a few dozen)."""
     params: Params = {}
     text = body.decode("utf-8", errors="replace")
-    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=500):
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError as exc:  # "Max number of fields exceeded"
+        raise BadEvent(f"form body has more than {MAX_FIELDS} fields") from exc
+    for name, value in pairs:
         params.setdefault(name, []).append(value)
     return params
 
@@ -144,9 +150,10 @@ def _document(body: bytes) -> dict[str, Any]:
 def _received_at(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent("received_at: required")
-    if not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+    moment = finite(value)
+    if moment is None or not _EARLIEST <= moment <= _LATEST:
         raise BadEvent("received_at: not a plausible time of a call")
-    return float(value)
+    return moment
 
 
 def _text(params: Mapping[str, Any], name: str, limit: int) -> str | None:

@@ -35,5 +35,9 @@ def verify(secret: str | None, url: str, params: Params, signature: str | None) 
         raise Unauthorized("integration has no auth token; refusing unsigned requests")
     if not signature:
         raise Unauthorized("X-Twilio-Signature is required")
-    if not RequestValidator(secret).validate(url, _Form(params), signature.strip()):
+    try:
+        valid = RequestValidator(secret).validate(url, _Form(params), signature.strip())
+    except ValueError:  # a URL urllib cannot take apart (e.g. a port that is not a number)
+        valid = False
+    if not valid:
         raise Unauthorized(f"bad X-Twilio-Signature for {url} (check CALLPATH_PUBLIC_URL)")
