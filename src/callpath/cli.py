@@ -5,10 +5,15 @@ from __future__ import annotations
 import secrets
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Connection, Engine, select, update
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, make_url, select, update
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from typer.core import TyperGroup
 
 from callpath import cli_asterisk, cli_bench, cli_calls, cli_pool, cli_recordings, cli_sip
 from callpath import settings as settings_mod
@@ -17,9 +22,23 @@ from callpath.services import setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
 from callpath.storage.db import make_engine, transaction
-from callpath.storage.tables import accounts, sites, users
+from callpath.storage.tables import MAX_ID, accounts, sites, users
+
+
+class _Command(TyperGroup):
+    """The root command. It refuses arguments that are not UTF-8: they reach Python as lone
+    surrogates, which no database, file or terminal takes."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: Typer's own Context
+        for arg in args:
+            if setup.unstorable(arg):
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise _fail(f"the argument {shown!r} is not valid UTF-8 text")
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
+    cls=_Command,
     help="callpath: self-hosted call tracking.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -45,29 +64,91 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _engine() -> Engine:
+def _database_url() -> str:
     try:
-        url = settings_mod.load().database_url
+        return settings_mod.load().database_url
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
-    return make_engine(url)
+
+
+def _shown(url: str) -> str:
+    """The database URL as we print it: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1]
+
+
+def _unreachable(url: str, exc: Exception) -> typer.Exit:
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return _fail(f"cannot reach the database {_shown(url)}: {reason}")
+
+
+def _open(url: str) -> Engine:
+    try:
+        return make_engine(url)
+    except (OSError, ArgumentError) as exc:  # e.g. the SQLite file's folder cannot be made
+        raise _unreachable(url, exc) from exc
+
+
+def _schema_problem(engine: Engine, url: str) -> str | None:
+    """Why this callpath cannot use the database's schema, None if it can; raises
+    DBAPIError when the database cannot be reached."""
+    with transaction(engine, write=False) as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    script = ScriptDirectory.from_config(migrate_mod.alembic_config(url))
+    if current == set(script.get_heads()):
+        return None
+    if not current:
+        return f"the database {_shown(url)} has no callpath tables: run `callpath migrate`"
+    at = f"the database {_shown(url)} is at schema {', '.join(sorted(current))}"
+    if current - {r.revision for r in script.walk_revisions()}:
+        return f"{at}, newer than this callpath: upgrade callpath"
+    return f"{at}: run `callpath migrate`"
+
+
+def _checked_engine(url: str) -> Engine:
+    """The engine of a reachable database at this version's schema, else a message."""
+    engine = _open(url)
+    try:
+        problem = _schema_problem(engine, url)
+    except (DBAPIError, OSError) as exc:
+        engine.dispose()
+        raise _unreachable(url, exc) from exc
+    if problem:
+        engine.dispose()
+        raise _fail(problem)
+    return engine
+
+
+def _engine() -> Engine:
+    return _checked_engine(_database_url())
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (CALLPATH_DATABASE_URL)."""
+    url = _database_url()
+    _open(url).dispose()
     try:
-        url = settings_mod.load().database_url
-    except SettingsError as exc:
-        raise _fail(str(exc)) from exc
-    migrate_mod.upgrade(url)
-    typer.echo(f"database is at the latest schema: {url.split('@')[-1]}")
+        migrate_mod.upgrade(url)
+    except (DBAPIError, OSError) as exc:
+        raise _unreachable(url, exc) from exc
+    except CommandError as exc:  # e.g. the database is at a revision newer than this code
+        raise _fail(f"cannot migrate {_shown(url)}: {exc}") from exc
+    typer.echo(f"database is at the latest schema: {_shown(url).split('@')[-1]}")
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
     apply_process: Annotated[
         bool,
@@ -86,6 +167,7 @@ def serve(
         settings = settings_mod.load()
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
+    _refuse_old_schema(settings.database_url)
     # Started first and stopped last: its final pass follows the web processes' last
     # spool drain, so a graceful stop leaves no call unfolded.
     with applier.alongside(settings.database_url, apply_process):
@@ -98,6 +180,19 @@ def serve(
             log_level="warning",
             access_log=False,
         )
+
+
+def _refuse_old_schema(url: str) -> None:
+    """A server needs the schema; a database it cannot reach yet it waits for (503s)."""
+    engine = _open(url)
+    try:
+        problem = _schema_problem(engine, url)
+    except DBAPIError:
+        problem = None
+    finally:
+        engine.dispose()
+    if problem:
+        raise _fail(problem)
 
 
 def _demo_account(conn: Connection, now: float) -> int:
@@ -163,7 +258,9 @@ def demo() -> None:
 @site_app.command("add")
 def site_add(
     name: Annotated[str, typer.Option(help="Site name.")],
-    account: Annotated[int, typer.Option(help="Account id (created when absent).")] = 0,
+    account: Annotated[
+        int, typer.Option(help="Account id (0: a new account).", min=0, max=MAX_ID)
+    ] = 0,
     domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeatable).")] = None,
     original: Annotated[
         list[str] | None,
@@ -228,7 +325,7 @@ def site_add(
 
 @number_app.command("add")
 def number_add(
-    site: Annotated[int, typer.Option(help="Site id.")],
+    site: Annotated[int, typer.Option(help="Site id.", min=1, max=MAX_ID)],
     number: Annotated[str, typer.Argument(help="The number, any common format.")],
     kind: Annotated[str, typer.Option(help="static | pool | default")] = "pool",
     forward_to: Annotated[str | None, typer.Option(help="Destination (else site default).")] = None,

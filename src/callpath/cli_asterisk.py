@@ -21,7 +21,7 @@ from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
 from callpath.settings import Settings, SettingsError
 from callpath.storage import call_repo
-from callpath.storage.db import make_engine, transaction
+from callpath.storage.db import transaction
 from callpath.telephony.asterisk import ami
 from callpath.telephony.asterisk.calls import INTERNAL_CONTEXTS
 from callpath.telephony.asterisk.listener import KIND, Listener, listen, run_worker
@@ -72,7 +72,9 @@ def listen_command(
 
 
 def _pipeline(settings: Settings) -> CallPipeline:
-    engine = make_engine(settings.database_url)
+    from callpath.cli import _checked_engine
+
+    engine = _checked_engine(settings.database_url)
     routes = RouteCache(settings.spool_dir / "routes.json")
     return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
 

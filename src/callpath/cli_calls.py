@@ -25,7 +25,16 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
 
 def _base_url(server: str | None) -> str:
-    return (server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default."""
+    base = (server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000").strip()
+    what = "--server" if server else "CALLPATH_PUBLIC_URL"
+    try:
+        url = httpx.URL(base)
+    except httpx.InvalidURL as exc:
+        raise setup.SetupError(f"{what}: {base!r} is not a URL ({exc})") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise setup.SetupError(f"{what}: {base!r} is not an http:// or https:// URL")
+    return base.rstrip("/")
 
 
 def _site_by_key(conn: Connection, key: str) -> tuple[int, int]:
@@ -50,6 +59,7 @@ def integration_add(
     from callpath.cli import _engine, _fail
 
     try:
+        base = _base_url(server)
         with transaction(_engine()) as conn:
             site_id, account_id = _site_by_key(conn, site)
             made = setup.create_integration(
@@ -57,7 +67,7 @@ def integration_add(
             )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    url = f"{_base_url(server)}/hooks/{kind}/{made.id}"
+    url = f"{base}/hooks/{kind}/{made.id}"
     typer.echo(
         f"integration {made.id} ({kind}) for site {site}\n"
         + telephony.instructions(kind, url, made.secret)
@@ -96,7 +106,12 @@ def _send(base: str, integration_id: str, secret: str, event: dict[str, Any]) ->
         },
         timeout=10,
     )
-    data: dict[str, Any] = response.json()
+    try:
+        data: dict[str, Any] = response.json()
+    except ValueError as exc:
+        raise setup.SetupError(
+            f"{base} answered {response.status_code} without JSON: is it a callpath server?"
+        ) from exc
     if response.status_code != 200:
         raise setup.SetupError(f"server answered {response.status_code}: {data.get('error')}")
     return data
@@ -148,8 +163,8 @@ def call_simulate(
     would; the call is dated as ringing now."""
     from callpath.cli import _engine, _fail
 
-    base = _base_url(server)
     try:
+        base = _base_url(server)
         e164 = phone.to_e164(to)
         who = phone.to_e164(caller) if caller else f"+79{random.randrange(10**9):09d}"
         with transaction(_engine()) as conn:

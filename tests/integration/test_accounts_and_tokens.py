@@ -95,7 +95,8 @@ def test_api_shows_and_changes_only_the_callers_account(app, engine: Engine, via
     numbers = {n["e164"] for n in _items(client, "/api/v1/numbers")}
     assert a.site.pool[0] in numbers and not numbers & {*b.site.pool, *b.site.static.values()}
     assert _items(client, f"/api/v1/numbers?site_id={b.site.site_id}") == []
-    assert _items(client, f"/api/v1/sites/{b.site.site_id}/numbers") == []
+    theirs = client.get(f"/api/v1/sites/{b.site.site_id}/numbers")
+    assert theirs.status_code == 404 and theirs.json()["error"] == "no such site"
     assert [s["id"] for s in _items(client, "/api/v1/sessions")] == [a.session]
     assert _items(client, f"/api/v1/sessions?site_id={b.site.site_id}") == []
     assert [c["id"] for c in _items(client, "/api/v1/calls")] == [a.call]
@@ -106,7 +107,7 @@ def test_api_shows_and_changes_only_the_callers_account(app, engine: Engine, via
     r = client.post(
         f"/api/v1/sites/{b.site.site_id}/numbers", json={"number": "+74952229999", "kind": "pool"}
     )
-    assert r.status_code == 400
+    assert r.status_code == 404
 
 
 def test_pages_show_only_the_callers_account(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.domain.pool import PoolSettings
@@ -103,3 +103,26 @@ def test_the_csv_and_the_api_keep_json_errors(client: TestClient) -> None:
     for path in ("/app/calls.csv?number=xyz", "/api/v1/calls?number=xyz"):
         r = client.get(path, headers=html)
         assert r.status_code == 400 and "xyz" in r.json()["error"]
+
+
+def test_a_static_number_gets_its_channel_from_the_form(
+    client: TestClient, engine: Engine, site: Seeded
+) -> None:
+    form = {
+        "number": "+74957770077",
+        "kind": "static",
+        "source": "billboard",
+        "medium": "offline",
+        "campaign": "spring",
+    }
+    r = client.post(f"/app/sites/{site.site_id}/numbers", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                tracking_numbers.c.channel_source,
+                tracking_numbers.c.channel_medium,
+                tracking_numbers.c.channel_campaign,
+            ).where(tracking_numbers.c.e164 == "+74957770077")
+        ).one()
+    assert tuple(row) == ("billboard", "offline", "spring")

@@ -11,6 +11,11 @@ class PhoneError(ValueError):
     """Input that is not a valid phone number."""
 
 
+def known_region(code: str) -> bool:
+    """Whether `code` ("RU", upper case) is a country whose national numbers we can parse."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
 def to_e164(raw: str, region: str = "RU") -> str:
     """Parse what a person typed ("8 (495) 109-63-75", "+74951096375") into E.164."""
     text = (raw or "").strip()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,10 +17,21 @@ from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo
-from callpath.storage.tables import users
+from callpath.storage.tables import accounts, users
 
 hasher = PasswordHasher()
 ROLES = ("owner", "admin", "analyst", "operator")
+CHANNEL_MAX = 255  # an excluded channel is matched against sessions' source and medium
+# The widths of the tracking_numbers columns the number's texts go to (storage/tables.py).
+NUMBER_TEXT_MAX = {
+    "label": 200,
+    "source": 255,
+    "medium": 255,
+    "campaign": 255,
+    "provider": 40,
+    "region": 64,
+}
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class SetupError(ValueError):
@@ -62,6 +75,88 @@ def _e164(raw: str, region: str, what: str) -> str:
         raise SetupError(f"{what}: {exc}") from exc
 
 
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored, or None. PostgreSQL takes no NUL character, and no
+    database a lone surrogate (JSON can escape one, `\\ud800`; bytes that are not UTF-8
+    become them in a command line)."""
+    if "\x00" in text:
+        return "it holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it holds a lone surrogate"
+    return None
+
+
+def _texts(data: SiteInput | NumberInput) -> None:
+    for f in fields(data):
+        value = getattr(data, f.name)
+        for item in value if isinstance(value, list) else [value]:
+            why = unstorable(item) if isinstance(item, str) else None
+            if why:
+                raise SetupError(f"{f.name}: not valid text ({why})")
+
+
+def _domain(raw: str) -> str:
+    """A host the snippet may run on, in the ASCII form browsers send ("xn--…" for IDNs)."""
+    text = raw.strip()
+    if text.startswith("*."):
+        raise SetupError(
+            f"domain {raw!r}: a domain covers its subdomains, give {text[2:]!r} instead"
+        )
+    try:
+        host = normalize_domain(text).encode("idna").decode("ascii")
+    except ValueError as exc:  # UnicodeError is one too
+        raise SetupError(f"domain {raw!r} is not a host name") from exc
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+        raise SetupError(
+            f"domain {raw!r} is not a host name (letters, digits, hyphens and dots only)"
+        )
+    return host
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SetupError(f"unknown timezone {name!r}") from exc
+    return name
+
+
+def _region(raw: str) -> str:
+    region = raw.strip().upper()
+    if not phone.known_region(region):
+        raise SetupError(f"region must be a country code such as RU or KZ, not {raw!r}")
+    return region
+
+
+def _currency(raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not (code.isascii() and code.isalpha()):
+        raise SetupError(f"currency must be a 3-letter ISO 4217 code such as RUB, not {raw!r}")
+    return code
+
+
+def _channels(items: list[str]) -> list[str]:
+    channels = [c.strip().lower() for c in items if c.strip()]
+    for channel in channels:
+        if len(channel) > CHANNEL_MAX:
+            raise SetupError(
+                f"excluded channel {channel[:40]!r}… is longer than {CHANNEL_MAX} characters"
+            )
+    return channels
+
+
+def _number_fields(data: NumberInput) -> None:
+    for name, limit in NUMBER_TEXT_MAX.items():
+        value = getattr(data, name)
+        if value is not None and len(value) > limit:
+            raise SetupError(f"{name}: at most {limit} characters, not {len(value)}")
+    cost = data.monthly_cost
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        raise SetupError(f"monthly_cost must be a finite amount of 0 or more, not {cost!r}")
+
+
 def create_account(conn: Connection, name: str, now: float) -> int:
     if not name.strip():
         raise SetupError("account name must not be empty")
@@ -95,59 +190,51 @@ def create_user(
 def create_site(
     conn: Connection, account_id: int, data: SiteInput, now: float, key: str | None = None
 ) -> dict[str, Any]:
-    if not data.name.strip():
-        raise SetupError("site name must not be empty")
-    try:
-        ZoneInfo(data.timezone)
-        domains = sorted({normalize_domain(d) for d in data.domains})
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SetupError(
-            str(exc)
-            if isinstance(exc, ValueError) and "domain" in str(exc)
-            else f"unknown timezone {data.timezone!r}"
-        ) from exc
-    if data.policy not in POLICIES:
-        raise SetupError(f"policy must be one of {', '.join(POLICIES)}")
-    if len(data.currency) != 3 or not data.currency.isalpha():
-        raise SetupError(f"currency must be a 3-letter ISO code, not {data.currency!r}")
-    originals = [_e164(n, data.region, "original number") for n in data.original_numbers]
-    default = (
-        _e164(data.default_destination, data.region, "default destination")
-        if data.default_destination
-        else None
-    )
+    values = _site_values(data)
+    if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+        raise SetupError(f"no account {account_id}")
     key = key or secrets.token_hex(6)
     site_id = site_repo.insert_site(
-        conn,
-        {
-            "account_id": account_id,
-            "key": key,
-            "name": data.name.strip()[:200],
-            "domains": domains,
-            "timezone": data.timezone,
-            "currency": data.currency.upper(),
-            "region": data.region.upper(),
-            "original_numbers": originals,
-            "default_destination": default,
-            "ping_interval": data.pool.ping_interval,
-            "hold_after_leave": data.pool.hold_after_leave,
-            "cooldown": data.pool.cooldown,
-            "session_timeout": data.pool.session_timeout,
-            "excluded_channels": [c.strip().lower() for c in data.excluded_channels if c.strip()],
-            "match_window": data.match_window,
-            "policy": data.policy,
-            "created_at": now,
-        },
+        conn, {**values, "account_id": account_id, "key": key, "created_at": now}
     )
     return {"id": site_id, "key": key}
+
+
+def _site_values(data: SiteInput) -> dict[str, Any]:
+    """The new site's columns, each checked: a SetupError names the first bad one."""
+    _texts(data)
+    if not data.name.strip():
+        raise SetupError("site name must not be empty")
+    if data.policy not in POLICIES:
+        raise SetupError(f"policy must be one of {', '.join(POLICIES)}")
+    region = _region(data.region)
+    default = data.default_destination
+    return {
+        "name": data.name.strip()[:200],
+        "timezone": _timezone(data.timezone),
+        "domains": sorted({_domain(d) for d in data.domains}),
+        "currency": _currency(data.currency),
+        "region": region,
+        "original_numbers": [_e164(n, region, "original number") for n in data.original_numbers],
+        "default_destination": _e164(default, region, "default destination") if default else None,
+        "ping_interval": data.pool.ping_interval,
+        "hold_after_leave": data.pool.hold_after_leave,
+        "cooldown": data.pool.cooldown,
+        "session_timeout": data.pool.session_timeout,
+        "excluded_channels": _channels(data.excluded_channels),
+        "match_window": data.match_window,
+        "policy": data.policy,
+    }
 
 
 def add_number(
     conn: Connection, account_id: int, site_id: int, data: NumberInput, now: float
 ) -> int:
+    _texts(data)
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise SetupError(f"no site {site_id} in this account")
+    _number_fields(data)
     if data.kind not in NUMBER_KINDS:
         raise SetupError(f"kind must be one of {', '.join(NUMBER_KINDS)}")
     if data.kind == "static" and not (data.source or data.label):

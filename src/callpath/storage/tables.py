@@ -165,6 +165,11 @@ pageviews = Table(
     Column("url", Text, nullable=False),
 )
 
+# The largest row id: ids are INTEGER columns, 32-bit on PostgreSQL (64 on SQLite). Ids
+# from outside (paths, query strings, command lines) are checked against it, so a larger
+# one is an input error rather than an overflow in the database driver.
+MAX_ID = 2**31 - 1
+
 reservations = Table(
     "reservations",
     metadata,

@@ -63,6 +63,7 @@ async def add_number(site_id: PathId, request: Request, who: PageUser) -> Respon
         label=form.get("label") or None,
         source=form.get("source") or None,
         medium=form.get("medium") or None,
+        campaign=form.get("campaign") or None,
         pool_group=form.get("pool_group") or None,
     )
     c = ctx(request)

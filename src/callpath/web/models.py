@@ -8,16 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, field_validator
 
-
-def unstorable(text: str) -> str | None:
-    """Why `text` cannot be stored, or None."""
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (not valid Unicode text)"
-    return None
+from callpath.services.setup import unstorable
 
 
 class Inbound(BaseModel):

@@ -1,7 +1,7 @@
 """Typed request parameters shared by the routes.
 
-Row ids are bounded to what the databases store (a signed 64-bit integer): a larger one
-is a 422 naming the parameter, not an overflow inside the database driver.
+Row ids are bounded to what the databases store (`tables.MAX_ID`): a larger one is a 422
+naming the parameter, not an overflow inside the database driver.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-MAX_ID = 2**63 - 1
+from callpath.storage.tables import MAX_ID
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
