@@ -15,7 +15,15 @@ from sqlalchemy import Connection, Engine, make_url, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from typer.core import TyperGroup
 
-from callpath import cli_asterisk, cli_bench, cli_calls, cli_pool, cli_recordings, cli_sip
+from callpath import (
+    cli_asterisk,
+    cli_bench,
+    cli_calls,
+    cli_pool,
+    cli_recordings,
+    cli_sip,
+    cli_users,
+)
 from callpath import settings as settings_mod
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
@@ -50,6 +58,7 @@ app.add_typer(number_app, name="number")
 app.add_typer(cli_calls.integration_app, name="integration")
 app.add_typer(cli_calls.call_app, name="call")
 app.add_typer(cli_calls.token_app, name="token")
+app.add_typer(cli_users.user_app, name="user")
 app.add_typer(cli_bench.bench_app, name="bench")
 app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")
@@ -259,8 +268,13 @@ def demo() -> None:
 def site_add(
     name: Annotated[str, typer.Option(help="Site name.")],
     account: Annotated[
-        int, typer.Option(help="Account id (0: a new account).", min=0, max=MAX_ID)
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Account id (0: a new account; default: the only account there is).",
+            min=0,
+            max=MAX_ID,
+        ),
+    ] = None,
     domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeatable).")] = None,
     original: Annotated[
         list[str] | None,
@@ -297,7 +311,8 @@ def site_add(
     try:
         pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
         with transaction(engine) as conn:
-            account_id = account or setup.create_account(conn, name, time.time())
+            found = setup.account_for(conn, account) if account != 0 else None
+            account_id = found or setup.create_account(conn, name, time.time())
             created = setup.create_site(
                 conn,
                 account_id,
@@ -317,10 +332,16 @@ def site_add(
             )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    base = settings_mod.load().public_url or "https://YOUR-HOST"
     typer.echo(
-        f"site {created['id']} added (account {account_id})\n"
-        f'snippet: <script async src="https://YOUR-HOST/t/{created["key"]}.js"></script>'
+        f"site {created['id']} added (account {account_id}), key {created['key']}\n"
+        f'snippet: <script async src="{base}/t/{created["key"]}.js"></script>'
     )
+    if found is None:
+        typer.echo(
+            f"a new account: add its login with `callpath user add --account {account_id} "
+            "--email YOU@EXAMPLE.COM`"
+        )
 
 
 @number_app.command("add")

@@ -163,6 +163,22 @@ def create_account(conn: Connection, name: str, now: float) -> int:
     return site_repo.insert_account(conn, name.strip()[:200], now)
 
 
+def account_for(conn: Connection, given: int | None) -> int | None:
+    """The account a command means: `given` if it exists; else the only account there is;
+    None when there is none yet. SetupError for an unknown id, or for several accounts
+    and no choice (the message lists them)."""
+    a = accounts.c
+    if given is not None:
+        if conn.execute(select(a.id).where(a.id == given)).first() is None:
+            raise SetupError(f"no account {given}")
+        return given
+    found = conn.execute(select(a.id, a.name).order_by(a.id).limit(11)).all()
+    if len(found) > 1:
+        listed = ", ".join(f"{row.id} ({row.name})" for row in found[:10])
+        raise SetupError(f"several accounts: give --account (accounts: {listed})")
+    return int(found[0].id) if found else None
+
+
 def create_user(
     conn: Connection, account_id: int, email: str, password: str, role: str, now: float
 ) -> int:

@@ -1,0 +1,80 @@
+"""`callpath user …`: the people who log in to the admin pages (`/app`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from callpath.services import setup
+from callpath.storage.db import transaction
+from callpath.storage.tables import MAX_ID, users
+
+user_app = typer.Typer(help="Users who log in to the admin pages.", no_args_is_help=True)
+AccountOption = Annotated[
+    int | None,
+    typer.Option(help="Account id (default: the only account there is).", min=1, max=MAX_ID),
+]
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Option(help="The login (an e-mail address).")],
+    role: Annotated[str, typer.Option(help=" | ".join(setup.ROLES))] = "owner",
+    account: AccountOption = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the password from this file (else one is made and printed)."),
+    ] = None,
+) -> None:
+    """Add a login. Owners and admins manage sites and API tokens, analysts read and plan,
+    operators see calls with callers masked."""
+    from callpath.cli import _engine, _fail
+
+    password = _password(password_file) if password_file else secrets.token_urlsafe(12)
+    try:
+        with transaction(_engine()) as conn:
+            account_id = setup.account_for(conn, account)
+            if account_id is None:
+                raise setup.SetupError(
+                    "no account yet: add a site first (`callpath site add`), or run `callpath demo`"
+                )
+            setup.create_user(conn, account_id, email, password, role, time.time())
+    except setup.SetupError as exc:
+        raise _fail(str(exc)) from exc
+    shown = "" if password_file else f"\n  password: {password}  (shown only now)"
+    typer.echo(f"user {email.strip().lower()} ({role}) added to account {account_id}{shown}")
+
+
+def _password(path: Path) -> str:
+    from callpath.cli import _fail
+
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read the password from {path}: {exc}") from exc
+    return text
+
+
+@user_app.command("list")
+def user_list(account: AccountOption = None) -> None:
+    """The logins of an account, with their roles."""
+    from callpath.cli import _engine, _fail
+
+    try:
+        with transaction(_engine(), write=False) as conn:
+            account_id = setup.account_for(conn, account)
+            u = users.c
+            rows = conn.execute(
+                select(u.email, u.role).where(u.account_id == account_id).order_by(u.id)
+            ).all()
+    except setup.SetupError as exc:
+        raise _fail(str(exc)) from exc
+    for email, role in rows:
+        typer.echo(f"{email}\t{role}")
+    if not rows:
+        typer.echo("no users")

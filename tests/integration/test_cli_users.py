@@ -1,0 +1,100 @@
+"""A self-hoster's first steps on the command line: a site, then a login for it, and the
+admin pages show that site to that login."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from callpath import settings as settings_mod
+from callpath.cli import app
+from callpath.storage.tables import accounts, sites
+from callpath.web.app import create_app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(engine: Engine, database_url: str) -> dict[str, str]:
+    return {"CALLPATH_DATABASE_URL": database_url}
+
+
+def _ok(args: list[str], env: dict[str, str]) -> str:
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _refused(args: list[str], env: dict[str, str], message: str) -> None:
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def _accounts(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(accounts)).scalar_one())
+
+
+def test_a_site_then_its_login_then_the_admin_shows_it(
+    engine: Engine, env: dict[str, str], database_url: str
+) -> None:
+    _refused(["user", "add", "--email", "me@shop.example"], env, "no account yet")
+    first = _ok(["site", "add", "--name", "My shop"], env)
+    assert "user add --account 1" in first  # a new account says how to log in to it
+    second = _ok(["site", "add", "--name", "My other shop"], env)
+    assert "(account 1)" in second and "user add" not in second  # the only account
+    assert _accounts(engine) == 1
+    out = _ok(["user", "add", "--email", "Me@Shop.example"], env)
+    assert "user me@shop.example (owner) added to account 1" in out
+    password = re.search(r"password: (\S+)", out)
+    assert password is not None
+    client = TestClient(create_app(settings_mod.load({"CALLPATH_DATABASE_URL": database_url})))
+    login = {"email": "me@shop.example", "password": password.group(1)}
+    assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303
+    page = client.get("/app").text
+    assert "My shop" in page and "My other shop" in page
+    assert _ok(["user", "list"], env).strip() == "me@shop.example\towner"
+
+
+def test_several_accounts_need_a_choice(
+    engine: Engine, env: dict[str, str], tmp_path: Path
+) -> None:
+    _ok(["site", "add", "--name", "A"], env)
+    out = _ok(["site", "add", "--name", "B", "--account", "0"], env)  # 0: a new account
+    assert "(account 2)" in out and _accounts(engine) == 2
+    _refused(["site", "add", "--name", "C"], env, "several accounts: give --account")
+    _refused(["user", "add", "--email", "x@b.example"], env, "1 (A), 2 (B)")
+    secret = tmp_path / "pw"
+    secret.write_text("a long enough password\n")
+    add = ["user", "add", "--account", "2", "--email", "x@b.example", "--role", "analyst"]
+    out = _ok([*add, "--password-file", str(secret)], env)
+    assert "added to account 2" in out and "password:" not in out
+    assert _ok(["user", "list", "--account", "2"], env).strip() == "x@b.example\tanalyst"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sites)).scalar_one() == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "not-an-address"], "is not an e-mail address"),
+        (["--email", "a@b.example", "--role", "boss"], "role must be one of"),
+        (["--email", "a@b.example", "--account", "7"], "no account 7"),
+        (["--email", "a@b.example", "--password-file", "/nonexistent/pw"], "cannot read"),
+    ],
+)
+def test_bad_user_input_is_a_message(env: dict[str, str], args: list[str], message: str) -> None:
+    _ok(["site", "add", "--name", "A"], env)
+    _refused(["user", "add", *args], env, message)
+
+
+def test_a_login_is_added_once(env: dict[str, str]) -> None:
+    _ok(["site", "add", "--name", "A"], env)
+    _ok(["user", "add", "--email", "a@b.example"], env)
+    _refused(["user", "add", "--email", "a@b.example"], env, "exists already")
