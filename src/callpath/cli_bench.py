@@ -1,4 +1,4 @@
-"""`callpath bench …`: traffic traces for the accuracy benchmark (TRACE.md)."""
+"""`callpath bench …`: traffic traces for the accuracy benchmark (format: docs/benchmark.md)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ def gen(
 
 @bench_app.command("replay")
 def replay_cmd(
-    trace_file: Annotated[Path, typer.Argument(help="A trace (JSON Lines, TRACE.md).")],
+    trace_file: Annotated[
+        Path, typer.Argument(help="A trace (JSON Lines; format in docs/benchmark.md).")
+    ],
     pool_size: Annotated[int, typer.Option(help="Pool numbers to replay with.", min=0)],
     policy: Annotated[str, typer.Option(help=" | ".join(replay.POLICIES))] = "ours",
     out: Annotated[Path | None, typer.Option(help="Write one line per call here.")] = None,

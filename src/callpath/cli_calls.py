@@ -70,7 +70,7 @@ def integration_add(
     url = f"{base}/hooks/{kind}/{made.id}"
     typer.echo(
         f"integration {made.id} ({kind}) for site {site}\n"
-        + telephony.instructions(kind, url, made.secret)
+        + telephony.instructions(kind, url, made.secret).replace("SITE_KEY", site)
     )
 
 

@@ -47,7 +47,7 @@ def plan_cmd(
     ] = 0.95,
     days: Annotated[float, typer.Option(help="Replay the recorded sessions of these days.")] = 7.0,
     trace: Annotated[
-        Path | None, typer.Option(help="Replay this trace (TRACE.md) instead.")
+        Path | None, typer.Option(help="Replay this trace (format in docs/benchmark.md) instead.")
     ] = None,
     sizes: Annotated[
         str | None, typer.Option(help="Replay exactly these pool sizes, e.g. 2,4,8.")

@@ -115,7 +115,7 @@ def recorded_input(engine: Engine, site: SiteConfig, params: Params, now: float)
     thin = _thin(recorded.sessions, recorded.calls, days)
     if params.visits_per_day is None and thin is None:
         note = (
-            f"recorded sessions: {recorded.sessions} human visits of the last {days}, with "
+            f"recorded sessions: {_visits(recorded.sessions)} of the last {days}, with "
             f"{recorded.calls} calls drawn over them by the traffic model (seed {params.seed}; "
             "real calls cannot be scored: which visit made them is unknown)"
         )
@@ -135,10 +135,14 @@ def recorded_input(engine: Engine, site: SiteConfig, params: Params, now: float)
     return dataclasses.replace(made, thin=thin, recorded_erlang=estimate)
 
 
+def _visits(count: int) -> str:
+    return f"{count} human visit{'' if count == 1 else 's'}"
+
+
 def _thin(sessions: int, calls: int, days: str) -> str | None:
     if sessions < MIN_SESSIONS:
         return (
-            f"recorded traffic is too thin to replay: {sessions} human visits in the last "
+            f"recorded traffic is too thin to replay: {_visits(sessions)} in the last "
             f"{days} (at least {MIN_SESSIONS} needed)"
         )
     if calls == 0:
@@ -183,7 +187,7 @@ def file_input(path: Path, site: SiteConfig, params: Params) -> Input:
     data = trace_input(header, loaded, site, params, source="trace")
     if data.calls == 0:
         raise PlanError(f"too little data: {path} has no calls to score")
-    return dataclasses.replace(data, note=f"trace {path.name}: {data.sessions} human visits")
+    return dataclasses.replace(data, note=f"trace {path.name}: {_visits(data.sessions)}")
 
 
 def trace_input(
