@@ -19,6 +19,7 @@ from callpath import (
     cli_asterisk,
     cli_bench,
     cli_calls,
+    cli_manage,
     cli_pool,
     cli_recordings,
     cli_sip,
@@ -59,6 +60,7 @@ app.add_typer(cli_calls.integration_app, name="integration")
 app.add_typer(cli_calls.call_app, name="call")
 app.add_typer(cli_calls.token_app, name="token")
 app.add_typer(cli_users.user_app, name="user")
+cli_manage.install(number_app, cli_calls.integration_app)
 app.add_typer(cli_bench.bench_app, name="bench")
 app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")

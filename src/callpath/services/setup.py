@@ -10,14 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from callpath import telephony
 from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo
-from callpath.storage.tables import accounts, users
+from callpath.storage.tables import accounts, integrations, tracking_numbers, users
 
 hasher = PasswordHasher()
 ROLES = ("owner", "admin", "analyst", "operator")
@@ -36,6 +36,10 @@ _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 class SetupError(ValueError):
     """Input an administrator must correct; the message says how."""
+
+
+class NotFound(SetupError):
+    """The object named is not the account's (or does not exist)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +286,38 @@ def add_number(
             "pool_group": group,
         },
     )
+
+
+def set_number_active(
+    conn: Connection, account_id: int, number_id: int, active: bool, site_id: int | None = None
+) -> dict[str, Any]:
+    """Retire a number (no new visitor is shown it; calls to it still go to the site's
+    default destination and still match its past holders) or bring it back. A default
+    number brought back retires the site's other default. NotFound outside the account."""
+    row = site_repo.number_by_id(conn, account_id, number_id)
+    if row is None or (site_id is not None and row["site_id"] != site_id):
+        raise NotFound(f"no number {number_id} in this account")
+    if active and row["kind"] == "default" and not row["active"]:
+        site_repo.retire_defaults(conn, row["site_id"])
+    t = tracking_numbers.c
+    conn.execute(
+        update(tracking_numbers)
+        .where(t.id == number_id, t.account_id == account_id)
+        .values(active=active)
+    )
+    return {**row, "active": active}
+
+
+def set_integration_active(
+    conn: Connection, account_id: int, integration_id: str, active: bool, site_id: int | None = None
+) -> None:
+    """Disable an integration (its webhooks are refused with 401) or enable it again."""
+    i = integrations.c
+    mine = (i.id == integration_id, i.account_id == account_id)
+    scoped = (*mine, i.site_id == site_id) if site_id is not None else mine
+    done = conn.execute(update(integrations).where(*scoped).values(active=active))
+    if done.rowcount != 1:
+        raise NotFound(f"no integration {integration_id} in this account")
 
 
 def _pool_group(data: NumberInput) -> str | None:

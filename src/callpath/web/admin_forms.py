@@ -1,4 +1,5 @@
-"""Admin forms: add a site, add a tracking number. Errors come back on the same page."""
+"""Admin forms: add a site, add or retire a tracking number, add or disable an integration.
+Errors come back on the same page."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from callpath.web.pages import render
 from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
+MANAGERS = ("owner", "admin")
 
 
 def _split(text: str) -> list[str]:
@@ -90,3 +92,35 @@ async def add_integration(site_id: PathId, request: Request, who: PageUser) -> R
     except setup.SetupError as exc:
         return site_view(request, who, site_id, error=str(exc), form=form)
     return site_view(request, who, site_id, new_integration=made)
+
+
+@router.post("/sites/{site_id}/numbers/{number_id}/active", response_model=None)
+async def number_active(
+    site_id: PathId, number_id: PathId, request: Request, who: PageUser
+) -> Response:
+    """Retire a number (`active=0`) or bring it back (`active=1`)."""
+    form = await read_form(request)
+    if who.role not in MANAGERS:
+        return site_view(request, who, site_id, error="only owners and admins retire numbers")
+    c = ctx(request)
+    with transaction(c.engine) as conn:
+        setup.set_number_active(
+            conn, who.account_id, number_id, form.get("active") == "1", site_id=site_id
+        )
+    c.sites.forget()
+    return RedirectResponse(f"/app/sites/{site_id}", status_code=303)
+
+
+@router.post("/sites/{site_id}/integrations/{integration_id}/active", response_model=None)
+async def integration_active(
+    site_id: PathId, integration_id: str, request: Request, who: PageUser
+) -> Response:
+    """Disable an integration (`active=0`) or enable it again (`active=1`)."""
+    form = await read_form(request)
+    if who.role not in MANAGERS:
+        return site_view(request, who, site_id, error="only owners and admins change integrations")
+    with transaction(ctx(request).engine) as conn:
+        setup.set_integration_active(
+            conn, who.account_id, integration_id[:40], form.get("active") == "1", site_id=site_id
+        )
+    return RedirectResponse(f"/app/sites/{site_id}", status_code=303)

@@ -189,3 +189,25 @@ def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) 
     c.sites.forget()
     assert row is not None
     return _pick(row, NUMBER_FIELDS)
+
+
+class NumberPatch(Inbound):
+    active: bool
+
+
+@router.patch("/numbers/{number_id}")
+def change_number(
+    number_id: PathId, body: NumberPatch, request: Request, who: ApiUser
+) -> dict[str, Any]:
+    """`{"active": false}` retires a number: no new visitor is shown it; calls to it still
+    go to the site's default destination and still match its past holders.
+    `{"active": true}` brings it back (a default number retires the site's other one)."""
+    if who.role not in ("owner", "admin", "token"):
+        raise ClientError(403, "only owners, admins and API tokens change numbers")
+    c = ctx(request)
+    with transaction(c.engine) as conn:
+        setup.set_number_active(conn, who.account_id, number_id, body.active)
+        row = site_repo.number_by_id(conn, who.account_id, number_id)
+    c.sites.forget()
+    assert row is not None
+    return _pick(row, NUMBER_FIELDS)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callpath.reports.calls import BadFilter
-from callpath.services.setup import SetupError
+from callpath.services.setup import NotFound, SetupError
 
 
 class ClientError(Exception):
@@ -62,8 +62,9 @@ async def _client_error(request: Request, exc: Exception) -> Response:
 
 
 async def _bad_input(request: Request, exc: Exception) -> Response:
-    """Errors whose message tells the client what to correct."""
-    return _answer(request, 400, {"error": str(exc)})
+    """Errors whose message tells the client what to correct (404: not the account's)."""
+    status = 404 if isinstance(exc, NotFound) else 400
+    return _answer(request, status, {"error": str(exc)})
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
