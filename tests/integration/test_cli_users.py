@@ -36,6 +36,12 @@ def _refused(args: list[str], env: dict[str, str], message: str) -> None:
     assert message in result.output and "Traceback" not in result.output
 
 
+def _account_of(output: str) -> int:
+    found = re.search(r"\(account (\d+)\)", output)
+    assert found is not None, output
+    return int(found.group(1))
+
+
 def _accounts(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(accounts)).scalar_one())
@@ -46,12 +52,13 @@ def test_a_site_then_its_login_then_the_admin_shows_it(
 ) -> None:
     _refused(["user", "add", "--email", "me@shop.example"], env, "no account yet")
     first = _ok(["site", "add", "--name", "My shop"], env)
-    assert "user add --account 1" in first  # a new account says how to log in to it
+    account = _account_of(first)
+    assert f"user add --account {account}" in first  # a new account says how to log in
     second = _ok(["site", "add", "--name", "My other shop"], env)
-    assert "(account 1)" in second and "user add" not in second  # the only account
+    assert _account_of(second) == account and "user add" not in second  # the only account
     assert _accounts(engine) == 1
     out = _ok(["user", "add", "--email", "Me@Shop.example"], env)
-    assert "user me@shop.example (owner) added to account 1" in out
+    assert f"user me@shop.example (owner) added to account {account}" in out
     password = re.search(r"password: (\S+)", out)
     assert password is not None
     client = TestClient(create_app(settings_mod.load({"CALLPATH_DATABASE_URL": database_url})))
@@ -65,17 +72,17 @@ def test_a_site_then_its_login_then_the_admin_shows_it(
 def test_several_accounts_need_a_choice(
     engine: Engine, env: dict[str, str], tmp_path: Path
 ) -> None:
-    _ok(["site", "add", "--name", "A"], env)
-    out = _ok(["site", "add", "--name", "B", "--account", "0"], env)  # 0: a new account
-    assert "(account 2)" in out and _accounts(engine) == 2
+    a = _account_of(_ok(["site", "add", "--name", "A"], env))
+    b = _account_of(_ok(["site", "add", "--name", "B", "--account", "0"], env))  # 0: new
+    assert b != a and _accounts(engine) == 2
     _refused(["site", "add", "--name", "C"], env, "several accounts: give --account")
-    _refused(["user", "add", "--email", "x@b.example"], env, "1 (A), 2 (B)")
+    _refused(["user", "add", "--email", "x@b.example"], env, f"{a} (A), {b} (B)")
     secret = tmp_path / "pw"
     secret.write_text("a long enough password\n")
-    add = ["user", "add", "--account", "2", "--email", "x@b.example", "--role", "analyst"]
+    add = ["user", "add", "--account", str(b), "--email", "x@b.example", "--role", "analyst"]
     out = _ok([*add, "--password-file", str(secret)], env)
-    assert "added to account 2" in out and "password:" not in out
-    assert _ok(["user", "list", "--account", "2"], env).strip() == "x@b.example\tanalyst"
+    assert f"added to account {b}" in out and "password:" not in out
+    assert _ok(["user", "list", "--account", str(b)], env).strip() == "x@b.example\tanalyst"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sites)).scalar_one() == 2
 
@@ -85,7 +92,7 @@ def test_several_accounts_need_a_choice(
     [
         (["--email", "not-an-address"], "is not an e-mail address"),
         (["--email", "a@b.example", "--role", "boss"], "role must be one of"),
-        (["--email", "a@b.example", "--account", "7"], "no account 7"),
+        (["--email", "a@b.example", "--account", "70000"], "no account 70000"),
         (["--email", "a@b.example", "--password-file", "/nonexistent/pw"], "cannot read"),
     ],
 )
