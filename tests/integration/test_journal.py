@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 import time
@@ -132,6 +133,8 @@ def test_csv_neutralises_formulas_and_keeps_the_data(
     assert rows[0]["source"] == "'=HYPERLINK(1)"
     assert rows[0]["caller"] == "'+79160000001"
     assert rows[0]["match_method"] == "static"
+    assert rows[0]["repeat"] == "first-time" and rows[0]["timezone"] == "Europe/Moscow"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0]["started"])
     for row in rows:
         assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values())
 

@@ -16,6 +16,15 @@ def known_region(code: str) -> bool:
     return code in phonenumbers.SUPPORTED_REGIONS
 
 
+_WHY = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "no such country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "it has no digits of a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+
 def to_e164(raw: str, region: str = "RU") -> str:
     """Parse what a person typed ("8 (495) 109-63-75", "+74951096375") into E.164."""
     text = (raw or "").strip()
@@ -24,7 +33,9 @@ def to_e164(raw: str, region: str = "RU") -> str:
     try:
         parsed = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"{raw!r} is not a phone number: {exc}") from exc
+        raise PhoneError(
+            f"{raw!r} is not a phone number: {_WHY.get(exc.error_type, 'unreadable')}"
+        ) from exc
     if not phonenumbers.is_valid_number(parsed):
         raise PhoneError(f"{raw!r} is not a valid phone number")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

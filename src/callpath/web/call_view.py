@@ -13,6 +13,7 @@ from callpath.web import recording_view
 CSV_COLUMNS = (
     "id",
     "started",
+    "timezone",
     "caller",
     "repeat",
     "tracking_number",
@@ -111,8 +112,9 @@ def csv_row(row: dict[str, Any], who: Principal) -> list[str]:
     flat = {
         **view,
         **view["channel"],
-        "started": f"{view['started']} {view['zone']}",
-        "repeat": "repeat" if view["repeat"] else "first",
+        "started": view["started"],  # the site's local time, which a spreadsheet reads
+        "timezone": view["zone"],
+        "repeat": "repeat" if view["repeat"] else "first-time",
         "match_method": view["match"]["method"],
         "confidence": view["match"]["confidence"],
     }
