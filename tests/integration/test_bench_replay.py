@@ -74,6 +74,14 @@ def test_replay_prints_the_score_and_writes_one_line_per_call(tmp_path: Path) ->
     assert set(lines[0]) == {"call", "session", "visitor", "confidence", "method"}
 
 
+def test_a_trace_without_calls_says_so(tmp_path: Path) -> None:
+    source = _write(tmp_path / "t.jsonl", [e for e in EVENTS if e["type"] != "call"])
+    result = runner.invoke(app, ["bench", "replay", str(source), "--pool-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "no calls in the trace, nothing to score" in result.output
+    assert "precision" not in result.output
+
+
 def test_naive_reference_and_ours_on_the_same_trace(tmp_path: Path) -> None:
     header, events = trace.read(_write(tmp_path / "t.jsonl", EVENTS).read_text().splitlines())
     loaded = list(events)

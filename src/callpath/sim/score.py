@@ -117,6 +117,9 @@ def pct(x: float) -> str:
 
 
 def format_summary(name: str, s: Summary) -> str:
+    if s.calls == 0:
+        replayed = f"replayed in {s.seconds:.1f} s"
+        return f"policy {name}: no calls in the trace, nothing to score ({replayed})"
     lines = [
         f"policy {name}: {s.calls} calls, replayed in {s.seconds:.1f} s",
         f"  coverage {pct(s.coverage)}  correct {pct(s.correct)}  misattributed "
