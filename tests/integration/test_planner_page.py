@@ -97,6 +97,8 @@ def test_a_second_plan_while_one_runs_just_redirects(
     assert _plans(engine) == 1
     page = client.get(f"/app/sites/{site.site_id}/pool")
     assert 'id="plan-running"' in page.text and page.headers["refresh"] == "5"
+    running = page.text.split('id="plan-running"', 1)[1].split("</p>", 1)[0]
+    assert " MSK;" in running  # the site's timezone, not UTC
 
 
 def test_a_plan_runs_in_the_background_and_shows_its_curve(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -27,10 +28,14 @@ def _phone(value: str | None) -> str:
         return value
 
 
-def _when(moment: float | None) -> str:
+def _when(moment: float | None, zone: ZoneInfo | str | None = None) -> str:
+    """A moment in the site's timezone when the page has one (UTC for account-wide ones)."""
     if moment is None:
         return ""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if zone is None:
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    return datetime.fromtimestamp(moment, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 env.filters["phone"] = _phone
