@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from callpath.domain.pool import PoolSettings
-from callpath.planner.erlang import Visit
+from callpath.domain.site import SiteConfig
+from callpath.planner.erlang import Estimate, Visit, estimate, window_begin
 from callpath.storage import plan_repo
 from callpath.storage.tables import session_events, sessions, tracking_numbers
 
@@ -127,3 +128,44 @@ def recorded_visits(conn: Connection, account_id: int, site_id: int, since: floa
         )
     )
     return [Visit(start, max(seen, left or 0.0)) for start, seen, left in rows]
+
+
+RECENT = 7 * 86_400.0  # the window of recorded visits the Erlang estimate reads
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the pool page and `GET /api/v1/sites/{id}/pool` show."""
+
+    zone: ZoneInfo
+    groups: list[tuple[str | None, Utilisation]]
+    days: list[tuple[date, int]]
+    latest: list[Row]
+    visits: int
+    estimate: Estimate | None
+    plan: Row | None  # the latest plan, as readers see it (`plan_repo.present`)
+
+    @property
+    def total(self) -> Utilisation:
+        return total(self.groups)
+
+
+def snapshot(conn: Connection, site: Row, config: SiteConfig, now: float) -> Snapshot:
+    """The pool of `site` (its row, scoped by the caller) at `now`."""
+    account_id, site_id = int(site["account_id"]), int(site["id"])
+    zone = ZoneInfo(site["timezone"])
+    since = now - RECENT
+    visits = recorded_visits(conn, account_id, site_id, since)
+    plan = plan_repo.present(plan_repo.latest(conn, account_id, site_id), now)
+    target = float(plan["params"].get("target", 0.95)) if plan else 0.95
+    first = min((v.start for v in visits), default=now)
+    begin = window_begin(since, float(site["created_at"]), first)
+    return Snapshot(
+        zone=zone,
+        groups=by_group(conn, account_id, site_id, config.pool, now),
+        days=exhaustion_days(conn, account_id, site_id, zone, now),
+        latest=latest_exhaustions(conn, account_id, site_id),
+        visits=len(visits),
+        estimate=estimate(visits, begin, now, zone, config.pool, target),
+        plan=plan,
+    )

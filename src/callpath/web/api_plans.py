@@ -9,14 +9,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import Connection
 
-from callpath.planner import erlang
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import planning
@@ -33,7 +31,6 @@ from callpath.web.params import PathId
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 # API tokens are made by owners and admins and act for the account.
 PLANNERS = ("owner", "admin", "analyst", "token")
-RECENT = 7 * 86_400.0  # the Erlang estimate's window of recorded visits
 
 
 class PlanIn(Inbound):
@@ -72,23 +69,15 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
         site = _site(conn, who, site_id)
         config = site_repo.load_site_config(conn, site_id=site_id)
         assert config is not None
-        zone = ZoneInfo(site["timezone"])
-        groups = pool_health.by_group(conn, who.account_id, site_id, config.pool, now)
-        days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
-        visits = pool_health.recorded_visits(conn, who.account_id, site_id, now - RECENT)
-        plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
-    target = float(plan["params"].get("target", 0.95)) if plan else 0.95
-    first = min((v.start for v in visits), default=now)
-    begin = erlang.window_begin(now - RECENT, float(site["created_at"]), first)
-    estimate = erlang.estimate(visits, begin, now, zone, config.pool, target)
+        pool = pool_health.snapshot(conn, site, config, now)
     return {
         "site_id": site_id,
-        "utilisation": dataclasses.asdict(pool_health.total(groups)),
-        "by_group": [{"group": g, **dataclasses.asdict(u)} for g, u in groups],
-        "exhausted_by_day": [{"date": day.isoformat(), "visits": n} for day, n in days],
-        "recorded_visits": len(visits),
-        "erlang": estimate.as_json() if estimate else None,
-        "latest_plan": plan_view(plan) if plan else None,
+        "utilisation": dataclasses.asdict(pool.total),
+        "by_group": [{"group": g, **dataclasses.asdict(u)} for g, u in pool.groups],
+        "exhausted_by_day": [{"date": day.isoformat(), "visits": n} for day, n in pool.days],
+        "recorded_visits": pool.visits,
+        "erlang": pool.estimate.as_json() if pool.estimate else None,
+        "latest_plan": plan_view(pool.plan) if pool.plan else None,
     }
 
 

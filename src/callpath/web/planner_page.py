@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from callpath.planner import erlang, run, text
+from callpath.planner import run, text
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import planning
 from callpath.services.auth import Principal
-from callpath.storage import plan_repo, site_repo
+from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
@@ -90,36 +89,27 @@ def _page(
         site = _site(conn, who, site_id)
         config = site_repo.load_site_config(conn, site_id=site_id)
         assert config is not None
-        zone = ZoneInfo(site["timezone"])
-        groups = pool_health.by_group(conn, who.account_id, site_id, config.pool, now)
-        days = pool_health.exhaustion_days(conn, who.account_id, site_id, zone, now)
-        latest = pool_health.latest_exhaustions(conn, who.account_id, site_id)
-        since = now - 7 * 86_400
-        visits = pool_health.recorded_visits(conn, who.account_id, site_id, since)
-        plan = plan_repo.present(plan_repo.latest(conn, who.account_id, site_id), now)
-    target = float(plan["params"].get("target", 0.95)) if plan else 0.95
-    first = min((v.start for v in visits), default=now)
-    begin = erlang.window_begin(since, float(site["created_at"]), first)
-    estimate = erlang.estimate(visits, begin, now, zone, config.pool, target)
+        pool = pool_health.snapshot(conn, site, config, now)
+    plan, estimate = pool.plan, pool.estimate
     response = render(
         request,
         "pool.html",
         status=400 if error else 200,
         who=who,
         site=site,
-        use=pool_health.total(groups),
-        groups=groups if any(g is not None for g, _ in groups) else [],
-        days=days,
-        peak=max((n for _, n in days), default=0),
-        latest=latest,
-        zone=zone,
+        use=pool.total,
+        groups=pool.groups if any(g is not None for g, _ in pool.groups) else [],
+        days=pool.days,
+        peak=max((n for _, n in pool.days), default=0),
+        latest=pool.latest,
+        zone=pool.zone,
         erlang=text.erlang_line(estimate.as_json()) if estimate else None,
-        visits=len(visits),
+        visits=pool.visits,
         plan=plan,
         view=_plan_view(plan),
         error=error,
         form=form or {},
-        thin=len(visits) < run.MIN_SESSIONS,
+        thin=pool.visits < run.MIN_SESSIONS,
         min_sessions=run.MIN_SESSIONS,
         stated_rate=run.STATED_RATE,
     )
