@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from callpath.domain.pool import PoolSettings
-from callpath.domain.site import SiteConfig
 from callpath.planner.erlang import Estimate, Visit, estimate, window_begin
-from callpath.storage import plan_repo
+from callpath.storage import plan_repo, site_repo
 from callpath.storage.tables import session_events, sessions, tracking_numbers
 
 Row = dict[str, Any]
@@ -150,9 +149,11 @@ class Snapshot:
         return total(self.groups)
 
 
-def snapshot(conn: Connection, site: Row, config: SiteConfig, now: float) -> Snapshot:
+def snapshot(conn: Connection, site: Row, now: float) -> Snapshot:
     """The pool of `site` (its row, scoped by the caller) at `now`."""
     account_id, site_id = int(site["account_id"]), int(site["id"])
+    config = site_repo.load_site_config(conn, site_id=site_id)
+    assert config is not None  # the caller holds its row
     zone = ZoneInfo(site["timezone"])
     since = now - RECENT
     visits = recorded_visits(conn, account_id, site_id, since)

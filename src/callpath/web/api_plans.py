@@ -67,9 +67,7 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
         site = _site(conn, who, site_id)
-        config = site_repo.load_site_config(conn, site_id=site_id)
-        assert config is not None
-        pool = pool_health.snapshot(conn, site, config, now)
+        pool = pool_health.snapshot(conn, site, now)
     return {
         "site_id": site_id,
         "utilisation": dataclasses.asdict(pool.total),

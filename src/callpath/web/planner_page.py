@@ -87,9 +87,7 @@ def _page(
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
         site = _site(conn, who, site_id)
-        config = site_repo.load_site_config(conn, site_id=site_id)
-        assert config is not None
-        pool = pool_health.snapshot(conn, site, config, now)
+        pool = pool_health.snapshot(conn, site, now)
     plan, estimate = pool.plan, pool.estimate
     response = render(
         request,
