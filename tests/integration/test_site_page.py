@@ -126,3 +126,14 @@ def test_a_static_number_gets_its_channel_from_the_form(
             ).where(tracking_numbers.c.e164 == "+74957770077")
         ).one()
     assert tuple(row) == ("billboard", "offline", "spring")
+
+
+def test_the_api_docs_need_no_cdn(client: TestClient) -> None:
+    """Self-hosted installs may have no internet: /docs loads Swagger UI from callpath."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-static/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text and "https://" not in page.text.split("<body>", 1)[-1]
+    script = client.get("/docs-static/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert client.get("/openapi.json").json()["info"]["title"] == "callpath"

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -108,11 +109,13 @@ def _recordings_worker(c: Context, stop: threading.Event) -> threading.Thread | 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_mod.load()
     engine = make_engine(settings.database_url)
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs served from the package: no CDN on offline installs
         title="callpath",
         version=__version__,
         docs_url="/docs",
+        redoc_url=None,
         openapi_url="/openapi.json",
+        static_url="/docs-static",
         lifespan=_lifespan,
     )
     sites = SiteCache(engine, settings.site_cache_seconds)
