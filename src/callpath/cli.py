@@ -348,7 +348,7 @@ def site_add(
 
 @number_app.command("add")
 def number_add(
-    site: Annotated[int, typer.Option(help="Site id.", min=1, max=MAX_ID)],
+    site: Annotated[str, typer.Option(help="Site id or key (as in the snippet URL).")],
     number: Annotated[str, typer.Argument(help="The number, any common format.")],
     kind: Annotated[str, typer.Option(help="static | pool | default")] = "pool",
     forward_to: Annotated[str | None, typer.Option(help="Destination (else site default).")] = None,
@@ -367,13 +367,12 @@ def number_add(
     engine = _engine()
     try:
         with transaction(engine) as conn:
-            row = conn.execute(select(sites.c.account_id).where(sites.c.id == site)).first()
-            if row is None:
-                raise setup.SetupError(f"no site {site}")
+            row = cli_manage.site_row(conn, site)
+            site_id = int(row["id"])
             setup.add_number(
                 conn,
-                int(row[0]),
-                site,
+                int(row["account_id"]),
+                site_id,
                 setup.NumberInput(
                     number=number,
                     kind=kind,
@@ -389,7 +388,7 @@ def number_add(
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     in_group = f" (group {group.strip()})" if group and group.strip() else ""
-    typer.echo(f"{kind} number {number} added to site {site}{in_group}")
+    typer.echo(f"{kind} number {number} added to site {site_id}{in_group}")
 
 
 def main() -> None:

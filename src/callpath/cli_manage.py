@@ -6,7 +6,7 @@ numbers are named by their site and integrations by their id.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Connection
@@ -17,7 +17,7 @@ from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
 
-SiteId = Annotated[int, typer.Option(help="Site id.", min=1, max=MAX_ID)]
+SiteId = Annotated[str, typer.Option(help="Site id or key (as in the snippet URL).")]
 Number = Annotated[str, typer.Argument(help="The number, any common format.")]
 IntegrationId = Annotated[str, typer.Argument(help="The integration's id (int_…).")]
 
@@ -31,15 +31,31 @@ def install(number_app: typer.Typer, integration_app: typer.Typer) -> None:
     integration_app.command("enable")(integration_enable)
 
 
+def site_row(conn: Connection, given: str) -> dict[str, Any]:
+    """The site named by `--site`: its id (digits) or its key. SetupError if none."""
+    text = given.strip()
+    if text.isascii() and text.isdigit():
+        if not 1 <= int(text) <= MAX_ID:
+            raise setup.SetupError(f"--site: {text} is not a site id")
+        row = site_repo.site_row(conn, site_id=int(text))
+    else:
+        row = site_repo.site_row(conn, key=text[:64])
+    if row is None:
+        raise setup.SetupError(f"no site {text[:64]}")
+    return row
+
+
 def number_list(site: SiteId) -> None:
     """The site's numbers: kind, state, channel, destination."""
     from callpath.cli import _engine, _fail
 
-    with transaction(_engine(), write=False) as conn:
-        row = site_repo.site_row(conn, site_id=site)
-        if row is None:
-            raise _fail(f"no site {site}")
-        numbers = site_repo.list_numbers(conn, int(row["account_id"]), site)
+    try:
+        with transaction(_engine(), write=False) as conn:
+            row = site_row(conn, site)
+            site_id = int(row["id"])
+            numbers = site_repo.list_numbers(conn, int(row["account_id"]), site_id)
+    except setup.SetupError as exc:
+        raise _fail(str(exc)) from exc
     for n in numbers:
         channel = "/".join(filter(None, (n["channel_source"], n["channel_medium"])))
         state = "active" if n["active"] else "retired"
@@ -61,7 +77,7 @@ def number_activate(site: SiteId, number: Number) -> None:
     _number_active(site, number, True)
 
 
-def _number_active(site: int, number: str, active: bool) -> None:
+def _number_active(site: str, number: str, active: bool) -> None:
     from callpath.cli import _engine, _fail
 
     try:
@@ -73,16 +89,14 @@ def _number_active(site: int, number: str, active: bool) -> None:
     typer.echo(f"{e164} {'is active again' if active else 'retired'} (site {site})")
 
 
-def _number(conn: Connection, site: int, raw: str) -> tuple[int, int, str]:
-    row = site_repo.site_row(conn, site_id=site)
-    if row is None:
-        raise setup.SetupError(f"no site {site}")
+def _number(conn: Connection, site: str, raw: str) -> tuple[int, int, str]:
+    row = site_row(conn, site)
     try:
         e164 = phone.to_e164(raw, str(row["region"]))
     except phone.PhoneError as exc:
-        raise setup.SetupError(f"{raw!r} is not a phone number: {exc}") from exc
+        raise setup.SetupError(str(exc)) from exc
     found = site_repo.number_by_e164(conn, e164)
-    if found is None or found["site_id"] != site:
+    if found is None or found["site_id"] != row["id"]:
         raise setup.SetupError(f"{e164} is not a number of site {site}")
     return int(row["account_id"]), int(found["id"]), e164
 

@@ -102,6 +102,15 @@ def test_a_retired_number_is_shown_to_nobody_new_but_its_calls_get_through_and_m
     assert _active(engine, first)
 
 
+def test_a_site_is_named_by_its_id_or_its_key(env: dict[str, str], site: Seeded) -> None:
+    added = _cli(["number", "add", "--site", site.key, "--kind", "pool", "+74957000123"], env)
+    assert f"added to site {site.site_id}" in added
+    by_key = _cli(["number", "list", "--site", site.key], env)
+    assert by_key == _cli(["number", "list", "--site", str(site.site_id)], env)
+    assert "+74957000123\tpool\tactive" in by_key
+    assert "no site nokey" in _cli(["number", "list", "--site", "nokey"], env, code=2)
+
+
 def test_bad_number_commands_are_messages(env: dict[str, str], site: Seeded) -> None:
     unknown = "+74957000999"
     args = ["number", "retire", "--site", str(site.site_id)]
