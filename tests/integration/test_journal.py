@@ -73,7 +73,12 @@ def test_filters_by_channel_status_number_and_date(
     day = datetime(2026, 3, 10, 0, 30, tzinfo=MOSCOW).timestamp()  # 21:30 UTC the day before
     billboard = _call(client, hook, 1, site.static["Billboard"], day)
     missed = _call(client, hook, 2, site.default or "", day + 86_400, missed=True)
-    assert _rows(client.get("/app/calls").text) == 2
+    page = client.get("/app/calls").text
+    assert _rows(page) == 2
+    totals = page.split('<p id="totals">', 1)[1].split("</p>", 1)[0]
+    assert totals.startswith("<strong>2</strong> calls:") and "1 answered, 1 missed" in totals
+    missed_only = client.get("/app/calls", params={"status": "missed"}).text
+    assert '<p id="totals"><strong>1</strong> call:\n1 missed</p>' in missed_only
     only = client.get("/app/calls", params={"channel": "billboard/offline"}).text
     assert billboard in only and missed not in only
     other = client.get("/app/calls", params={"channel": "other"}).text
@@ -118,6 +123,7 @@ def test_paging_walks_every_call_once(client: TestClient, engine: Engine, site: 
     assert len(seen) == 120 and set(seen) == made
     page = client.get("/app/calls").text
     assert _rows(page) == 50 and 'id="older"' in page
+    assert '<p id="totals"><strong>120</strong> calls:' in page  # all of them, not the page
     assert len(list(csv.reader(io.StringIO(client.get("/app/calls.csv").text)))) == 121
 
 

@@ -102,6 +102,21 @@ def list_calls(conn: Connection, f: Filters) -> tuple[list[Row], str | None]:
     return _finish(rows, f)
 
 
+def totals(conn: Connection, f: Filters) -> dict[str, int]:
+    """Calls matching the filters (the date range included, not the page), by status;
+    "in_progress" for calls not over yet, "all" for their sum."""
+    c = calls.c
+    query = _call_filters(select(c.status, func.count()).where(c.account_id == f.account_id), f)
+    if f.since is not None:
+        query = query.where(c.started_at >= f.since)
+    if f.until is not None:
+        query = query.where(c.started_at < f.until)
+    counts = {
+        status or "in_progress": int(n) for status, n in conn.execute(query.group_by(c.status))
+    }
+    return {**counts, "all": sum(counts.values())}
+
+
 def call_by_id(conn: Connection, account_id: int, call_id: str) -> Row | None:
     row = conn.execute(_calls_query(account_id).where(calls.c.id == call_id)).first()
     return dict(row._mapping) if row else None

@@ -63,8 +63,10 @@ class JournalQuery:
 
 
 def _load(
-    request: Request, who: Principal, q: JournalQuery, limit: int
-) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]]]:
+    request: Request, who: Principal, q: JournalQuery, limit: int, counted: bool = False
+) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]], dict[str, int]]:
+    """The page of calls, the next cursor, the account's sites and (when `counted`) the
+    calls matching the filters by status."""
     with transaction(ctx(request).engine, write=False) as conn:
         sites = site_repo.list_sites(conn, who.account_id)
         chosen = next((s for s in sites if s["id"] == q.site), sites[0] if sites else None)
@@ -83,12 +85,13 @@ def _load(
             region=chosen["region"] if chosen else "RU",
         )
         rows, next_cursor = report.list_calls(conn, f)
-    return rows, next_cursor, sites
+        totals = report.totals(conn, f) if counted else {}
+    return rows, next_cursor, sites, totals
 
 
 @router.get("/app/calls")
 def journal(request: Request, who: PageUser, q: Annotated[JournalQuery, Depends()]) -> HTMLResponse:
-    rows, next_cursor, sites = _load(request, who, q, 50)
+    rows, next_cursor, sites, totals = _load(request, who, q, 50, counted=True)
     return render(
         request,
         "calls.html",
@@ -97,6 +100,7 @@ def journal(request: Request, who: PageUser, q: Annotated[JournalQuery, Depends(
         sites=sites,
         form=q.form(),
         statuses=report.STATUS_FILTERS,
+        totals=totals,
         older=q.query_string(cursor=next_cursor) if next_cursor else None,
         newest=q.query_string() if q.cursor else None,
         export=q.query_string(),
@@ -140,7 +144,7 @@ async def enter_visit_code(call_id: str, request: Request, who: PageUser) -> Res
 
 def csv_export(request: Request, who: Principal, q: JournalQuery) -> Response:
     """The whole filtered journal, streamed a page at a time (any size, little memory)."""
-    first, cursor, _ = _load(request, who, q, filters.MAX_LIMIT)  # bad filters: 400 now
+    first, cursor, _, _ = _load(request, who, q, filters.MAX_LIMIT)  # bad filters: 400 now
 
     def lines() -> Iterator[str]:
         nonlocal cursor
@@ -148,7 +152,7 @@ def csv_export(request: Request, who: Principal, q: JournalQuery) -> Response:
         yield _csv_lines([call_view.csv_row(r, who) for r in first])
         while cursor is not None:
             q.cursor = cursor
-            rows, cursor, _ = _load(request, who, q, filters.MAX_LIMIT)
+            rows, cursor, _, _ = _load(request, who, q, filters.MAX_LIMIT)
             yield _csv_lines([call_view.csv_row(r, who) for r in rows])
 
     return StreamingResponse(
