@@ -124,12 +124,16 @@ def _schema_problem(engine: Engine, url: str) -> str | None:
     return f"{at}: run `callpath migrate`"
 
 
-def _checked_engine(url: str) -> Engine:
-    """The engine of a reachable database at this version's schema, else a message."""
+def _checked_engine(url: str, *, may_wait: bool = False) -> Engine:
+    """The engine of a reachable database at this version's schema, else a message.
+    `may_wait`: an unreachable database is no error (a server answers 503s until it is
+    back); a reachable one at another schema still is."""
     engine = _open(url)
     try:
         problem = _schema_problem(engine, url)
     except (DBAPIError, OSError) as exc:
+        if may_wait:
+            return engine
         engine.dispose()
         raise _unreachable(url, exc) from exc
     if problem:
@@ -178,7 +182,7 @@ def serve(
         settings = settings_mod.load()
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
-    _refuse_old_schema(settings.database_url)
+    _checked_engine(settings.database_url, may_wait=True).dispose()  # the schema, if reachable
     # Started first and stopped last: its final pass follows the web processes' last
     # spool drain, so a graceful stop leaves no call unfolded.
     with applier.alongside(settings.database_url, apply_process):
@@ -191,19 +195,6 @@ def serve(
             log_level="warning",
             access_log=False,
         )
-
-
-def _refuse_old_schema(url: str) -> None:
-    """A server needs the schema; a database it cannot reach yet it waits for (503s)."""
-    engine = _open(url)
-    try:
-        problem = _schema_problem(engine, url)
-    except DBAPIError:
-        problem = None
-    finally:
-        engine.dispose()
-    if problem:
-        raise _fail(problem)
 
 
 def _demo_account(conn: Connection, now: float) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 from callpath import telephony
 from callpath.domain import phone
 from callpath.services import auth, setup
+from callpath.settings import http_base_url
 from callpath.storage.db import transaction
 from callpath.storage.tables import integrations, sites, tracking_numbers, users
 from callpath.telephony.generic import adapter as generic
@@ -25,16 +26,10 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
 
 def _base_url(server: str | None) -> str:
-    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default."""
-    base = (server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000").strip()
-    what = "--server" if server else "CALLPATH_PUBLIC_URL"
-    try:
-        url = httpx.URL(base)
-    except httpx.InvalidURL as exc:
-        raise setup.SetupError(f"{what}: {base!r} is not a URL ({exc})") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise setup.SetupError(f"{what}: {base!r} is not an http:// or https:// URL")
-    return base.rstrip("/")
+    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default
+    (a ValueError naming the option when it is not an http(s) URL)."""
+    base = server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000"
+    return http_base_url(base, "--server" if server else "CALLPATH_PUBLIC_URL")
 
 
 def _site_by_key(conn: Connection, key: str) -> tuple[int, int]:

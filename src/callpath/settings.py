@@ -104,24 +104,29 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:
-    """An absolute http(s) URL without query or fragment (the snippet's address is built
-    on it: a relative one would load the snippet from each customer's own site)."""
-    raw = (env.get("CALLPATH_PUBLIC_URL") or "").strip().rstrip("/")
-    if not raw:
-        return None
+    """The snippet's address is built on it: a relative one would load the snippet from
+    each customer's own site."""
+    raw = env.get("CALLPATH_PUBLIC_URL") or ""
+    return http_base_url(raw, "CALLPATH_PUBLIC_URL") if raw.strip() else None
+
+
+def http_base_url(raw: str, name: str) -> str:
+    """An absolute http(s) URL with a host and no query, fragment or user, without its
+    trailing slash; SettingsError naming `name` otherwise."""
+    text = raw.strip().rstrip("/")
     try:
-        parts = urlsplit(raw)
+        parts = urlsplit(text)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:
-        raise SettingsError(f"CALLPATH_PUBLIC_URL: {raw!r} is not a URL") from exc
+        raise SettingsError(f"{name}: {text!r} is not a URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(
-            f"CALLPATH_PUBLIC_URL: {raw!r} must start with https:// (or http://) and a host, "
+            f"{name}: {text!r} must start with https:// (or http://) and a host, "
             "e.g. https://track.example.com"
         )
     if parts.query or parts.fragment or parts.username is not None:
-        raise SettingsError(f"CALLPATH_PUBLIC_URL: {raw!r}: no query, fragment or user")
-    return raw
+        raise SettingsError(f"{name}: {text!r}: no query, fragment or user")
+    return text
 
 
 def _recordings_dir(env: Mapping[str, str]) -> Path | None:

@@ -16,10 +16,10 @@ from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import COOKIE, PageUser, current
 from callpath.web.context import ctx
-from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
 from callpath.web.params import PathId
+from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -99,9 +99,7 @@ def site_view(
     """The site page; with `error`, answered 400 and the form kept as typed."""
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
-        site = site_repo.site_row(conn, site_id=site_id)
-        if site is None or site["account_id"] != who.account_id:
-            raise ClientError(404, "no such site")
+        site = owned_site(conn, who.account_id, site_id)
         numbers = live.pool_state(conn, who.account_id, site_id, now, float(site["cooldown"]))
         sessions = live.recent_sessions(conn, who.account_id, site_id)
         exhausted = live.exhaustions(conn, who.account_id, site_id, now - 86_400)

@@ -4,11 +4,14 @@ Errors come back on the same page."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 
 from callpath.services import setup
+from callpath.services.auth import Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.admin import site_view
@@ -99,16 +102,11 @@ async def number_active(
     site_id: PathId, number_id: PathId, request: Request, who: PageUser
 ) -> Response:
     """Retire a number (`active=0`) or bring it back (`active=1`)."""
-    form = await read_form(request)
-    if who.role not in MANAGERS:
-        return site_view(request, who, site_id, error="only owners and admins retire numbers")
-    c = ctx(request)
-    with transaction(c.engine) as conn:
-        setup.set_number_active(
-            conn, who.account_id, number_id, form.get("active") == "1", site_id=site_id
-        )
-    c.sites.forget()
-    return RedirectResponse(f"/app/sites/{site_id}", status_code=303)
+
+    def change(conn: Connection, active: bool) -> None:
+        setup.set_number_active(conn, who.account_id, number_id, active, site_id=site_id)
+
+    return await _set_active(request, who, site_id, "retire numbers", change)
 
 
 @router.post("/sites/{site_id}/integrations/{integration_id}/active", response_model=None)
@@ -116,11 +114,28 @@ async def integration_active(
     site_id: PathId, integration_id: str, request: Request, who: PageUser
 ) -> Response:
     """Disable an integration (`active=0`) or enable it again (`active=1`)."""
+
+    def change(conn: Connection, active: bool) -> None:
+        setup.set_integration_active(
+            conn, who.account_id, integration_id[:40], active, site_id=site_id
+        )
+
+    return await _set_active(request, who, site_id, "change integrations", change)
+
+
+async def _set_active(
+    request: Request,
+    who: Principal,
+    site_id: int,
+    what: str,
+    change: Callable[[Connection, bool], None],
+) -> Response:
+    """A site page toggle: owners and admins only; back to the site page."""
     form = await read_form(request)
     if who.role not in MANAGERS:
-        return site_view(request, who, site_id, error="only owners and admins change integrations")
-    with transaction(ctx(request).engine) as conn:
-        setup.set_integration_active(
-            conn, who.account_id, integration_id[:40], form.get("active") == "1", site_id=site_id
-        )
+        return site_view(request, who, site_id, error=f"only owners and admins {what}")
+    c = ctx(request)
+    with transaction(c.engine) as conn:
+        change(conn, form.get("active") == "1")
+    c.sites.forget()
     return RedirectResponse(f"/app/sites/{site_id}", status_code=303)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
-from sqlalchemy import Connection
 
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
@@ -18,6 +17,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId, QueryId
+from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 SITE_FIELDS = (
@@ -154,15 +154,9 @@ def list_site_numbers(
     site_id: PathId, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
-        _own_site(conn, who.account_id, site_id)
+        owned_site(conn, who.account_id, site_id)
         rows = site_repo.list_numbers(conn, who.account_id, site_id)
     return _paged(rows, NUMBER_FIELDS, cursor, limit)
-
-
-def _own_site(conn: Connection, account_id: int, site_id: int) -> None:
-    site = site_repo.site_row(conn, site_id=site_id)
-    if site is None or site["account_id"] != account_id:
-        raise ClientError(404, "no such site")
 
 
 @router.get("/numbers")
@@ -183,7 +177,7 @@ def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) 
     c = ctx(request)
     data = setup.NumberInput(**body.model_dump())
     with transaction(c.engine) as conn:
-        _own_site(conn, who.account_id, site_id)
+        owned_site(conn, who.account_id, site_id)
         number_id = setup.add_number(conn, who.account_id, site_id, data, time.time())
         row = site_repo.number_by_id(conn, who.account_id, number_id)
     c.sites.forget()
@@ -206,8 +200,6 @@ def change_number(
         raise ClientError(403, "only owners, admins and API tokens change numbers")
     c = ctx(request)
     with transaction(c.engine) as conn:
-        setup.set_number_active(conn, who.account_id, number_id, body.active)
-        row = site_repo.number_by_id(conn, who.account_id, number_id)
+        row = setup.set_number_active(conn, who.account_id, number_id, body.active)
     c.sites.forget()
-    assert row is not None
     return _pick(row, NUMBER_FIELDS)

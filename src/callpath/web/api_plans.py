@@ -13,13 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy import Connection
 
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import planning
 from callpath.services.auth import Principal
-from callpath.storage import plan_repo, site_repo
+from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import ApiUser
 from callpath.web.call_view import iso
@@ -27,6 +26,7 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId
+from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 # API tokens are made by owners and admins and act for the account.
@@ -38,13 +38,6 @@ class PlanIn(Inbound):
     days: float = Field(default=7.0, gt=0, le=366)
     sizes: list[int] = Field(default_factory=list, max_length=20)
     visits_per_day: float | None = Field(default=None, gt=0, le=1_000_000)
-
-
-def _site(conn: Connection, who: Principal, site_id: int) -> dict[str, Any]:
-    site = site_repo.site_row(conn, site_id=site_id)
-    if site is None or site["account_id"] != who.account_id:
-        raise ClientError(404, "no such site")
-    return site
 
 
 def plan_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +59,7 @@ def plan_view(row: dict[str, Any]) -> dict[str, Any]:
 def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
-        site = _site(conn, who, site_id)
+        site = owned_site(conn, who.account_id, site_id)
         pool = pool_health.snapshot(conn, site, now)
     return {
         "site_id": site_id,
@@ -91,7 +84,7 @@ def list_plans(
         raise ClientError(400, "cursor: not a cursor this server gave out")
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
-        _site(conn, who, site_id)
+        owned_site(conn, who.account_id, site_id)
         rows = plan_repo.page(
             conn, who.account_id, site_id, int(cursor) if cursor else None, limit + 1
         )
@@ -114,7 +107,7 @@ def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) ->
         raise ClientError(400, str(exc)) from exc
     engine = ctx(request).engine
     with transaction(engine, write=False) as conn:
-        _site(conn, who, site_id)
+        owned_site(conn, who.account_id, site_id)
     plan_id = planning.launch(engine, who.account_id, site_id, params)
     if plan_id is None:
         raise ClientError(409, "a plan is already running for this site")

@@ -19,14 +19,13 @@ from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import planning
 from callpath.services.auth import Principal
-from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
-from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
 from callpath.web.params import PathId
+from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/app/sites", include_in_schema=False)
 PLANNERS = ("owner", "admin", "analyst")
@@ -49,7 +48,7 @@ async def start_plan(site_id: PathId, request: Request, who: PageUser) -> Respon
         return _page(request, who, site_id, error=str(exc), form=form)
     engine = ctx(request).engine
     with transaction(engine, write=False) as conn:
-        _site(conn, who, site_id)
+        owned_site(conn, who.account_id, site_id)
     planning.launch(engine, who.account_id, site_id, params)
     return RedirectResponse(f"/app/sites/{site_id}/pool", status_code=303)
 
@@ -70,13 +69,6 @@ def _params(form: dict[str, str]) -> Params:
     return Params(target, days, sizes, number("visits_per_day", None))
 
 
-def _site(conn: Any, who: Principal, site_id: int) -> dict[str, Any]:
-    site = site_repo.site_row(conn, site_id=site_id)
-    if site is None or site["account_id"] != who.account_id:
-        raise ClientError(404, "no such site")
-    return site
-
-
 def _page(
     request: Request,
     who: Principal,
@@ -86,7 +78,7 @@ def _page(
 ) -> HTMLResponse:
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
-        site = _site(conn, who, site_id)
+        site = owned_site(conn, who.account_id, site_id)
         pool = pool_health.snapshot(conn, site, now)
     plan, estimate = pool.plan, pool.estimate
     response = render(
