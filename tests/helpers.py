@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import Connection, Engine, func, select
 
 from callpath.domain.pool import PoolSettings
-from callpath.services import setup
+from callpath.services import auth, setup
 from callpath.storage.db import transaction
 from callpath.telephony.generic import adapter as generic
 
@@ -294,3 +294,30 @@ def call_row(engine: Engine) -> dict[str, Any]:
 
     with engine.connect() as conn:
         return dict(conn.execute(select(calls)).one()._mapping)
+
+
+PASSWORD = "correct horse battery"
+
+
+def add_login(engine: Engine, site: Seeded, role: str, email: str | None = None) -> str:
+    """A user of the site's account (password `PASSWORD`); its e-mail."""
+    email = email or f"{role}{site.site_id}@shop.example"
+    with transaction(engine) as conn:
+        setup.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+    return email
+
+
+def log_in(client: Any, email: str) -> Any:
+    """The test client, logged in to /app as `email`."""
+    login = {"email": email, "password": PASSWORD}
+    assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303
+    return client
+
+
+def api_headers(engine: Engine, site: Seeded, role: str = "admin") -> dict[str, str]:
+    """An API token of a new user of the site's account, as request headers."""
+    email, now = f"api-{role}{site.site_id}@shop.example", time.time()
+    with transaction(engine) as conn:
+        user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, now)
+        who = auth.Principal(user_id, site.account_id, email, role)
+        return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', now)}"}

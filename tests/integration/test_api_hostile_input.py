@@ -11,13 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from callpath import settings as settings_mod
-from callpath.services import auth, setup
-from callpath.storage.db import transaction
 from callpath.storage.tables import sites, tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Seeded, add_hook, iso, seed_site
+from tests.helpers import PASSWORD, Seeded, add_hook, add_login, api_headers, iso, log_in, seed_site
 
-PASSWORD = "correct horse battery"
 HUGE = "99999999999999999999"
 
 
@@ -33,11 +30,7 @@ def site(engine: Engine) -> Seeded:
 
 @pytest.fixture
 def headers(engine: Engine, site: Seeded) -> dict[str, str]:
-    now = time.time()
-    with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, "a@shop.example", PASSWORD, "owner", now)
-        who = auth.Principal(user_id, site.account_id, "a@shop.example", "owner")
-        return {"Authorization": f"Bearer {auth.create_token(conn, who, 't', now)}"}
+    return api_headers(engine, site, "owner")
 
 
 @pytest.fixture
@@ -46,12 +39,10 @@ def client(app) -> TestClient:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def browser(app, headers: dict[str, str]) -> TestClient:  # type: ignore[no-untyped-def]
-    """Logged in to /app as the owner (the `headers` fixture made the user)."""
+def browser(app, engine: Engine, site: Seeded) -> TestClient:  # type: ignore[no-untyped-def]
+    """Logged in to /app as an owner."""
     client = TestClient(app, raise_server_exceptions=False)
-    login = {"email": "a@shop.example", "password": PASSWORD}
-    assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303
-    return client
+    return log_in(client, add_login(engine, site, "owner", "a@shop.example"))  # type: ignore[no-any-return]
 
 
 def _count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]

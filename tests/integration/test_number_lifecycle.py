@@ -14,16 +14,15 @@ from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
-from callpath.services import auth, calls, setup, tracking
+from callpath.services import calls, setup, tracking
 from callpath.storage.db import transaction
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import calls as calls_table
 from callpath.storage.tables import tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Clock, Seeded, add_hook, iso, seed_site
+from tests.helpers import Clock, Seeded, add_hook, add_login, api_headers, iso, log_in, seed_site
 
 runner = CliRunner()
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -50,11 +49,7 @@ def _cli(args: list[str], env: dict[str, str], code: int = 0) -> str:
 
 
 def _login(client: TestClient, engine: Engine, site: Seeded, role: str) -> None:
-    email = f"{role}@shop.example"
-    with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
-    login = {"email": email, "password": PASSWORD}
-    assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303
+    log_in(client, add_login(engine, site, role))
 
 
 def _shown(engine: Engine, site: Seeded, clock: Clock, visits: int) -> set[str]:
@@ -158,11 +153,8 @@ def test_operators_cannot_retire(engine: Engine, site: Seeded, client: TestClien
 def test_the_api_retires_a_number_and_a_default_comes_back_alone(
     engine: Engine, site: Seeded, client: TestClient
 ) -> None:
-    now = time.time()
+    now, headers = time.time(), api_headers(engine, site, "admin")
     with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, "a@shop.example", PASSWORD, "admin", now)
-        who = auth.Principal(user_id, site.account_id, "a@shop.example", "admin")
-        headers = {"Authorization": f"Bearer {auth.create_token(conn, who, 't', now)}"}
         setup.add_number(
             conn,
             site.account_id,

@@ -11,15 +11,13 @@ from sqlalchemy import Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
-from callpath.services import auth, planning, setup
+from callpath.services import planning
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Seeded, add_login, api_headers, log_in, seed_site
 from tests.integration.test_planner_cli import record
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -35,13 +33,7 @@ def site(engine: Engine) -> Seeded:
 
 def _token(engine: Engine, site: Seeded) -> dict[str, str]:
     """An API token (made by an admin: tokens act for the account)."""
-    now, email, role = time.time(), f"admin{site.site_id}@shop.example", "admin"
-    with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, now)
-        token = auth.create_token(
-            conn, auth.Principal(user_id, site.account_id, email, role), "t", now
-        )
-    return {"Authorization": f"Bearer {token}"}
+    return api_headers(engine, site, "admin")
 
 
 def _wait(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, object]:
@@ -212,11 +204,8 @@ def test_bad_plan_parameters(
 
 
 def test_roles_and_accounts(client: TestClient, engine: Engine, site: Seeded) -> None:
-    with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, "op@shop.example", PASSWORD, "operator", 0.0)
-    login = {"email": "op@shop.example", "password": PASSWORD}
     operator = TestClient(client.app, raise_server_exceptions=False)
-    assert operator.post("/app/login", data=login, follow_redirects=False).status_code == 303
+    log_in(operator, add_login(engine, site, "operator"))
     base = f"/api/v1/sites/{site.site_id}/pool"
     r = operator.post(f"{base}/plans", json={})
     assert r.status_code == 403 and "analysts" in r.json()["error"]

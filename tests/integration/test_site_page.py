@@ -15,9 +15,7 @@ from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
-
-PASSWORD = "correct horse battery"
+from tests.helpers import Seeded, add_login, log_in, seed_site
 
 
 @pytest.fixture
@@ -28,12 +26,8 @@ def site(engine: Engine) -> Seeded:
 @pytest.fixture
 def client(engine: Engine, database_url: str, site: Seeded) -> TestClient:
     app = create_app(settings_mod.load({"CALLPATH_DATABASE_URL": database_url}))
-    with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, "o@shop.example", PASSWORD, "owner", time.time())
     client = TestClient(app, raise_server_exceptions=False)
-    login = {"email": "o@shop.example", "password": PASSWORD}
-    assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303
-    return client
+    return log_in(client, add_login(engine, site, "owner"))  # type: ignore[no-any-return]
 
 
 def _held_until(engine: Engine, e164: str, moment: float) -> None:
