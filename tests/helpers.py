@@ -321,3 +321,26 @@ def api_headers(engine: Engine, site: Seeded, role: str = "admin") -> dict[str, 
         user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, now)
         who = auth.Principal(user_id, site.account_id, email, role)
         return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', now)}"}
+
+
+def wait_for(check: Any, seconds: float = 20) -> Any:
+    """`check()`'s first truthy value, polled every 0.1 s; AssertionError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def add_number(engine: Engine, site: Seeded, e164: str, kind: str, group: str | None = None) -> int:
+    """One more tracking number of the site (a pool number in sub-pool `group`); its id."""
+    with transaction(engine) as conn:
+        return setup.add_number(
+            conn,
+            site.account_id,
+            site.site_id,
+            setup.NumberInput(number=e164, kind=kind, pool_group=group),
+            time.time(),
+        )

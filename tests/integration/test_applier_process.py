@@ -7,16 +7,23 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
 
 from callpath.storage.tables import calls
-from tests.helpers import Hook, ServerProcess, add_hook, free_port, iso, pending_calls, seed_site
+from tests.helpers import (
+    Hook,
+    ServerProcess,
+    add_hook,
+    free_port,
+    iso,
+    pending_calls,
+    seed_site,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 MODULE = "callpath.services.applier"
@@ -39,16 +46,6 @@ def _children(pid: int) -> dict[int, str]:
 def _appliers(server: ServerProcess) -> list[int]:
     assert server._proc is not None
     return [pid for pid, cmd in _children(server._proc.pid).items() if MODULE in cmd]
-
-
-def _wait(predicate: Callable[[], Any], seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def _post_call(client: httpx.Client, hook: Hook, call_id: str, to: str) -> None:
@@ -75,15 +72,15 @@ def test_serve_folds_calls_in_an_apply_process_it_keeps_running(
     site = seed_site(engine, pool_size=1)
     hook = add_hook(engine, site)
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as server:
-        first = _wait(lambda: _appliers(server))
+        first = wait_for(lambda: _appliers(server))
         client = httpx.Client(base_url=server.url, timeout=10)
         _post_call(client, hook, "one", site.pool[0])
-        _wait(lambda: _ended(engine) == ["one"])
+        wait_for(lambda: _ended(engine) == ["one"])
 
         os.kill(first[0], signal.SIGKILL)  # it died: serve starts another
-        again = _wait(lambda: [p for p in _appliers(server) if p not in first])
+        again = wait_for(lambda: [p for p in _appliers(server) if p not in first])
         _post_call(client, hook, "two", site.pool[0])
-        _wait(lambda: _ended(engine) == ["one", "two"])
+        wait_for(lambda: _ended(engine) == ["one", "two"])
         _post_call(client, hook, "last", site.pool[0])  # stopped right away
     assert _ended(engine) == ["last", "one", "two"]
     assert pending_calls(engine) == set()
@@ -100,5 +97,5 @@ def test_serve_on_sqlite_folds_calls_without_an_apply_process(
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as server:
         client = httpx.Client(base_url=server.url, timeout=10)
         _post_call(client, hook, "one", site.pool[0])
-        _wait(lambda: _ended(engine) == ["one"])
+        wait_for(lambda: _ended(engine) == ["one"])
         assert _appliers(server) == []

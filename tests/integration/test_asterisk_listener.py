@@ -30,7 +30,7 @@ from callpath.storage.tables import call_events, calls
 from callpath.storage.tables import recordings as recordings_table
 from callpath.telephony.asterisk import adapter, ami
 from callpath.web.app import create_app
-from tests.helpers import Seeded, free_port, seed_site
+from tests.helpers import Seeded, free_port, seed_site, wait_for
 
 FIXTURES = Path(adapter.__file__).parent / "fixtures"
 STREAMS = ("answered", "busy", "no_answer", "caller_hangup", "outbound", "untracked")
@@ -199,13 +199,6 @@ def listener_process(
             proc.wait()
 
 
-def wait_for(check: Any, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_recorded_streams_become_calls_once_across_a_reconnect(
     engine: Engine,
     database_url: str,
@@ -224,7 +217,7 @@ def test_recorded_streams_become_calls_once_across_a_reconnect(
         cmd += ["--port", str(pbx.port), "--username", USER, "--secret-file", str(secret_file)]
         proc = subprocess.Popen(cmd, env=listen_env, stdout=out, stderr=subprocess.STDOUT)
         listener_process.append(proc)
-        wait_for(lambda: pbx.logins == 2 and len(rows(engine)) == 4)
+        wait_for(lambda: pbx.logins == 2 and len(rows(engine)) == 4, seconds=30)
         time.sleep(1.0)  # the replayed stream must not add anything
         proc.send_signal(signal.SIGINT)
         assert proc.wait(15) == 0, log.read_text()

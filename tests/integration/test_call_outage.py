@@ -28,6 +28,7 @@ from tests.helpers import (
     iso,
     postgres_bin,
     seed_site,
+    wait_for,
 )
 
 pytestmark = [
@@ -54,16 +55,6 @@ def _events(call_id: str, to: str, start: float) -> list[dict[str, Any]]:
         {**base, "event": "answered", "at": iso(start + 4)},
         {**base, "event": "ended", "at": iso(start + 64), "talk": 60, "status": "answered"},
     ]
-
-
-def _wait(predicate: Any, seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def _setup(engine: Engine) -> tuple[Seeded, Hook, str]:
@@ -98,7 +89,7 @@ def test_calls_are_routed_and_kept_while_the_database_is_down(
                 {"site": site.key, "url": "https://shop.example/?utm_source=yandex&utm_medium=cpc"}
             ),
         ).json()
-        _wait(lambda: (spool / "routes.json").is_file())
+        wait_for(lambda: (spool / "routes.json").is_file())
         engine.dispose()
         cluster.kill()
 
@@ -132,7 +123,7 @@ def test_calls_are_routed_and_kept_while_the_database_is_down(
         assert len(list(spool.glob("*.event"))) == 7  # every delivery kept, retry included
 
         cluster.start()
-        rows = _wait(lambda: _ended_calls(cluster.url, 2), seconds=30)
+        rows = wait_for(lambda: _ended_calls(cluster.url, 2), seconds=30)
     assert list(spool.glob("*.event")) == []
     by_call = {r["provider_call_id"]: r for r in rows}
     outage = by_call["down-1"]

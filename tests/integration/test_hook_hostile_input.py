@@ -32,7 +32,7 @@ from callpath.telephony.asterisk.listener import Listener
 from callpath.telephony.sip.adapter import AUTH_HEADER
 from callpath.telephony.twilio.signature import sign as twilio_sign
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, count, iso
+from tests.helpers import Hook, Seeded, add_number, count, iso
 from tests.integration.test_zadarma_webhook import notification
 from tests.integration.test_zadarma_webhook import sign as zd_sign
 
@@ -304,14 +304,7 @@ def _junk_stream() -> list[ami.Block]:
 def test_ami_junk_fields_neither_raise_nor_reach_a_stored_event(
     engine: Engine, site: Seeded, tmp_path: Path
 ) -> None:
-    with transaction(engine) as conn:
-        setup.add_number(
-            conn,
-            site.account_id,
-            site.site_id,
-            setup.NumberInput(number="+74957770102", kind="pool"),
-            time.time(),
-        )
+    add_number(engine, site, "+74957770102", "pool")
     integ_id = integration(engine, site, "asterisk")[0]
     with transaction(engine) as conn:
         integ = Integration.from_row(call_repo.integration(conn, integ_id))  # type: ignore[arg-type]

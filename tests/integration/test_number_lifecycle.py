@@ -14,13 +14,22 @@ from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
-from callpath.services import calls, setup, tracking
-from callpath.storage.db import transaction
+from callpath.services import calls, tracking
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import calls as calls_table
 from callpath.storage.tables import tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Clock, Seeded, add_hook, add_login, api_headers, iso, log_in, seed_site
+from tests.helpers import (
+    Clock,
+    Seeded,
+    add_hook,
+    add_login,
+    add_number,
+    api_headers,
+    iso,
+    log_in,
+    seed_site,
+)
 
 runner = CliRunner()
 
@@ -153,15 +162,9 @@ def test_operators_cannot_retire(engine: Engine, site: Seeded, client: TestClien
 def test_the_api_retires_a_number_and_a_default_comes_back_alone(
     engine: Engine, site: Seeded, client: TestClient
 ) -> None:
-    now, headers = time.time(), api_headers(engine, site, "admin")
-    with transaction(engine) as conn:
-        setup.add_number(
-            conn,
-            site.account_id,
-            site.site_id,
-            setup.NumberInput(number="+74957000555", kind="default"),
-            now,
-        )
+    headers = api_headers(engine, site, "admin")
+    add_number(engine, site, "+74957000555", "default")
+    with engine.connect() as conn:
         n = tracking_numbers.c
         old_default = conn.execute(select(n.id).where(n.e164 == site.default)).scalar_one()
     assert not _active(engine, str(site.default))  # the new default retired the old one

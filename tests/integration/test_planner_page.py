@@ -15,7 +15,7 @@ from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans, tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Seeded, add_number, seed_site
 from tests.integration.test_planner_cli import record
 
 PASSWORD = "correct horse battery"
@@ -141,14 +141,8 @@ def test_sub_pools_are_counted_apart(client: TestClient, engine: Engine, site: S
     """A free number kept for one country does not serve other visits: the page counts
     each sub-pool on its own row."""
     now = time.time()
+    add_number(engine, site, "+74957770042", "pool", group="country:DE")
     with transaction(engine) as conn:
-        setup.add_number(
-            conn,
-            site.account_id,
-            site.site_id,
-            setup.NumberInput(number="+74957770042", kind="pool", pool_group="country:DE"),
-            now,
-        )
         for e164 in site.pool:  # every ungrouped number held
             conn.execute(
                 update(tracking_numbers)
