@@ -107,12 +107,10 @@ def replay_cmd(
     if policy not in replay.POLICIES:
         raise _fail(f"--policy must be one of {', '.join(replay.POLICIES)}")
     try:
-        lines = trace_file.read_text(encoding="utf-8").splitlines()
-        header, events = trace.read(lines)
-        loaded = list(events)
+        header, loaded = trace.load(trace_file)
     except OSError as exc:
         raise _fail(f"cannot read {trace_file}: {exc.strerror or exc}") from exc
-    except (trace.TraceError, UnicodeDecodeError) as exc:
+    except trace.TraceError as exc:
         raise _fail(f"{trace_file}: {exc}") from exc
     started = time.perf_counter()
     with typer.progressbar(length=len(loaded), label="replaying", file=sys.stderr) as bar:

@@ -110,15 +110,62 @@ def test_bad_traces_are_refused_with_the_line(tmp_path: Path) -> None:
         "unsorted": [json.dumps(HEADER), json.dumps(EVENTS[2]), json.dumps(EVENTS[0])],
         "not json": [json.dumps(HEADER), "{"],
     }
+    header_cases = {
+        "start": ({**HEADER, "start": "yesterday"}, "not an ISO-8601 time"),
+        "old start": ({**HEADER, "start": "1970-01-01T00:00:00Z"}, "between 2000 and 2100"),
+        "timezone": ({**HEADER, "timezone": "Mars/Base"}, "unknown timezone"),
+        "zone path": ({**HEADER, "timezone": "../../etc/passwd"}, "unknown timezone"),
+        "site": ({**HEADER, "site": "shop\u0000"}, "`site` must be printable"),
+    }
+    for name, (header, _) in header_cases.items():
+        cases[name] = [json.dumps(header), json.dumps(EVENTS[0])]
+    cases["far t"] = [json.dumps(HEADER), json.dumps({**EVENTS[0], "t": 1e12})]
+    cases["same call id"] = [
+        json.dumps(HEADER),
+        *(
+            json.dumps({**e, "call": "c1"}) if e["type"] == "call" else json.dumps(e)
+            for e in EVENTS
+        ),
+    ]
+    reasons = {name: reason for name, (_, reason) in header_cases.items()}
+    reasons |= {"far t": "line 2: `t` puts the event past 2100", "same call id": "used twice"}
     for name, lines in cases.items():
         path = tmp_path / f"{name}.jsonl"
         path.write_text("\n".join(lines))
         result = runner.invoke(app, ["bench", "replay", str(path), "--pool-size", "1"])
         assert result.exit_code == 2, name
         assert "line" in result.output or "trace" in result.output, name
+        assert reasons.get(name, "") in result.output, name
+        assert "Traceback" not in result.output, name
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(json.dumps(HEADER).encode() + b"\n\xff\n")
+    result = runner.invoke(app, ["bench", "replay", str(latin), "--pool-size", "1"])
+    assert result.exit_code == 2 and "not UTF-8" in result.output
     missing = runner.invoke(app, ["bench", "replay", str(tmp_path / "none"), "--pool-size", "1"])
     assert missing.exit_code == 2 and "cannot read" in missing.output
     bad_policy = runner.invoke(
         app, ["bench", "replay", str(path), "--pool-size", "1", "--policy", "magic"]
     )
     assert bad_policy.exit_code == 2
+
+
+def test_a_byte_order_mark_and_pageviews_without_a_visitor_are_read(tmp_path: Path) -> None:
+    """Traces from other tools: a UTF-8 BOM, CRLF lines, a later pageview that omits its
+    visitor (it keeps the session's), a first one without any (a visitor of its own)."""
+    events = [
+        {"t": 1.0, "type": "pageview", "session": "s1", "visitor": "v1", "url": ADS},
+        {"t": 5.0, "type": "pageview", "session": "s1", "url": "https://shop.example/menu"},
+        {"t": 6.0, "type": "pageview", "session": "s2", "url": "https://shop.example/"},
+        {"t": 60.0, "type": "call", "call": "c1", "session": "s1", "caller": "+79161234567"},
+        {"t": 70.0, "type": "call", "call": "c2", "session": "s2", "caller": "+79161234568"},
+    ]
+    path = tmp_path / "bom.jsonl"
+    text = "\r\n".join(json.dumps(e) for e in [HEADER, *events])
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    header, loaded = trace.load(path)
+    assert [e.visitor for e in loaded if e.type == "pageview"] == ["v1", "v1", "~s2"]
+    results = replay.replay(header, loaded, 2, replay.POLICIES["ours"])
+    assert [(r.call, r.predicted, r.predicted_visitor) for r in results] == [
+        ("c1", "s1", "v1"),
+        ("c2", "s2", "~s2"),
+    ]

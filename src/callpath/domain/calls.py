@@ -24,6 +24,9 @@ from callpath.domain.visit_code import VisitClaim
 
 EVENT_KINDS = ("started", "answered", "ended", "recording")  # what telephony may send
 STATUSES = ("answered", "missed", "busy", "failed")
+# Call times taken from outside (webhooks, traces): 2000-01-01 .. 2100-01-01 UTC. Anything
+# else is a sender's bug (milliseconds sent as seconds, a mistyped year), not a call.
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
 _RANK = {"started": 1, "answered": 2, "ended": 3, "recording": 0, VISIT_CODE: 0}
 _NO_TIME = ("recording", VISIT_CODE)  # events whose time says nothing of the call's
 STATES = ("started", "answered", "ended")
@@ -155,3 +158,8 @@ def _talk(last_end: CallEvent | None, answered_at: float | None) -> float | None
 def _wait(started_at: float, answered_at: float | None, ended_at: float | None) -> float | None:
     until = answered_at if answered_at is not None else ended_at
     return None if until is None else max(0.0, until - started_at)
+
+
+def plausible_time(moment: float) -> bool:
+    """A call time (Unix seconds) within `EARLIEST` .. `LATEST`."""
+    return EARLIEST <= moment <= LATEST

@@ -178,11 +178,10 @@ def generated_input(site: SiteConfig, params: Params, rate: float, now: float) -
 def file_input(path: Path, site: SiteConfig, params: Params) -> Input:
     """A trace file; PlanError when unreadable or too small to score."""
     try:
-        header, events = trace.read(path.read_text(encoding="utf-8").splitlines())
-        loaded = list(events)
+        header, loaded = trace.load(path)
     except OSError as exc:
         raise PlanError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (trace.TraceError, UnicodeDecodeError) as exc:
+    except trace.TraceError as exc:
         raise PlanError(f"{path}: {exc}") from exc
     data = trace_input(header, loaded, site, params, source="trace")
     if data.calls == 0:
@@ -193,7 +192,7 @@ def file_input(path: Path, site: SiteConfig, params: Params) -> Input:
 def trace_input(
     header: Header, events: list[Event], site: SiteConfig, params: Params, source: str
 ) -> Input:
-    base = datetime.fromisoformat(header.start.replace("Z", "+00:00")).timestamp()
+    base = trace.start_epoch(header.start)
     visits = _trace_visits(events, base)
     end = base + (events[-1].t if events else 0.0)
     estimate = _estimate(visits, base, end, site, params)

@@ -18,7 +18,6 @@ import random
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from callpath.domain.site import SiteConfig
 from callpath.services import calls, setup, tracking
 from callpath.services.calls import Integration
 from callpath.sim.score import CallResult
-from callpath.sim.trace import Event, Header
+from callpath.sim.trace import Event, Header, start_epoch
 from callpath.storage import call_repo
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
@@ -130,7 +129,7 @@ def _setup(header: Header, pool_size: int, policy: Policy, path: Path) -> _World
     engine = make_engine(url)
     event.listen(engine, "connect", _fast_sqlite)
     engine.dispose()  # reconnect with the replay pragmas
-    base = datetime.fromisoformat(header.start.replace("Z", "+00:00")).timestamp()
+    base = start_epoch(header.start)
     with transaction(engine) as conn:
         account = setup.create_account(conn, "Replay", base)
         site = setup.create_site(

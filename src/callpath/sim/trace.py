@@ -10,10 +10,17 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from callpath.domain.calls import plausible_time
 
 VERSION = 1
 DEFAULT_TIMEZONE, DEFAULT_SITE = "Europe/Moscow", "demo"
+MAX_SITE = 200
+ZONE_UTC = ZoneInfo("UTC")
 EVENT_TYPES = ("pageview", "hidden", "visible", "close", "tap", "call")
 
 
@@ -70,11 +77,35 @@ def write(out: TextIO, header: Header, events: Iterable[Event]) -> int:
     return count
 
 
+def load(path: Path) -> tuple[Header, list[Event]]:
+    """A whole trace file, checked (TraceError; OSError when it cannot be read). A byte
+    order mark some editors write is allowed."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"not UTF-8 text (byte {exc.start})") from exc
+    header, events = read(text.splitlines())
+    return header, list(events)
+
+
 def read(lines: Iterable[str]) -> tuple[Header, Iterator[Event]]:
     """The header (read at once) and the events (read lazily, checked as they come)."""
     iterator = iter(enumerate(lines, start=1))
     header = _header(iterator)
-    return header, _events(iterator)
+    return header, _events(iterator, start_epoch(header.start))
+
+
+def start_epoch(start: str) -> float:
+    """The header's `start` as Unix seconds (TraceError when it is not an ISO-8601 time;
+    one without a zone is UTC)."""
+    try:
+        moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        epoch = (moment if moment.tzinfo else moment.replace(tzinfo=ZONE_UTC)).timestamp()
+    except (ValueError, OverflowError) as exc:
+        raise TraceError(f"header: `start` {start[:40]!r} is not an ISO-8601 time") from exc
+    if not plausible_time(epoch):
+        raise TraceError("header: `start` must lie between 2000 and 2100")
+    return epoch
 
 
 def _header(iterator: Iterator[tuple[int, str]]) -> Header:
@@ -88,22 +119,46 @@ def _header(iterator: Iterator[tuple[int, str]]) -> Header:
             raise TraceError(f"line {number}: unsupported trace version {data.get('version')!r}")
         if not isinstance(data.get("start"), str):
             raise TraceError(f"line {number}: header needs `start` (ISO-8601 time)")
+        start_epoch(data["start"])
         return Header(
             start=data["start"],
-            timezone=str(data.get("timezone") or DEFAULT_TIMEZONE),
-            site=str(data.get("site") or DEFAULT_SITE),
+            timezone=_zone(number, data.get("timezone") or DEFAULT_TIMEZONE),
+            site=_label(number, data.get("site") or DEFAULT_SITE),
         )
     raise TraceError("empty trace")
 
 
-def _events(iterator: Iterator[tuple[int, str]]) -> Iterator[Event]:
+def _zone(number: int, name: object) -> str:
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, KeyError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise TraceError(f"line {number}: unknown timezone {str(name)[:60]!r}") from exc
+    return str(name)
+
+
+def _label(number: int, site: object) -> str:
+    text = str(site)
+    if len(text) > MAX_SITE or not text.isprintable():
+        raise TraceError(f"line {number}: `site` must be printable, at most {MAX_SITE} characters")
+    return text
+
+
+def _events(iterator: Iterator[tuple[int, str]], start: float) -> Iterator[Event]:
     last = -math.inf
+    visitors: dict[str, str] = {}  # session -> its visitor
+    calls: set[str] = set()
     for number, line in iterator:
         if not line.strip():
             continue
-        event = _event(number, _json(number, line))
+        event = _event(number, _json(number, line), visitors)
         if event.t < last:
             raise TraceError(f"line {number}: events must be sorted by t")
+        if not plausible_time(start + event.t):
+            raise TraceError(f"line {number}: `t` puts the event past 2100")
+        if event.call is not None:
+            if event.call in calls:
+                raise TraceError(f"line {number}: call id {event.call[:60]!r} is used twice")
+            calls.add(event.call)
         last = event.t
         yield event
 
@@ -118,7 +173,7 @@ def _json(number: int, line: str) -> dict[str, Any]:
     return data
 
 
-def _event(number: int, data: dict[str, Any]) -> Event:
+def _event(number: int, data: dict[str, Any], visitors: dict[str, str]) -> Event:
     kind, t, session = data.get("type"), data.get("t"), data.get("session")
     if kind not in EVENT_TYPES:
         raise TraceError(f"line {number}: unknown event type {kind!r}")
@@ -130,8 +185,9 @@ def _event(number: int, data: dict[str, Any]) -> Event:
         k: _text(number, data, k)
         for k in ("visitor", "url", "referrer", "ua", "ip", "call", "caller", "dialed")
     }
-    if kind == "pageview" and not (texts["visitor"] and texts["url"]):
-        raise TraceError(f"line {number}: a pageview needs `visitor` and `url`")
+    if kind == "pageview":  # no first-party id: the session's own, else a visitor of its own
+        visitor = texts["visitor"] or visitors.get(session) or f"~{session}"
+        texts["visitor"] = visitors[session] = visitor
     if kind == "call" and not texts["call"]:
         raise TraceError(f"line {number}: a call needs its `call` id")
     return Event(

@@ -22,12 +22,11 @@ import hashlib
 import json
 from typing import Any
 
-from callpath.domain.calls import STATUSES, CallEvent
+from callpath.domain.calls import STATUSES, CallEvent, plausible_time
 from callpath.telephony.asterisk.calls import MAX_RECORDING_URL
 from callpath.telephony.base import BadEvent, finite, json_object
 
 KINDS = ("started", "answered", "ended", "recording")
-_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 _MAX_SECONDS = 7 * 86_400.0
 _LIMITS = {"call_id": 80, "caller": 80, "called": 40}
 
@@ -112,7 +111,7 @@ def _time(data: dict[str, Any], name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent(f"{name}: unix seconds required")
     moment = finite(value)
-    if moment is None or not _EARLIEST <= moment <= _LATEST:
+    if moment is None or not plausible_time(moment):
         raise BadEvent(f"{name}: not a plausible time of a call")
     return moment
 

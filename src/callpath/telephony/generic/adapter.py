@@ -12,12 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from callpath.domain.calls import EVENT_KINDS, STATUSES, CallEvent
+from callpath.domain.calls import EVENT_KINDS, STATUSES, CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Ignored, Unauthorized, finite, json_object
 
 REPLAY_WINDOW = 300
 MAX_SECONDS = 7 * 86_400
-_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 _TEXT_LIMITS = {"call_id": 200, "caller": 40, "called": 40, "recording_url": 2000}
 
 
@@ -87,7 +86,7 @@ def _text(data: dict[str, Any], name: str) -> str | None:
 
 def _at(value: object) -> float:
     moment = _moment(value)
-    if not _EARLIEST <= moment <= _LATEST:
+    if not plausible_time(moment):
         raise BadEvent("at: not a plausible time of a call")
     return moment
 

@@ -13,7 +13,7 @@ import hmac
 import json
 from typing import Any
 
-from callpath.domain.calls import CallEvent
+from callpath.domain.calls import CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Unauthorized, finite, json_object
 
 AUTH_HEADER = "X-Callpath-Secret"
@@ -21,7 +21,6 @@ REPORTS = ("answered", "ended", "failed")  # what kamailio posts to /hooks/sip/e
 _KINDS = ("started", *REPORTS)
 _BUSY = frozenset({486, 600, 603})
 _NOT_ANSWERED = frozenset({408, 480, 487})
-_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 _LIMITS = {"call_id": 200, "caller": 64, "called": 64}
 
 
@@ -120,7 +119,7 @@ def _at(value: object, default: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent("at: unix seconds")
     moment = finite(value)
-    if moment is None or not _EARLIEST <= moment <= _LATEST:
+    if moment is None or not plausible_time(moment):
         raise BadEvent("at: not a plausible time of a call")
     return moment
 

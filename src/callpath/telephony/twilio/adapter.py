@@ -22,14 +22,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from callpath.domain.calls import CallEvent
+from callpath.domain.calls import CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Ignored, finite
 from callpath.telephony.twilio.signature import Params
 
 CALLBACKS = ("voice", "dial", "status", "recording")
 MAX_SECONDS = 7 * 86_400
 MAX_FIELDS = 500
-_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 
 # DialCallStatus (Dial action) and CallStatus (dialled leg) → call status.
 _ENDED = {
@@ -151,7 +150,7 @@ def _received_at(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadEvent("received_at: required")
     moment = finite(value)
-    if moment is None or not _EARLIEST <= moment <= _LATEST:
+    if moment is None or not plausible_time(moment):
         raise BadEvent("received_at: not a plausible time of a call")
     return moment
 

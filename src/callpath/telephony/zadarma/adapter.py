@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from callpath.domain import phone
-from callpath.domain.calls import CallEvent
+from callpath.domain.calls import CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Ignored, Unauthorized
 
 # The documented signature string of each notification: its fields, concatenated.
@@ -50,7 +50,6 @@ DISPOSITIONS = {
 }
 RECORDING_PREFIX = "zadarma:"  # + call_id_with_rec: fetched through the API, not a URL
 MAX_FIELDS, MAX_VALUE, MAX_SECONDS = 40, 200, 7 * 86_400
-_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01 .. 2100-01-01
 
 
 def read_form(raw: bytes) -> dict[str, str]:
@@ -134,7 +133,7 @@ def _stored(body: bytes) -> tuple[dict[str, str], float]:
         raise BadEvent("stored body has no fields")
     if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
         raise BadEvent("stored body has no time")
-    if not _EARLIEST <= at <= _LATEST:
+    if not plausible_time(at):
         raise BadEvent("stored body has an implausible time")
     return fields, float(at)
 
