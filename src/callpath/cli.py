@@ -23,6 +23,7 @@ from callpath import (
     cli_pool,
     cli_recordings,
     cli_sip,
+    cli_sites,
     cli_users,
 )
 from callpath import settings as settings_mod
@@ -61,6 +62,7 @@ app.add_typer(cli_calls.call_app, name="call")
 app.add_typer(cli_calls.token_app, name="token")
 app.add_typer(cli_users.user_app, name="user")
 cli_manage.install(number_app, cli_calls.integration_app)
+cli_sites.install(site_app)
 app.add_typer(cli_bench.bench_app, name="bench")
 app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")

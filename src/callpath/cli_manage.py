@@ -31,15 +31,15 @@ def install(number_app: typer.Typer, integration_app: typer.Typer) -> None:
     integration_app.command("enable")(integration_enable)
 
 
-def site_row(conn: Connection, given: str) -> dict[str, Any]:
-    """The site named by `--site`: its id (digits) or its key. SetupError if none."""
+def site_row(conn: Connection, given: str, what: str = "--site") -> dict[str, Any]:
+    """The site named by `--site` (or the argument `what`): its key, else its id (digits).
+    The key goes first: a random hex key may be all digits. SetupError if none."""
     text = given.strip()
-    if text.isascii() and text.isdigit():
-        if not 1 <= int(text) <= MAX_ID:
-            raise setup.SetupError(f"--site: {text} is not a site id")
+    row = site_repo.site_row(conn, key=text[:64])
+    if row is None and text.isascii() and text.isdigit():
+        if len(text) > 20 or not 1 <= int(text) <= MAX_ID:
+            raise setup.SetupError(f"{what}: {text[:20]} is not a site id")
         row = site_repo.site_row(conn, site_id=int(text))
-    else:
-        row = site_repo.site_row(conn, key=text[:64])
     if row is None:
         raise setup.SetupError(f"no site {text[:64]}")
     return row

@@ -37,17 +37,27 @@ class RouteCache:
         self._integrations: dict[str, Integration] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
         self.loaded = False
-        self._refreshed_at = -math.inf  # monotonic time of the last refresh from the database
+        # Monotonic times: when the last refresh from the database began reading, and when
+        # the cache was last declared stale (a refresh that began earlier stays stale).
+        self._refreshed_at = -math.inf
+        self._expired_at = -math.inf
 
     def refresh(self, conn: Connection) -> None:
+        began = time.monotonic()
         integrations = {
             row["id"]: Integration.from_row(row) for row in call_repo.list_integrations(conn)
         }
         numbers = {row["e164"]: {**row, "active": True} for row in call_repo.routing_numbers(conn)}
         with self._lock:
             self._integrations, self._numbers, self.loaded = integrations, numbers, True
-            self._refreshed_at = time.monotonic()
+            self._refreshed_at = began if began > self._expired_at else -math.inf
         self._save()
+
+    def expire(self) -> None:
+        """Stale until the next refresh: integrations (with their site's default
+        destination) and tracked numbers are read from the database meanwhile."""
+        with self._lock:
+            self._refreshed_at, self._expired_at = -math.inf, time.monotonic()
 
     def load_snapshot(self) -> bool:
         if self._snapshot is None or not self._snapshot.is_file():

@@ -22,6 +22,8 @@ from callpath.storage.tables import accounts, integrations, tracking_numbers, us
 hasher = PasswordHasher()
 ROLES = ("owner", "admin", "analyst", "operator")
 CHANNEL_MAX = 255  # an excluded channel is matched against sessions' source and medium
+MATCH_WINDOW_MAX = 604_800  # a week: how far back a holder of a number may still get a call
+POOL_FIELDS = ("ping_interval", "hold_after_leave", "cooldown", "session_timeout")
 # The widths of the tracking_numbers columns the number's texts go to (storage/tables.py).
 NUMBER_TEXT_MAX = {
     "label": 200,
@@ -55,6 +57,31 @@ class SiteInput:
     excluded_channels: list[str] = field(default_factory=list)
     match_window: int = 172_800  # how far back a holder of the number may still get a call
     policy: str = "standard"  # or "naive", the benchmark's reference
+
+
+@dataclass(frozen=True, slots=True)
+class SiteChanges:
+    """The settings of a site to change; None keeps one as it is. The key is not among
+    them: it is in the snippet on the site's pages."""
+
+    name: str | None = None
+    domains: list[str] | None = None
+    original_numbers: list[str] | None = None
+    default_destination: str | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    region: str | None = None
+    excluded_channels: list[str] | None = None
+    match_window: int | None = None
+    ping_interval: int | None = None
+    hold_after_leave: int | None = None
+    cooldown: int | None = None
+    session_timeout: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The settings to change, by name (the names are the sites table's columns)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +178,12 @@ def _channels(items: list[str]) -> list[str]:
     return channels
 
 
+def _match_window(seconds: int) -> int:
+    if not 0 <= seconds <= MATCH_WINDOW_MAX:
+        raise SetupError(f"match_window must be 0..{MATCH_WINDOW_MAX} s, not {seconds}")
+    return seconds
+
+
 def _number_fields(data: NumberInput) -> None:
     for name, limit in NUMBER_TEXT_MAX.items():
         value = getattr(data, name)
@@ -220,8 +253,42 @@ def create_site(
     return {"id": site_id, "key": key}
 
 
+def update_site(
+    conn: Connection, account_id: int, site_id: int, changes: SiteChanges
+) -> dict[str, Any]:
+    """Change the given settings of the account's site, checked as `create_site` checks a
+    new one (a destination given with a new region is read in that region); the site's
+    row as it is now. NotFound outside the account. The default destination may change
+    but not go: calls to the site's numbers are forwarded there."""
+    row = site_repo.site_row(conn, site_id=site_id, lock=True)
+    if row is None or row["account_id"] != account_id:
+        raise NotFound(f"no site {site_id} in this account")
+    given = changes.given()
+    values = _site_values(_merged(row, given))
+    if row["default_destination"] and not values["default_destination"]:
+        raise SetupError(
+            "default destination: calls are forwarded there, so it can be changed "
+            "but not removed; give the new number"
+        )
+    changed = {column: values[column] for column in given}
+    if changed:
+        site_repo.update_site(conn, account_id, site_id, changed)
+    return {**row, **changed}
+
+
+def _merged(row: dict[str, Any], given: dict[str, Any]) -> SiteInput:
+    """The site's settings with `given` applied, as a SiteInput to check."""
+    merged = {**row, **given}
+    try:
+        pool = PoolSettings(**{name: merged[name] for name in POOL_FIELDS})
+    except ValueError as exc:
+        raise SetupError(str(exc)) from exc
+    names = [f.name for f in fields(SiteInput) if f.name != "pool"]
+    return SiteInput(pool=pool, **{name: merged[name] for name in names})
+
+
 def _site_values(data: SiteInput) -> dict[str, Any]:
-    """The new site's columns, each checked: a SetupError names the first bad one."""
+    """The site's columns, each checked: a SetupError names the first bad one."""
     _texts(data)
     if not data.name.strip():
         raise SetupError("site name must not be empty")
@@ -242,7 +309,7 @@ def _site_values(data: SiteInput) -> dict[str, Any]:
         "cooldown": data.pool.cooldown,
         "session_timeout": data.pool.session_timeout,
         "excluded_channels": _channels(data.excluded_channels),
-        "match_window": data.match_window,
+        "match_window": _match_window(data.match_window),
         "policy": data.policy,
     }
 

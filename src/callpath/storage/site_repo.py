@@ -49,18 +49,43 @@ def list_numbers(conn: Connection, account_id: int, site_id: int | None = None) 
     return [dict(r._mapping) for r in rows]
 
 
-def list_sites(conn: Connection, account_id: int) -> list[Row]:
-    rows = conn.execute(select(sites).where(sites.c.account_id == account_id).order_by(sites.c.id))
-    return [dict(r._mapping) for r in rows]
+def list_sites(conn: Connection, account_id: int | None) -> list[Row]:
+    """The account's sites (None: every account's, for the CLI), oldest first."""
+    query = select(sites).order_by(sites.c.id)
+    if account_id is not None:
+        query = query.where(sites.c.account_id == account_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def site_row(conn: Connection, *, key: str | None = None, site_id: int | None = None) -> Row | None:
+def active_counts(conn: Connection) -> dict[int, dict[str, int]]:
+    """Active tracking numbers by site id, then by kind."""
+    n = tracking_numbers.c
+    found: dict[int, dict[str, int]] = {}
+    query = select(n.site_id, n.kind, func.count()).where(n.active).group_by(n.site_id, n.kind)
+    for site_id, kind, count in conn.execute(query):
+        found.setdefault(int(site_id), {})[str(kind)] = int(count)
+    return found
+
+
+def site_row(
+    conn: Connection, *, key: str | None = None, site_id: int | None = None, lock: bool = False
+) -> Row | None:
+    """The site by key or id; `lock`: held until the transaction ends (PostgreSQL; SQLite
+    writers take turns anyway)."""
     query = select(sites)
     query = (
         query.where(sites.c.key == key) if key is not None else query.where(sites.c.id == site_id)
     )
-    row = conn.execute(query).first()
+    row = conn.execute(query.with_for_update() if lock else query).first()
     return dict(row._mapping) if row else None
+
+
+def update_site(conn: Connection, account_id: int, site_id: int, values: Row) -> None:
+    conn.execute(
+        update(sites)
+        .where(sites.c.id == site_id, sites.c.account_id == account_id)
+        .values(**values)
+    )
 
 
 def retire_defaults(conn: Connection, site_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from callpath.web.params import PathId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/app", include_in_schema=False)
+MANAGERS = ("owner", "admin")  # who may change a site's settings, numbers and integrations
 
 
 def _base(request: Request) -> str:
@@ -84,8 +86,10 @@ def home(request: Request) -> Response:
 
 
 @router.get("/sites/{site_id}")
-def site_page(site_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
-    return site_view(request, who, site_id)
+def site_page(
+    site_id: PathId, request: Request, who: PageUser, saved: bool = False
+) -> HTMLResponse:
+    return site_view(request, who, site_id, saved=saved)
 
 
 def site_view(
@@ -95,8 +99,11 @@ def site_view(
     error: str | None = None,
     form: dict[str, str] | None = None,
     new_integration: setup.CreatedIntegration | None = None,
+    settings_error: str | None = None,
+    saved: bool = False,
 ) -> HTMLResponse:
-    """The site page; with `error`, answered 400 and the form kept as typed."""
+    """The site page; with `error` (a number or integration form's) or `settings_error`,
+    answered 400 and the form kept as typed. `saved`: the settings form just saved."""
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
         site = owned_site(conn, who.account_id, site_id)
@@ -112,7 +119,7 @@ def site_view(
     return render(
         request,
         "site.html",
-        status=400 if error else 200,
+        status=400 if error or settings_error else 200,
         who=who,
         site=site,
         numbers=numbers,
@@ -121,6 +128,10 @@ def site_view(
         zone=zone.key,
         base=_base(request),
         error=error,
+        settings_error=settings_error,
+        saved=saved,
+        settle=_settle(request),
+        manager=who.role in MANAGERS,
         form=form or {},
         integrations=[
             {**i, "endpoint": endpoint(_base(request), i["kind"], i["id"])} for i in hooks
@@ -130,6 +141,14 @@ def site_view(
         if new_integration
         else None,
     )
+
+
+def _settle(request: Request) -> int:
+    """Seconds until every process of a server uses a site's new settings: its site cache,
+    and its route cache's integrations (read from the database once older than that)."""
+    c = ctx(request)
+    routes = min(c.settings.route_refresh_seconds, c.pipeline.integration_max_age)
+    return math.ceil(max(c.settings.site_cache_seconds, routes))
 
 
 def endpoint(base: str, kind: str, integration_id: str) -> str:

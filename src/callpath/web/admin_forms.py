@@ -1,10 +1,11 @@
-"""Admin forms: add a site, add or retire a tracking number, add or disable an integration.
-Errors come back on the same page."""
+"""Admin forms: add a site or change its settings, add or retire a tracking number, add or
+disable an integration. Errors come back on the same page."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +15,7 @@ from callpath.services import setup
 from callpath.services.auth import Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
-from callpath.web.admin import site_view
+from callpath.web.admin import MANAGERS, site_view
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
@@ -22,7 +23,7 @@ from callpath.web.pages import render
 from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
-MANAGERS = ("owner", "admin")
+SECONDS_DIGITS = 9  # more is out of every bound (and int() refuses 4300 digits and more)
 
 
 def _split(text: str) -> list[str]:
@@ -56,6 +57,43 @@ async def add_site(request: Request, who: PageUser) -> Response:
             form=form,
         )
     return RedirectResponse(f"/app/sites/{created['id']}", status_code=303)
+
+
+@router.post("/sites/{site_id}/settings", response_model=None)
+async def site_settings(site_id: PathId, request: Request, who: PageUser) -> Response:
+    """The site page's settings form (owners and admins): every field posted is set, an
+    empty list clears it; the reason comes back beside the form."""
+    form = await read_form(request, keep_blank=True)
+    if who.role not in MANAGERS:
+        return site_view(
+            request, who, site_id, settings_error="only owners and admins change site settings"
+        )
+    c = ctx(request)
+    try:
+        changes = setup.SiteChanges(**_site_changes(form))
+        with transaction(c.engine) as conn:
+            setup.update_site(conn, who.account_id, site_id, changes)
+    except setup.SetupError as exc:  # NotFound too: the page answers 404 for it
+        return site_view(request, who, site_id, settings_error=str(exc), form=form)
+    c.site_changed()
+    return RedirectResponse(f"/app/sites/{site_id}?saved=1#settings", status_code=303)
+
+
+def _site_changes(form: dict[str, str]) -> dict[str, Any]:
+    """The settings form's fields as `SiteChanges` arguments (a field not posted: None)."""
+    texts = ("name", "default_destination", "timezone", "currency", "region")
+    lists = ("domains", "original_numbers", "excluded_channels")
+    seconds = (*setup.POOL_FIELDS, "match_window")
+    changes: dict[str, Any] = {name: form.get(name) for name in texts}
+    changes |= {name: _split(form[name]) for name in lists if name in form}
+    changes |= {name: _seconds(name, form[name]) for name in seconds if name in form}
+    return changes
+
+
+def _seconds(name: str, text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= SECONDS_DIGITS):
+        raise setup.SetupError(f"{name}: a whole number of seconds, not {text[:20]!r}")
+    return int(text)
 
 
 @router.post("/sites/{site_id}/numbers", response_model=None)

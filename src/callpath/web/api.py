@@ -8,18 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
+from callpath.domain.pool import PoolSettings
 from callpath.services import setup
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
-from callpath.web.models import Inbound
+from callpath.web.models import Inbound, SiteIn, SitePatch
 from callpath.web.params import PathId, QueryId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+EDITORS = ("owner", "admin", "token")  # who may change sites and numbers
 SITE_FIELDS = (
     "id",
     "key",
@@ -53,28 +54,6 @@ NUMBER_FIELDS = (
     "active",
     "pool_group",
 )
-
-
-class SiteIn(Inbound):
-    name: str = Field(min_length=1, max_length=200)
-    domains: list[Annotated[str, Field(max_length=253)]] = Field(
-        default_factory=list, max_length=50
-    )
-    original_numbers: list[Annotated[str, Field(max_length=40)]] = Field(
-        default_factory=list, max_length=20
-    )
-    default_destination: str | None = Field(default=None, max_length=40)
-    timezone: str = Field(default="Europe/Moscow", max_length=64)
-    currency: str = Field(default="RUB", max_length=3)
-    region: str = Field(default="RU", min_length=2, max_length=2)
-    ping_interval: int = 30
-    hold_after_leave: int = HOLD_AFTER_LEAVE
-    cooldown: int = 60
-    session_timeout: int = 1800
-    match_window: int = Field(default=172_800, ge=0, le=604_800)
-    excluded_channels: list[Annotated[str, Field(max_length=255)]] = Field(
-        default_factory=list, max_length=50
-    )
 
 
 class NumberIn(Inbound):
@@ -149,6 +128,27 @@ def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
     return _pick(row, SITE_FIELDS)
 
 
+@router.get("/sites/{site_id}")
+def get_site(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        row = owned_site(conn, who.account_id, site_id)
+    return _pick(row, SITE_FIELDS)
+
+
+@router.patch("/sites/{site_id}")
+def change_site(site_id: PathId, body: SitePatch, request: Request, who: ApiUser) -> dict[str, Any]:
+    """Change the fields given (the others keep their values); answers the site as it is
+    now. The key never changes. The default destination can be changed, not removed."""
+    if who.role not in EDITORS:
+        raise ClientError(403, "only owners, admins and API tokens change sites")
+    c = ctx(request)
+    changes = setup.SiteChanges(**body.model_dump(exclude_unset=True))
+    with transaction(c.engine) as conn:
+        row = setup.update_site(conn, who.account_id, site_id, changes)
+    c.site_changed()
+    return _pick(row, SITE_FIELDS)
+
+
 @router.get("/sites/{site_id}/numbers")
 def list_site_numbers(
     site_id: PathId, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
@@ -196,7 +196,7 @@ def change_number(
     """`{"active": false}` retires a number: no new visitor is shown it; calls to it still
     go to the site's default destination and still match its past holders.
     `{"active": true}` brings it back (a default number retires the site's other one)."""
-    if who.role not in ("owner", "admin", "token"):
+    if who.role not in EDITORS:
         raise ClientError(403, "only owners, admins and API tokens change numbers")
     c = ctx(request)
     with transaction(c.engine) as conn:

@@ -66,6 +66,12 @@ class Context:
     sites: SiteCache
     pipeline: CallPipeline
 
+    def site_changed(self) -> None:
+        """After a site's settings changed: this process reads them again at once (other
+        processes within their cache times, docs/configuration.md#changing-a-site)."""
+        self.sites.forget()
+        self.pipeline.routes.expire()
+
     @property
     def inline_db(self) -> bool:
         """Run tracker writes on the event loop (SQLite: one writer anyway)."""

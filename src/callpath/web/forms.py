@@ -12,8 +12,9 @@ from callpath.web.errors import ClientError
 MAX_FORM_BYTES = 16_384
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The posted fields (first value of each), after a same-origin check.
+async def read_form(request: Request, keep_blank: bool = False) -> dict[str, str]:
+    """The posted fields (first value of each), after a same-origin check; `keep_blank`:
+    fields left empty too (a form that edits values, where empty means "none").
 
     The login cookie is SameSite=Lax, so browsers do not send it on cross-site POSTs;
     checking Origin as well refuses a forged form even from an old browser.
@@ -21,7 +22,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if not _same_origin(request.headers.get("origin"), request.url.netloc):
         raise ClientError(403, "form posted from another site")
     raw = (await read_limited(request, MAX_FORM_BYTES)).decode("utf-8", "replace")
-    form = {k: v[0].strip() for k, v in parse_qs(raw).items()}
+    form = {k: v[0].strip() for k, v in parse_qs(raw, keep_blank_values=keep_blank).items()}
     if any("\x00" in k or "\x00" in v for k, v in form.items()):
         raise ClientError(400, "form field contains a NUL character")
     return form
