@@ -159,6 +159,37 @@ def test_operators_cannot_retire(engine: Engine, site: Seeded, client: TestClien
     assert _active(engine, site.pool[0])
 
 
+@pytest.mark.parametrize("role", ["operator", "analyst"])
+def test_only_owners_and_admins_add_sites_and_numbers(
+    engine: Engine, site: Seeded, client: TestClient, role: str
+) -> None:
+    """Operators and analysts see the sites but get no forms to change them, and the
+    server refuses what they post anyway: the pages, and the API with their login."""
+    _login(client, engine, site, role)
+    number = {"number": "+74957000777", "kind": "pool"}
+    new_site = {"name": "Shop 2", "default_destination": "+74951234567"}
+    assert client.post("/api/v1/sites", json=new_site).status_code == 403
+    r = client.post(f"/api/v1/sites/{site.site_id}/numbers", json=number)
+    assert r.status_code == 403 and "only owners" in r.json()["error"]
+    r = client.post("/app/sites", data=new_site, follow_redirects=False)
+    assert r.status_code == 403 and "only owners and admins add sites" in r.text
+    r = client.post(f"/app/sites/{site.site_id}/numbers", data=number, follow_redirects=False)
+    assert r.status_code == 400 and "only owners and admins add numbers" in r.text
+    with engine.connect() as conn:
+        n = tracking_numbers.c
+        assert conn.execute(select(n.id).where(n.e164 == number["number"])).first() is None
+    assert "Shop 2" not in client.get("/app").text
+    page = client.get(f"/app/sites/{site.site_id}").text
+    assert site.pool[0] in page  # the page itself is theirs to read
+    assert "Add number" not in page and "Retire" not in page and "Add integration" not in page
+    assert "Add site" not in client.get("/app").text
+    log_in(client, add_login(engine, site, "admin"))
+    assert "Add number" in client.get(f"/app/sites/{site.site_id}").text
+    assert "Add site" in client.get("/app").text
+    r = client.post(f"/app/sites/{site.site_id}/numbers", data=number, follow_redirects=False)
+    assert r.status_code == 303
+
+
 def test_the_api_retires_a_number_and_a_default_comes_back_alone(
     engine: Engine, site: Seeded, client: TestClient
 ) -> None:

@@ -82,7 +82,14 @@ def home(request: Request) -> Response:
         return RedirectResponse("/app/login", status_code=303)
     with transaction(ctx(request).engine, write=False) as conn:
         sites = site_repo.list_sites(conn, who.account_id)
-    return render(request, "sites.html", who=who, sites=sites, base=_base(request))
+    return render(
+        request,
+        "sites.html",
+        who=who,
+        sites=sites,
+        base=_base(request),
+        manager=who.role in MANAGERS,
+    )
 
 
 @router.get("/sites/{site_id}")

@@ -33,6 +33,8 @@ def _split(text: str) -> list[str]:
 @router.post("/sites", response_model=None)
 async def add_site(request: Request, who: PageUser) -> Response:
     form = await read_form(request)
+    if who.role not in MANAGERS:
+        return _sites_page(request, who, "only owners and admins add sites", form, 403)
     data = setup.SiteInput(
         name=form.get("name", ""),
         domains=_split(form.get("domains", "")),
@@ -44,19 +46,27 @@ async def add_site(request: Request, who: PageUser) -> Response:
         with transaction(ctx(request).engine) as conn:
             created = setup.create_site(conn, who.account_id, data, time.time())
     except setup.SetupError as exc:
-        with transaction(ctx(request).engine, write=False) as conn:
-            sites = site_repo.list_sites(conn, who.account_id)
-        return render(
-            request,
-            "sites.html",
-            status=400,
-            who=who,
-            sites=sites,
-            base=str(request.base_url).rstrip("/"),
-            error=str(exc),
-            form=form,
-        )
+        return _sites_page(request, who, str(exc), form, 400)
     return RedirectResponse(f"/app/sites/{created['id']}", status_code=303)
+
+
+def _sites_page(
+    request: Request, who: Principal, error: str, form: dict[str, str], status: int
+) -> Response:
+    """The sites page again, with why the form was refused."""
+    with transaction(ctx(request).engine, write=False) as conn:
+        sites = site_repo.list_sites(conn, who.account_id)
+    return render(
+        request,
+        "sites.html",
+        status=status,
+        who=who,
+        sites=sites,
+        base=str(request.base_url).rstrip("/"),
+        error=error,
+        form=form,
+        manager=who.role in MANAGERS,
+    )
 
 
 @router.post("/sites/{site_id}/settings", response_model=None)
@@ -99,6 +109,8 @@ def _seconds(name: str, text: str) -> int:
 @router.post("/sites/{site_id}/numbers", response_model=None)
 async def add_number(site_id: PathId, request: Request, who: PageUser) -> Response:
     form = await read_form(request)
+    if who.role not in MANAGERS:
+        return site_view(request, who, site_id, error="only owners and admins add numbers")
     data = setup.NumberInput(
         number=form.get("number", ""),
         kind=form.get("kind", ""),

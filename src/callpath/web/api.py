@@ -103,6 +103,8 @@ def list_sites(
 
 @router.post("/sites", status_code=201)
 def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
+    if who.role not in EDITORS:
+        raise ClientError(403, "only owners, admins and API tokens add sites")
     try:
         pool = PoolSettings(
             body.ping_interval, body.hold_after_leave, body.cooldown, body.session_timeout
@@ -174,6 +176,8 @@ def list_numbers(
 
 @router.post("/sites/{site_id}/numbers", status_code=201)
 def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
+    if who.role not in EDITORS:
+        raise ClientError(403, "only owners, admins and API tokens add numbers")
     c = ctx(request)
     data = setup.NumberInput(**body.model_dump())
     with transaction(c.engine) as conn:
