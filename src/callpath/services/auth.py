@@ -13,6 +13,10 @@ from callpath.services.setup import hasher
 from callpath.storage.tables import api_tokens, login_sessions, users
 
 LOGIN_SECONDS = 14 * 86_400
+# Who may do what. An API token (role TOKEN_ROLE) is made by a manager and acts for the account.
+MANAGERS = ("owner", "admin")  # change sites, numbers, integrations and tokens
+PLANNERS = (*MANAGERS, "analyst")  # start pool plans
+TOKEN_ROLE = "token"  # noqa: S105 (a role name, not a secret)
 # Verified against when the e-mail is unknown, so both paths cost the same time.
 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
 
@@ -104,7 +108,7 @@ def resolve_token(conn: Connection, token: str, now: float) -> TokenUse | None:
     ).first()
     if row is None:
         return None
-    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", "token")
+    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", TOKEN_ROLE)
     stale = row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS
     return TokenUse(who, row.id, stale)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from callpath.reports import live
 from callpath.services import auth, setup
-from callpath.services.auth import Principal
+from callpath.services.auth import MANAGERS, Principal
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import COOKIE, PageUser, current
@@ -23,7 +23,6 @@ from callpath.web.params import PathId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/app", include_in_schema=False)
-MANAGERS = ("owner", "admin")  # who may change a site's settings, numbers and integrations
 
 
 def _base(request: Request) -> str:

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from callpath.services import setup
-from callpath.services.auth import Principal
+from callpath.services.auth import MANAGERS, Principal
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
-from callpath.web.admin import MANAGERS, site_view
+from callpath.web.admin import site_view
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from callpath.domain.pool import PoolSettings
 from callpath.services import setup
+from callpath.services.auth import MANAGERS, TOKEN_ROLE
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import ApiUser
@@ -20,7 +21,7 @@ from callpath.web.params import PathId, QueryId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
-EDITORS = ("owner", "admin", "token")  # who may change sites and numbers
+EDITORS = (*MANAGERS, TOKEN_ROLE)  # who may add and change sites and numbers
 SITE_FIELDS = (
     "id",
     "key",

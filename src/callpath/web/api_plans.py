@@ -16,7 +16,7 @@ from pydantic import Field
 
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
-from callpath.services import planning
+from callpath.services import auth, planning
 from callpath.services.auth import Principal
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
@@ -30,7 +30,7 @@ from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 # API tokens are made by owners and admins and act for the account.
-PLANNERS = ("owner", "admin", "analyst", "token")
+PLANNERS = (*auth.PLANNERS, auth.TOKEN_ROLE)
 
 
 class PlanIn(Inbound):

@@ -18,7 +18,7 @@ from callpath.planner import run, text
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import planning
-from callpath.services.auth import Principal
+from callpath.services.auth import PLANNERS, Principal
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
@@ -28,7 +28,6 @@ from callpath.web.params import PathId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/app/sites", include_in_schema=False)
-PLANNERS = ("owner", "admin", "analyst")
 REFRESH_SECONDS = 5
 
 

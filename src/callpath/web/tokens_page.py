@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from callpath.services import auth
-from callpath.services.auth import Principal
+from callpath.services.auth import MANAGERS, Principal
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
@@ -18,7 +18,6 @@ from callpath.web.pages import render
 from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app/tokens", include_in_schema=False)
-MANAGERS = ("owner", "admin")
 
 
 def _page(request: Request, who: Principal, new_token: str | None = None) -> HTMLResponse:
