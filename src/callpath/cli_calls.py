@@ -12,12 +12,12 @@ import httpx
 import typer
 from sqlalchemy import Connection, select
 
-from callpath import telephony
+from callpath import cli_manage, telephony
 from callpath.domain import phone
 from callpath.services import auth, setup
 from callpath.settings import http_base_url
 from callpath.storage.db import transaction
-from callpath.storage.tables import integrations, sites, tracking_numbers, users
+from callpath.storage.tables import integrations, tracking_numbers, users
 from callpath.telephony.generic import adapter as generic
 
 integration_app = typer.Typer(help="Sources of call events (PBX, telephony).", no_args_is_help=True)
@@ -32,16 +32,9 @@ def _base_url(server: str | None) -> str:
     return http_base_url(base, "--server" if server else "CALLPATH_PUBLIC_URL")
 
 
-def _site_by_key(conn: Connection, key: str) -> tuple[int, int]:
-    row = conn.execute(select(sites.c.id, sites.c.account_id).where(sites.c.key == key)).first()
-    if row is None:
-        raise setup.SetupError(f"no site with key {key!r}")
-    return int(row[0]), int(row[1])
-
-
 @integration_app.command("add")
 def integration_add(
-    site: Annotated[str, typer.Option(help="Site key (as in the snippet URL).")],
+    site: Annotated[str, typer.Option(help="The site's key (as in the snippet URL) or id.")],
     name: Annotated[str, typer.Option(help="A name to tell integrations apart.")] = "PBX",
     kind: Annotated[str, typer.Option(help=" | ".join(telephony.KINDS))] = "generic",
     server: Annotated[str | None, typer.Option(help="Public base URL of this server.")] = None,
@@ -56,7 +49,8 @@ def integration_add(
     try:
         base = _base_url(server)
         with transaction(_engine()) as conn:
-            site_id, account_id = _site_by_key(conn, site)
+            row = cli_manage.site_row(conn, site)
+            site_id, account_id = int(row["id"]), int(row["account_id"])
             made = setup.create_integration(
                 conn, account_id, site_id, kind, name, time.time(), secret
             )

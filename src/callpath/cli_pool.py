@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from callpath import cli_manage
 from callpath.cli_bench import _Bar
 from callpath.planner import run
 from callpath.planner.run import Params, PlanError
 from callpath.planner.text import erlang_line, pct, recommendation
+from callpath.services.setup import SetupError
 from callpath.storage import plan_repo, site_repo
 from callpath.storage.db import transaction
 
@@ -41,7 +43,7 @@ class _Bars:
 
 @pool_app.command("plan")
 def plan_cmd(
-    site: Annotated[str, typer.Option(help="Site key.")],
+    site: Annotated[str, typer.Option(help="The site's key or id.")],
     target: Annotated[
         float, typer.Option(help="Share of calls within 30 minutes to attribute right (0-1).")
     ] = 0.95,
@@ -66,11 +68,13 @@ def plan_cmd(
     except PlanError as exc:
         raise _fail(str(exc)) from exc
     engine, began = _engine(), time.time()
-    with transaction(engine, write=False) as conn:
-        config = site_repo.load_site_config(conn, key=site)
-        row = site_repo.site_row(conn, key=site)
-    if config is None or row is None:
-        raise _fail(f"no site with key {site!r}")
+    try:
+        with transaction(engine, write=False) as conn:
+            row = cli_manage.site_row(conn, site)
+            config = site_repo.load_site_config(conn, site_id=int(row["id"]))
+    except SetupError as exc:
+        raise _fail(str(exc)) from exc
+    assert config is not None
     try:
         data = (
             run.file_input(trace, config, params)

@@ -47,6 +47,10 @@ def test_integration_add_prints_a_working_url_and_secret(
     assert r.status_code == 200 and r.json()["forward_to"] == site.original
     bad = runner.invoke(app, ["integration", "add", "--site", "nope"], env=env)
     assert bad.exit_code == 2 and "no site" in bad.output
+    by_id = runner.invoke(  # like the number and site commands, --site takes the id too
+        app, ["integration", "add", "--site", str(site.site_id), "--server", server.url], env=env
+    )
+    assert by_id.exit_code == 0 and "/hooks/generic/int_" in by_id.output, by_id.output
 
 
 def test_call_simulate_drives_a_whole_call(

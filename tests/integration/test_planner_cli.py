@@ -116,7 +116,7 @@ def _bad_trace(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--site", "nope"], "no site with key 'nope'"),
+        (["--site", "nope"], "no site nope"),
         (["--target", "1.5"], "target must be between 0 and 1"),
         (["--target", "0"], "target must be between 0 and 1"),
         (["--days", "0"], "days must be more than 0"),
