@@ -38,11 +38,12 @@ class World:
         self.pipeline = CallPipeline(engine, RouteCache(None), Spool(tmp / "spool"), self.clock)
         self._calls = 0
 
-    def visit(self, url: str = ADS, visitor: str | None = None) -> tracking.Assignment:
+    def visit(
+        self, url: str = ADS, visitor: str | None = None, ua: str | None = None
+    ) -> tracking.Assignment:
         assert self.site is not None
-        return tracking.start_session(
-            self.engine, self.site, tracking.Visit(url=url, visitor=visitor), self.clock
-        )
+        visit = tracking.Visit(url=url, visitor=visitor, user_agent=ua)
+        return tracking.start_session(self.engine, self.site, visit, self.clock)
 
     def leave(self, session: str) -> None:
         assert self.site is not None
@@ -141,6 +142,36 @@ def test_reused_number_goes_to_its_holder_at_ring_time_with_the_earlier_as_runne
     call = world.call(first.number or "")
     assert (call["match_method"], call["session_id"]) == ("pool", holder.session)
     assert [a["session_id"] for a in call["alternatives"]] == [first.session]
+
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+
+
+def _reused_number_call(world: World, ua: str) -> dict[str, Any]:
+    """A visitor leaves; 20 minutes later a visitor on `ua` holds the same number and has
+    not tapped it; the number rings."""
+    first = world.visit()
+    world.leave(first.session)
+    world.clock.advance(1200)
+    holder = world.visit("https://shop.example/?utm_source=vk&utm_medium=social", ua=ua)
+    if holder.number != first.number:
+        holder = world.visit("https://shop.example/?utm_source=ok&utm_medium=social", ua=ua)
+    assert holder.number == first.number
+    world.clock.advance(60)
+    call = world.call(first.number or "")
+    assert call["session_id"] == holder.session
+    return call
+
+
+def test_a_phone_that_did_not_tap_the_number_is_less_sure_a_caller(
+    world: World, engine: Engine, tmp_path: Path
+) -> None:
+    """The device comes from the visit's user agent as stored: a phone holding the number
+    without a tap on it earns less confidence than a desktop in the same place."""
+    on_phone = _reused_number_call(world, IPHONE)["confidence"]
+    on_desktop = _reused_number_call(World(engine, tmp_path / "desk"), WINDOWS)["confidence"]
+    assert on_phone < on_desktop
 
 
 def test_static_number_is_its_channel(world: World) -> None:

@@ -118,3 +118,20 @@ def test_a_visit_whose_hold_ended_rarely_makes_a_call_from_the_page() -> None:
     assert ranked[0].evidence.session_id == "held"
     tapped = Evidence("gone", "v2", T - 120, T - 90, T - 60, tapped_at=T - 80)
     assert score(T, 30, [tapped, held])[0].evidence.session_id == "gone"
+
+
+def test_a_phone_holding_the_number_without_a_tap_weighs_less() -> None:
+    """Calls from a page on a phone mostly begin with a tap on the number: a phone that
+    holds it but did not tap is weaker evidence than a desktop that holds it; a tap, or
+    a hold that has ended (a later call is dialled from memory), is not discounted."""
+    left = Evidence("left", "v1", T - 1200, T - 1150, T - 1100)  # left 18 minutes ago
+    phone = Evidence("now", "v2", T - 120, T - 10, T + 50, device="mobile")
+    desktop = Evidence("now", "v2", T - 120, T - 10, T + 50, device="desktop")
+    on_phone = {s.evidence.session_id: s.confidence for s in score(T, 30, [left, phone])}
+    on_desk = {s.evidence.session_id: s.confidence for s in score(T, 30, [left, desktop])}
+    assert on_phone["now"] < on_desk["now"] and on_phone["left"] > on_desk["left"]
+    tapped = Evidence("now", "v2", T - 120, T - 10, T + 50, tapped_at=T - 30, device="mobile")
+    assert score(T, 30, [left, tapped])[0].confidence > on_desk["now"]
+    gone_phone = Evidence("gone", "v3", T - 4000, T - 3900, T - 3800, device="mobile")
+    gone_desk = Evidence("gone", "v3", T - 4000, T - 3900, T - 3800, device="desktop")
+    assert score(T, 30, [gone_phone])[0].confidence == score(T, 30, [gone_desk])[0].confidence

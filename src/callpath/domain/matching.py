@@ -36,6 +36,7 @@ class Holder:
     until: float
     tapped_at: float | None = None  # its last click on the number before the ring
     country: str | None = None  # where the visit came from (by IP)
+    device: str | None = None  # mobile | tablet | desktop | bot (by user agent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def _scored(
             h.until,
             h.tapped_at,
             h.country,
+            h.device,
         )
         for h in holders
         if h.until >= ring.at - ring.match_window

@@ -117,6 +117,7 @@ _TAPPED_AT = (
     .scalar_subquery()
 )
 _COUNTRY = select(sessions.c.country).where(sessions.c.id == r.session_id).scalar_subquery()
+_DEVICE = select(sessions.c.device).where(sessions.c.id == r.session_id).scalar_subquery()
 _HOLDERS = (
     select(
         r.session_id,
@@ -126,6 +127,7 @@ _HOLDERS = (
         r.until,
         _TAPPED_AT.label("tapped_at"),
         _COUNTRY.label("country"),
+        _DEVICE.label("device"),
     )
     .where(
         r.number_id == bindparam("number_id"),
