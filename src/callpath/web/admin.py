@@ -79,14 +79,28 @@ def home(request: Request) -> Response:
     who = current(request)
     if who is None:
         return RedirectResponse("/app/login", status_code=303)
+    return sites_view(request, who)
+
+
+def sites_view(
+    request: Request,
+    who: Principal,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The account's sites; with `error`, why the add-a-site form was refused."""
     with transaction(ctx(request).engine, write=False) as conn:
         sites = site_repo.list_sites(conn, who.account_id)
     return render(
         request,
         "sites.html",
+        status=status,
         who=who,
         sites=sites,
         base=_base(request),
+        error=error,
+        form=form,
         manager=who.role in MANAGERS,
     )
 

@@ -13,13 +13,11 @@ from sqlalchemy import Connection
 
 from callpath.services import setup
 from callpath.services.auth import MANAGERS, Principal
-from callpath.storage import site_repo
 from callpath.storage.db import transaction
-from callpath.web.admin import site_view
+from callpath.web.admin import site_view, sites_view
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
-from callpath.web.pages import render
 from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -34,7 +32,7 @@ def _split(text: str) -> list[str]:
 async def add_site(request: Request, who: PageUser) -> Response:
     form = await read_form(request)
     if who.role not in MANAGERS:
-        return _sites_page(request, who, "only owners and admins add sites", form, 403)
+        return sites_view(request, who, "only owners and admins add sites", form, 403)
     data = setup.SiteInput(
         name=form.get("name", ""),
         domains=_split(form.get("domains", "")),
@@ -46,27 +44,8 @@ async def add_site(request: Request, who: PageUser) -> Response:
         with transaction(ctx(request).engine) as conn:
             created = setup.create_site(conn, who.account_id, data, time.time())
     except setup.SetupError as exc:
-        return _sites_page(request, who, str(exc), form, 400)
+        return sites_view(request, who, str(exc), form, 400)
     return RedirectResponse(f"/app/sites/{created['id']}", status_code=303)
-
-
-def _sites_page(
-    request: Request, who: Principal, error: str, form: dict[str, str], status: int
-) -> Response:
-    """The sites page again, with why the form was refused."""
-    with transaction(ctx(request).engine, write=False) as conn:
-        sites = site_repo.list_sites(conn, who.account_id)
-    return render(
-        request,
-        "sites.html",
-        status=status,
-        who=who,
-        sites=sites,
-        base=str(request.base_url).rstrip("/"),
-        error=error,
-        form=form,
-        manager=who.role in MANAGERS,
-    )
 
 
 @router.post("/sites/{site_id}/settings", response_model=None)
