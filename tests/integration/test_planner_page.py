@@ -15,10 +15,8 @@ from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans, tracking_numbers
 from callpath.web.app import create_app
-from tests.helpers import Seeded, add_number, seed_site
+from tests.helpers import PASSWORD, Seeded, add_number, seed_site
 from tests.integration.test_planner_cli import record
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture

@@ -116,8 +116,6 @@ _TAPPED_AT = (
     )
     .scalar_subquery()
 )
-_COUNTRY = select(sessions.c.country).where(sessions.c.id == r.session_id).scalar_subquery()
-_DEVICE = select(sessions.c.device).where(sessions.c.id == r.session_id).scalar_subquery()
 _HOLDERS = (
     select(
         r.session_id,
@@ -126,9 +124,10 @@ _HOLDERS = (
         r.last_activity_at,
         r.until,
         _TAPPED_AT.label("tapped_at"),
-        _COUNTRY.label("country"),
-        _DEVICE.label("device"),
+        sessions.c.country,  # where the visit came from, and on what (one join for both)
+        sessions.c.device,
     )
+    .select_from(reservations.outerjoin(sessions, sessions.c.id == r.session_id))
     .where(
         r.number_id == bindparam("number_id"),
         r.started_at <= bindparam("ring_at"),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callpath.domain.pool import HOLD_AFTER_LEAVE
+from callpath.domain.pool import PoolSettings
 from callpath.services.setup import MATCH_WINDOW_MAX, unstorable
 
 
@@ -37,6 +37,7 @@ Currency = Annotated[str, Field(max_length=3)]
 Region = Annotated[str, Field(min_length=2, max_length=2)]
 MatchWindow = Annotated[int, Field(ge=0, le=MATCH_WINDOW_MAX)]
 Channels = Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=50)]
+POOL = PoolSettings()  # a new site's pool settings unless given
 
 
 class SiteIn(Inbound):
@@ -47,10 +48,10 @@ class SiteIn(Inbound):
     timezone: Timezone = "Europe/Moscow"
     currency: Currency = "RUB"
     region: Region = "RU"
-    ping_interval: int = 30
-    hold_after_leave: int = HOLD_AFTER_LEAVE
-    cooldown: int = 60
-    session_timeout: int = 1800
+    ping_interval: int = POOL.ping_interval
+    hold_after_leave: int = POOL.hold_after_leave
+    cooldown: int = POOL.cooldown
+    session_timeout: int = POOL.session_timeout
     match_window: MatchWindow = 172_800
     excluded_channels: Channels = Field(default_factory=list)
 
