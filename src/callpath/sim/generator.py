@@ -17,11 +17,12 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from callpath.sim import trace
 from callpath.sim.draws import ip, landing, lognormal, pick
 from callpath.sim.trace import Event, Header
 from callpath.sim.traffic_model import (
@@ -443,23 +444,6 @@ def _call_events(world: _World) -> None:
 
 
 # --- entry point ---------------------------------------------------------------------------------
-def _parse_start(start: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"start must be an ISO-8601 time, got {start!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {name!r}") from exc
-
-
 def generate(
     visits_per_day: float,
     days: float,
@@ -478,7 +462,7 @@ def generate(
         raise ValueError("visits_per_day must be a positive number")
     if not (days > 0 and math.isfinite(days)):
         raise ValueError("days must be a positive number")
-    moment, tz = _parse_start(start), _zone(timezone)
+    moment, tz = trace.start_time(start), trace.zone(timezone)  # TraceError: a ValueError
     world = _World(random.Random(seed), days * DAY, moment, tz)
     arrivals = _arrivals(world, visits_per_day)
     for done, t in enumerate(arrivals, start=1):

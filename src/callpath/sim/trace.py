@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -20,7 +20,6 @@ from callpath.domain.calls import plausible_time
 VERSION = 1
 DEFAULT_TIMEZONE, DEFAULT_SITE = "Europe/Moscow", "demo"
 MAX_SITE = 200
-ZONE_UTC = ZoneInfo("UTC")
 EVENT_TYPES = ("pageview", "hidden", "visible", "close", "tap", "call")
 
 
@@ -95,17 +94,30 @@ def read(lines: Iterable[str]) -> tuple[Header, Iterator[Event]]:
     return header, _events(iterator, start_epoch(header.start))
 
 
-def start_epoch(start: str) -> float:
-    """The header's `start` as Unix seconds (TraceError when it is not an ISO-8601 time;
-    one without a zone is UTC)."""
+def start_time(start: str) -> datetime:
+    """A trace's `start` (ISO-8601; without a zone it is UTC) in UTC; TraceError when it
+    is not such a time or lies outside 2000..2100 (the call times callpath accepts)."""
     try:
         moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        epoch = (moment if moment.tzinfo else moment.replace(tzinfo=ZONE_UTC)).timestamp()
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
-        raise TraceError(f"header: `start` {start[:40]!r} is not an ISO-8601 time") from exc
-    if not plausible_time(epoch):
-        raise TraceError("header: `start` must lie between 2000 and 2100")
-    return epoch
+        raise TraceError(f"`start` {start[:40]!r} is not an ISO-8601 time") from exc
+    if not plausible_time(moment.timestamp()):
+        raise TraceError("`start` must lie between 2000 and 2100")
+    return moment
+
+
+def start_epoch(start: str) -> float:
+    """`start_time` as Unix seconds."""
+    return start_time(start).timestamp()
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA timezone; TraceError when there is none of that name."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise TraceError(f"unknown timezone {name[:60]!r}") from exc
 
 
 def _header(iterator: Iterator[tuple[int, str]]) -> Header:
@@ -119,21 +131,13 @@ def _header(iterator: Iterator[tuple[int, str]]) -> Header:
             raise TraceError(f"line {number}: unsupported trace version {data.get('version')!r}")
         if not isinstance(data.get("start"), str):
             raise TraceError(f"line {number}: header needs `start` (ISO-8601 time)")
-        start_epoch(data["start"])
-        return Header(
-            start=data["start"],
-            timezone=_zone(number, data.get("timezone") or DEFAULT_TIMEZONE),
-            site=_label(number, data.get("site") or DEFAULT_SITE),
-        )
+        timezone, site = str(data.get("timezone") or DEFAULT_TIMEZONE), data.get("site")
+        try:
+            start_time(data["start"]), zone(timezone)
+        except TraceError as exc:
+            raise TraceError(f"line {number}: {exc}") from exc
+        return Header(data["start"], timezone, _label(number, site or DEFAULT_SITE))
     raise TraceError("empty trace")
-
-
-def _zone(number: int, name: object) -> str:
-    try:
-        ZoneInfo(str(name))
-    except (ValueError, KeyError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
-        raise TraceError(f"line {number}: unknown timezone {str(name)[:60]!r}") from exc
-    return str(name)
 
 
 def _label(number: int, site: object) -> str:
