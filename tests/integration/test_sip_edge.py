@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,28 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def free_udp_ports(n: int) -> list[int]:
+    """`n` distinct free UDP ports (all held until all are picked, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        socks = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) for _ in range(n)
+        ]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
 def free_udp_port() -> int:
+    return free_udp_ports(1)[0]
+
+
+def udp_port_taken(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -130,6 +149,7 @@ class Edge:
 
     def sipp(self, name: str, scenario: Path, *args: str) -> subprocess.Popen[bytes]:
         base = self.dir / name
+        media, control = free_udp_ports(2)
         cmd = [
             str(SIPP),
             "-sf",
@@ -139,9 +159,9 @@ class Edge:
             "-m",
             "1",
             "-mp",
-            str(free_udp_port()),
+            str(media),
             "-cp",
-            str(free_udp_port()),
+            str(control),
             "-nostdin",
             "-timeout",
             "20",
@@ -156,10 +176,25 @@ class Edge:
         ]
         return _spawn(cmd, base.with_suffix(".out"))
 
-    def report(self, name: str) -> str:
-        parts = [self.dir / f"{name}.{ext}" for ext in ("out", "errors", "messages")]
-        text = "\n".join(p.read_text(errors="replace")[-3000:] for p in parts if p.exists())
+    def report(self, *names: str) -> str:
+        parts = [self.dir / f"{n}.{ext}" for n in names for ext in ("out", "errors", "messages")]
+        text = "\n".join(
+            f"--- {p.name} ---\n{p.read_text(errors='replace')[-3000:]}"
+            for p in parts
+            if p.exists()
+        )
         return f"{text}\n--- kamailio ---\n{self.log.read_text(errors='replace')[-3000:]}"
+
+    def pbx(self, scenario: str) -> subprocess.Popen[bytes]:
+        """The PBX's sipp UAS, returned once it listens (a loaded machine starts it slowly)."""
+        uas = self.sipp("pbx", SCENARIOS / f"{scenario}.xml", "-p", str(self.pbx_port))
+        deadline = time.monotonic() + 10
+        while not udp_port_taken(self.pbx_port):
+            if uas.poll() is not None or time.monotonic() > deadline:
+                _stop(uas)
+                raise RuntimeError(f"the PBX's sipp did not start:\n{self.report('pbx')}")
+            time.sleep(0.02)
+        return uas
 
 
 @contextlib.contextmanager
@@ -169,7 +204,7 @@ def start_edge(engine: Engine, tmp_path: Path, callpath_url: str) -> Iterator[Ed
         made = setup.create_integration(
             conn, site.account_id, site.site_id, "sip", "trunk", time.time()
         )
-    port, pbx_port = free_udp_port(), free_udp_port()
+    port, pbx_port = free_udp_ports(2)
     cfg = tmp_path / "kamailio.cfg"
     args = ["sip", "config", "--site", site.key, "--pbx", f"127.0.0.1:{pbx_port}"]
     args += ["--listen", f"127.0.0.1:{port}", "--callpath-url", callpath_url]
@@ -190,7 +225,7 @@ def edge(engine: Engine, server: ServerProcess, tmp_path: Path) -> Iterator[Edge
 
 def place_call(edge: Edge, pbx: str | None, number: str, final: int = 200) -> str:
     """Carrier calls `number`; the PBX plays scenario `pbx`. Returns what the PBX saw."""
-    uas = edge.sipp("pbx", SCENARIOS / f"{pbx}.xml", "-p", str(edge.pbx_port)) if pbx else None
+    uas = edge.pbx(pbx) if pbx else None
     try:
         if final == 200:
             scenario, extra = SCENARIOS / "uac_answered.xml", ["-d", "1500"]
@@ -212,7 +247,7 @@ def place_call(edge: Edge, pbx: str | None, number: str, final: int = 200) -> st
             *extra,
         )
         try:
-            assert uac.wait(timeout=25) == 0, edge.report("carrier")
+            assert uac.wait(timeout=25) == 0, edge.report("carrier", "pbx")
         finally:
             _stop(uac)
         if uas is None:
@@ -322,3 +357,19 @@ def test_callpath_hanging_the_call_goes_on_after_a_second(engine: Engine, tmp_pa
             took = time.monotonic() - started
     assert f"INVITE sip:{e.site.original}@" in seen
     assert took < 5, took
+    # 100 Trying reached the carrier before callpath was given up on (a 1 s wait), not
+    # only when the call was relayed to the PBX.
+    trying = first_received(e.dir / "carrier.messages", "SIP/2.0 100 ")
+    relayed = first_received(e.dir / "pbx.messages", "INVITE sip:")
+    assert relayed - trying >= 0.5, (trying, relayed)
+
+
+def first_received(trace: Path, start: str) -> float:
+    """When a sipp message trace (-trace_msg) first logs a received message opening `start`."""
+    for block in trace.read_text(errors="replace").split("-" * 47 + " ")[1:]:
+        stamp, _, rest = block.partition("\n")
+        kind, _, message = rest.partition("\n\n")
+        if "received" in kind and message.lstrip().startswith(start):
+            day, clock = stamp.split()[:2]
+            return datetime.fromisoformat(f"{day}T{clock}").timestamp()
+    raise AssertionError(f"{trace.name} never received {start!r}")
