@@ -1,12 +1,13 @@
 """How the small site's result at a generous pool depends on the share of late calls.
 
-    .venv/bin/python bench/late_share.py [--k 1,0.75,0.62,0.5] [--pool 110] [--seeds 3]
+    .venv/bin/python bench/late_share.py [--k 1.43,1.2,1,0.8] [--pool 110] [--seeds 3]
 
 A sensitivity check, not a setting: for each factor k, the generator's late calls (its
 "30 min-24 h" and "> 24 h" delay classes, and repeat calls made hours later) are made k
 times as likely, the calls taken from them coming within 30 minutes instead; everything
 else in the traffic model stays. Then naive and ours replay the same traces (550 visits a
-day, 14 days, seeds 1..K) at one pool size. The figures are in docs/benchmark.md.
+day, 14 days, seeds 1..K) at one pool size. k = 1.43 is the generator's calibration before
+2026-11-22 (docs/traffic-model.md, section 8). The figures are in docs/benchmark.md.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def one(job: tuple[float, int, str, int]) -> list[CallResult]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--k", default="1,0.75,0.62,0.5", help="late-share factors")
+    parser.add_argument("--k", default="1.43,1.2,1,0.8", help="late-share factors")
     parser.add_argument("--pool", type=int, default=110, help="pool size (550/5 = 110)")
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()

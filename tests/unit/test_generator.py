@@ -137,7 +137,7 @@ def test_delay_mix_most_within_15_minutes_some_after_a_day(
 def test_late_calls_are_a_tail_not_the_rule(
     by_session: dict[str, list[Event]], calls: list[Event]
 ) -> None:
-    """Calls over 30 min after the session's last pageview: the naive policy's loss (~6-10%)."""
+    """Calls over 30 min after the session's last pageview: the naive policy's loss (~4-8%)."""
     late = sum(
         1 for c in calls if c.t - _last_pageview_before(by_session[c.session], c.t) > 30 * 60
     )
