@@ -359,17 +359,23 @@ def test_callpath_hanging_the_call_goes_on_after_a_second(engine: Engine, tmp_pa
     assert took < 5, took
     # 100 Trying reached the carrier before callpath was given up on (a 1 s wait), not
     # only when the call was relayed to the PBX.
-    trying = first_received(e.dir / "carrier.messages", "SIP/2.0 100 ")
-    relayed = first_received(e.dir / "pbx.messages", "INVITE sip:")
+    trying = first_logged(e.dir / "carrier.messages", "received", "SIP/2.0 100 ")
+    relayed = first_logged(e.dir / "pbx.messages", "received", "INVITE sip:")
     assert relayed - trying >= 0.5, (trying, relayed)
+    # The busy reply went on to the carrier before the (hanging) failure report, which
+    # waits up to 1 s.
+    busy = first_logged(e.dir / "pbx.messages", "sent", "SIP/2.0 486 ")
+    passed_on = first_logged(e.dir / "carrier.messages", "received", "SIP/2.0 486 ")
+    assert passed_on - busy < 0.5, (busy, passed_on)
 
 
-def first_received(trace: Path, start: str) -> float:
-    """When a sipp message trace (-trace_msg) first logs a received message opening `start`."""
+def first_logged(trace: Path, way: str, start: str) -> float:
+    """When a sipp message trace (-trace_msg) first logs a message `way` ("sent" or
+    "received") opening `start`."""
     for block in trace.read_text(errors="replace").split("-" * 47 + " ")[1:]:
         stamp, _, rest = block.partition("\n")
         kind, _, message = rest.partition("\n\n")
-        if "received" in kind and message.lstrip().startswith(start):
+        if way in kind and message.lstrip().startswith(start):
             day, clock = stamp.split()[:2]
             return datetime.fromisoformat(f"{day}T{clock}").timestamp()
-    raise AssertionError(f"{trace.name} never received {start!r}")
+    raise AssertionError(f"{trace.name} never logged a {way} {start!r}")
