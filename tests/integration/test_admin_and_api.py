@@ -8,11 +8,12 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.storage.db import transaction
+from callpath.storage.tables import integrations
 from callpath.web.app import create_app
 from tests.helpers import Hook, Seeded, seed_site
 
@@ -165,6 +166,43 @@ def test_nul_characters_are_refused_not_stored(client: TestClient) -> None:
     form = client.post("/app/sites", data={"name": "a\u0000b"})
     assert form.status_code == 400
     assert "NUL" in form.json()["error"]
+
+
+def _kinds(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(integrations.c.kind, integrations.c.name)).all()
+    return sorted((r.kind, r.name) for r in rows)
+
+
+def test_site_page_adds_a_provider_integration(client: TestClient, engine: Engine) -> None:
+    site_id = client.get("/api/v1/sites").json()["items"][0]["id"]
+    sip = client.post(f"/app/sites/{site_id}/integrations", data={"name": "Edge", "kind": "sip"})
+    assert sip.status_code == 200
+    assert re.search(r"/hooks/sip/route\?integration=int_[0-9a-f]+", sip.text)
+    token = "a" * 32
+    twilio = {"name": "Twilio", "kind": "twilio", "secret": token}
+    assert client.post(f"/app/sites/{site_id}/integrations", data=twilio).status_code == 200
+    assert _kinds(engine) == [("sip", "Edge"), ("twilio", "Twilio")]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"name": "Twilio", "kind": "twilio"}, "needs the provider&#39;s secret"),
+        ({"name": "Hook", "kind": "generic", "secret": "b" * 32}, "makes its own secret"),
+        ({"name": "Fax", "kind": "fax<script>"}, "kind must be one of"),
+    ],
+)
+def test_site_page_refuses_a_bad_integration(
+    client: TestClient, engine: Engine, data: dict[str, str], reason: str
+) -> None:
+    site_id = client.get("/api/v1/sites").json()["items"][0]["id"]
+    answer = client.post(f"/app/sites/{site_id}/integrations", data=data)
+    assert answer.status_code == 400
+    assert reason in answer.text and "<script>" not in answer.text
+    assert f'value="{data["name"]}"' in answer.text  # the form kept as typed
+    assert data.get("secret", "\x00") not in answer.text  # a secret is never echoed
+    assert _kinds(engine) == []
 
 
 def test_site_page_adds_an_integration_and_shows_its_secret_once(

@@ -156,6 +156,7 @@ def site_view(
         integrations=[
             {**i, "endpoint": endpoint(_base(request), i["kind"], i["id"])} for i in hooks
         ],
+        integration_kinds=INTEGRATION_KINDS,
         new_integration=new_integration,
         new_endpoint=endpoint(_base(request), new_integration.kind, new_integration.id)
         if new_integration
@@ -169,6 +170,16 @@ def _settle(request: Request) -> int:
     c = ctx(request)
     routes = min(c.settings.route_refresh_seconds, c.pipeline.integration_max_age)
     return math.ceil(max(c.settings.site_cache_seconds, routes))
+
+
+# What the site page's integration form offers, in its order (setup checks the kind).
+INTEGRATION_KINDS = (
+    ("generic", "Generic webhook (any phone system, signed with its own secret)"),
+    ("sip", "Kamailio SIP edge (callpath sip config)"),
+    ("asterisk", "Asterisk / FreePBX (callpath asterisk listen)"),
+    ("twilio", "Twilio (needs the account's auth token)"),
+    ("zadarma", "Zadarma (needs the API secret key)"),
+)
 
 
 def endpoint(base: str, kind: str, integration_id: str) -> str:

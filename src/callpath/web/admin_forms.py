@@ -114,12 +114,18 @@ async def add_number(site_id: PathId, request: Request, who: PageUser) -> Respon
 async def add_integration(site_id: PathId, request: Request, who: PageUser) -> Response:
     """A new call integration; its secret is shown on the answer page only."""
     form = await read_form(request)
-    if who.role not in ("owner", "admin"):
+    if who.role not in MANAGERS:
         return site_view(request, who, site_id, error="only owners and admins add integrations")
     try:
         with transaction(ctx(request).engine) as conn:
             made = setup.create_integration(
-                conn, who.account_id, site_id, "generic", form.get("name", ""), time.time()
+                conn,
+                who.account_id,
+                site_id,
+                form.get("kind") or "generic",
+                form.get("name", ""),
+                time.time(),
+                secret=form.get("secret") or None,
             )
     except setup.SetupError as exc:
         return site_view(request, who, site_id, error=str(exc), form=form)
