@@ -15,6 +15,7 @@ from callpath.services import auth, setup
 from callpath.services.auth import MANAGERS, Principal
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
+from callpath.telephony import PROVIDER_SECRET
 from callpath.web.auth import COOKIE, PageUser, current
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
@@ -156,7 +157,7 @@ def site_view(
         integrations=[
             {**i, "endpoint": endpoint(_base(request), i["kind"], i["id"])} for i in hooks
         ],
-        integration_kinds=INTEGRATION_KINDS,
+        integration_kinds=integration_kinds(),
         new_integration=new_integration,
         new_endpoint=endpoint(_base(request), new_integration.kind, new_integration.id)
         if new_integration
@@ -172,14 +173,23 @@ def _settle(request: Request) -> int:
     return math.ceil(max(c.settings.site_cache_seconds, routes))
 
 
-# What the site page's integration form offers, in its order (setup checks the kind).
-INTEGRATION_KINDS = (
-    ("generic", "Generic webhook (any phone system, signed with its own secret)"),
-    ("sip", "Kamailio SIP edge (callpath sip config)"),
-    ("asterisk", "Asterisk / FreePBX (callpath asterisk listen)"),
-    ("twilio", "Twilio (needs the account's auth token)"),
-    ("zadarma", "Zadarma (needs the API secret key)"),
-)
+# How the site page's integration form names each kind (a kind without one shows its key).
+KIND_LABELS = {
+    "generic": "Generic webhook (any phone system)",
+    "sip": "Kamailio SIP edge (callpath sip config)",
+    "asterisk": "Asterisk / FreePBX (callpath asterisk listen)",
+    "twilio": "Twilio (the account's auth token)",
+    "zadarma": "Zadarma (the API secret key)",
+}
+
+
+def integration_kinds() -> list[tuple[str, str]]:
+    """The form's choices: every kind setup accepts, those that take the provider's
+    secret marked."""
+    return [
+        (kind, KIND_LABELS.get(kind, kind) + (" *" if kind in PROVIDER_SECRET else ""))
+        for kind in setup.INTEGRATION_KINDS
+    ]
 
 
 def endpoint(base: str, kind: str, integration_id: str) -> str:
