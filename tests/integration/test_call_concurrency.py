@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from callpath.services import calls as calls_service
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
@@ -103,6 +104,63 @@ def test_a_slow_applier_cannot_overwrite_a_newer_fold(
     with engine.connect() as conn:
         row = conn.execute(select(calls).where(calls.c.id == key)).one()
     assert (row.state, row.status, row.talk) == ("ended", "answered", 60.0)
+
+
+def test_two_appliers_of_the_same_events_fold_the_call_once(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applier A is descheduled on its way to saving while applier B folds the same events
+    (the web process's worker and the apply process can both pick a call). Whichever
+    saves second finds nothing left to apply and leaves the row alone (on SQLite A holds
+    the write lock while it sleeps, so A saves first; on PostgreSQL B does); applying
+    again later changes nothing either. Each applier stamps the row with its own clock."""
+    site = seed_site(engine, pool_size=1)
+    hook = add_hook(engine, site)
+    pipeline = CallPipeline(engine, RouteCache(None), Spool(tmp_path), time.time)
+    body = json.dumps(
+        {
+            "event": "started",
+            "call_id": "twice-1",
+            "at": iso(time.time()),
+            "caller": "+79161234567",
+            "called": site.pool[0],
+        }
+    ).encode()
+    h = hook.headers(body)
+    reply = pipeline.receive_generic(
+        hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
+    )
+    key = reply.call_key
+    assert key
+    real_serialize = call_repo.serialize_call
+
+    def descheduled(conn: Any, call_key: str) -> None:
+        if threading.current_thread().name == "applier-A":
+            time.sleep(1.0)
+        real_serialize(conn, call_key)
+
+    saves: list[float] = []
+    real_upsert = call_repo.upsert_call
+
+    def counted(conn: Any, values: dict[str, Any]) -> None:
+        saves.append(values["updated_at"])
+        real_upsert(conn, values)
+
+    monkeypatch.setattr(call_repo, "serialize_call", descheduled)
+    monkeypatch.setattr(call_repo, "upsert_call", counted)
+    a = threading.Thread(
+        target=calls_service.apply, args=(engine, key, lambda: 2000.0), name="applier-A"
+    )
+    a.start()
+    time.sleep(0.3)
+    assert calls_service.apply(engine, key, lambda: 1000.0)
+    a.join()
+    assert calls_service.apply(engine, key, lambda: 3000.0)
+    with engine.connect() as conn:
+        row = conn.execute(select(calls).where(calls.c.id == key)).one()
+    assert len(saves) == 1
+    assert (row.state, row.updated_at) == ("started", saves[0])
+    assert pending_calls(engine) == set()
 
 
 def test_a_graceful_stop_applies_every_call_handed_to_the_worker(

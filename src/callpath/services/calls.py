@@ -102,6 +102,9 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
     arrived meanwhile it folds again. Savers of one call take turns (`serialize_call`).
     False: still contended after `attempts` (the events stay pending for the worker).
     PostgreSQL needs neither: `_apply_locked` reads after taking the call's lock.
+    A call whose events are all applied is left as it is: two appliers that picked the
+    same call (the web process's worker and the apply process around a late heartbeat,
+    a redelivery's apply racing the first) fold it once, not twice.
     """
     if not is_sqlite(engine):
         return _apply_locked(engine, key, clock)
@@ -112,8 +115,11 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
             return True
         with transaction(engine) as conn:
             call_repo.serialize_call(conn, key)
-            if call_repo.event_ids(conn, key) != plan.event_ids:
+            ids, pending = call_repo.event_ids(conn, key)
+            if ids != plan.event_ids:
                 continue
+            if not pending:
+                return True  # another applier saved this very fold meanwhile
             if plan.values is not None:
                 call_repo.upsert_call(conn, plan.values)
             call_repo.mark_applied(conn, plan.event_ids, clock())
@@ -139,8 +145,8 @@ def _apply_locked(engine: Engine, key: str, clock: Clock) -> bool:
 
 def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
     rows = call_repo.events_of(conn, key)
-    if not rows:
-        return None
+    if all(row["applied_at"] is not None for row in rows):
+        return None  # no events, or all folded already
     integ = call_repo.integration(conn, rows[0]["integration_id"])
     if integ is None:
         return None

@@ -72,10 +72,12 @@ _INSERT_EVENT = {
 _STORED_RESPONSE = select(e.response).where(
     e.integration_id == bindparam("integration_id"), e.dedup_key == bindparam("dedup_key")
 )
-_EVENTS_OF = select(e.id, e.integration_id, e.account_id, e.kind, e.body, e.response).where(
-    e.call_key == bindparam("call_key")
+_EVENTS_OF = select(
+    e.id, e.integration_id, e.account_id, e.kind, e.body, e.response, e.applied_at
+).where(e.call_key == bindparam("call_key"))
+_EVENT_IDS = (
+    select(e.id, e.applied_at.is_(None)).where(e.call_key == bindparam("call_key")).order_by(e.id)
 )
-_EVENT_IDS = select(e.id).where(e.call_key == bindparam("call_key")).order_by(e.id)
 _MARK_APPLIED = (
     update(call_events)
     .where(e.id.in_(bindparam("ids", expanding=True)))
@@ -219,8 +221,10 @@ def events_of(conn: Connection, call_key: str) -> list[Row]:
     return _all(conn, _EVENTS_OF, call_key=call_key)
 
 
-def event_ids(conn: Connection, call_key: str) -> list[int]:
-    return [row[0] for row in conn.execute(_EVENT_IDS, {"call_key": call_key})]
+def event_ids(conn: Connection, call_key: str) -> tuple[list[int], bool]:
+    """The call's event ids, in order, and whether any of them is not applied yet."""
+    rows = conn.execute(_EVENT_IDS, {"call_key": call_key}).all()
+    return [row[0] for row in rows], any(row[1] for row in rows)
 
 
 def mark_applied(conn: Connection, ids: list[int], now: float) -> None:
