@@ -19,7 +19,7 @@ from callpath.storage.tables import integrations, sites
 
 sip_app = typer.Typer(help="The Kamailio SIP edge (SIP trunks).", no_args_is_help=True)
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "kamailio" / "kamailio.cfg.tmpl"
+TEMPLATE = Path(__file__).resolve().parent / "telephony" / "sip" / "kamailio.cfg.tmpl"
 _URL = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?")
 _SECRET = re.compile(r"[A-Za-z0-9_\-]{16,128}")
