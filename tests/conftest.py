@@ -22,6 +22,18 @@ from callpath.storage.tables import metadata
 from tests.helpers import ServerProcess, free_port
 
 
+def make_test_database(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+    """A new, migrated database called `name` on the backend CALLPATH_TEST_DATABASE_URL
+    picks (a SQLite file when unset); its URL."""
+    base = os.environ.get("CALLPATH_TEST_DATABASE_URL", "").strip()
+    if base.startswith("postgresql"):
+        url = _postgres_db(base, name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'callpath.sqlite3'}"
+    upgrade(url)
+    return url
+
+
 def _postgres_db(base_url: str, name: str) -> str:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -33,13 +45,7 @@ def _postgres_db(base_url: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
-    base = os.environ.get("CALLPATH_TEST_DATABASE_URL", "").strip()
-    if base.startswith("postgresql"):
-        url = _postgres_db(base, f"callpath_test_{worker_id}")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'callpath.sqlite3'}"
-    upgrade(url)
-    return url
+    return make_test_database(tmp_path_factory, f"callpath_test_{worker_id}")
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +56,10 @@ def _engine(database_url: str) -> Iterator[Engine]:
 
 
 def wipe(engine: Engine) -> None:
-    """Empty every table. The browser tests' shared server may still be handling the
-    previous test's last beacon (a page closing releases its number); on PostgreSQL that
-    transaction and this one can deadlock, and the database aborts one of them: try again."""
+    """Empty every table. The browser tests' shared server (which has a database of its
+    own, tests/browser/conftest.py) may still be handling the previous test's last beacon
+    (a page closing releases its number); on PostgreSQL that transaction and this one can
+    deadlock, and the database aborts one of them: try again."""
     for attempt in range(5):
         try:
             with engine.begin() as conn:

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from sqlalchemy import Engine
 
+from callpath.storage.db import make_engine
 from tests.browser.shop import HOST, HostSite, Tab, watch
+from tests.conftest import make_test_database
 from tests.helpers import ServerProcess, free_port
 
 DESKTOP_CHROME = (
@@ -36,6 +39,23 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    """The browser tests' own database: their shared server lives for the whole session,
+    and its apply process and call worker fold whatever calls appear in its database, so
+    in the other tests' database they would race the code under test."""
+    return make_test_database(tmp_path_factory, f"callpath_test_{worker_id}_browser")
+
+
+@pytest.fixture(scope="session")
+def _engine(database_url: str) -> Iterator[Engine]:
+    """As the root fixture, but on this folder's `database_url` (a session fixture made
+    for another test's database would otherwise be reused here)."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
