@@ -169,10 +169,13 @@ class ServerProcess:
         self.stop()
 
     def stop(self) -> None:
+        """SIGTERM, as a service manager stops it. The wait outlasts `serve`'s own for its
+        apply process (`ApplierProcess.stop`, 30 s), so that process's last pass never
+        runs on into the next test."""
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:
-                self._proc.wait(timeout=10)
+                self._proc.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
