@@ -227,15 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         sites = [s for s in sites if s.name.startswith(args.only)]
     runner = Runner(args.jobs, list(range(args.seed, args.seed + args.seeds)))
     started = time.perf_counter()
-    try:
+    # the pool shuts down on leaving, not in the interpreter's exit hook, which can race
+    # the workers' pipes and print an OSError traceback after the table
+    with runner.pool:
         for spec in sites:
             short = spec.name.split()[0]
             search, n99_too = short not in args.no_search, short not in args.no_n99
             print(table(spec, runner, search=search, n99_too=n99_too), flush=True)
-    finally:
-        # shut down here, not in the interpreter's exit hook, which can race the
-        # workers' pipes and print an OSError traceback after the table
-        runner.pool.shutdown()
     print(f"\n{len(runner.done)} replays in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -48,11 +48,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> st
     return make_test_database(tmp_path_factory, f"callpath_test_{worker_id}")
 
 
-@pytest.fixture(scope="session")
-def _engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+def open_engine(url: str) -> Iterator[Engine]:
+    """A session fixture's engine on `url`, disposed at the end."""
+    engine = make_engine(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _engine(database_url: str) -> Iterator[Engine]:
+    yield from open_engine(database_url)
 
 
 def wipe(engine: Engine) -> None:

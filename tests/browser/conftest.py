@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 from sqlalchemy import Engine
 
-from callpath.storage.db import make_engine
 from tests.browser.shop import HOST, HostSite, Tab, watch
-from tests.conftest import make_test_database
+from tests.conftest import make_test_database, open_engine
 from tests.helpers import ServerProcess, free_port
 
 DESKTOP_CHROME = (
@@ -53,9 +52,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> st
 def _engine(database_url: str) -> Iterator[Engine]:
     """As the root fixture, but on this folder's `database_url` (a session fixture made
     for another test's database would otherwise be reused here)."""
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
+    yield from open_engine(database_url)
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,38 @@ from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
 from callpath.storage import call_repo
 from callpath.storage.tables import call_events, calls
-from tests.helpers import add_hook, iso, pending_calls, seed_site
+from tests.helpers import Hook, add_hook, iso, pending_calls, seed_site
 
 CALLS = 30
+
+
+def _deliver(pipeline: CallPipeline, hook: Hook, event: dict[str, Any]) -> str | None:
+    """Sign and receive one event as its webhook would; the call's key when it was new."""
+    body = json.dumps(event).encode()
+    h = hook.headers(body)
+    reply = pipeline.receive_generic(
+        hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
+    )
+    return reply.call_key
+
+
+def _store(pipeline: CallPipeline, hook: Hook, event: dict[str, Any]) -> str:
+    key = _deliver(pipeline, hook, event)
+    assert key
+    return key
+
+
+def _hold_up_applier_a(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread named "applier-A" sleeps 1 s on its way to saving (before it takes the
+    call's turn); every other applier runs as it is."""
+    real_serialize = call_repo.serialize_call
+
+    def descheduled(conn: Any, call_key: str) -> None:
+        if threading.current_thread().name == "applier-A":
+            time.sleep(1.0)
+        real_serialize(conn, call_key)
+
+    monkeypatch.setattr(call_repo, "serialize_call", descheduled)
 
 
 def test_concurrent_shuffled_deliveries_fold_every_call(engine: Engine, tmp_path: Path) -> None:
@@ -42,13 +71,9 @@ def test_concurrent_shuffled_deliveries_fold_every_call(engine: Engine, tmp_path
     random.Random(3).shuffle(deliveries)
 
     def deliver(event: dict[str, Any]) -> None:
-        body = json.dumps(event).encode()
-        h = hook.headers(body)
-        reply = pipeline.receive_generic(
-            hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
-        )
-        if reply.call_key:
-            pipeline.apply(reply.call_key)
+        key = _deliver(pipeline, hook, event)
+        if key:
+            pipeline.apply(key)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(deliver, deliveries))
@@ -76,29 +101,13 @@ def test_a_slow_applier_cannot_overwrite_a_newer_fold(
     now = time.time()
     base = {"call_id": "slow-1", "caller": "+79161234567", "called": site.pool[0]}
 
-    def store(event: dict[str, Any]) -> str:
-        body = json.dumps(event).encode()
-        h = hook.headers(body)
-        reply = pipeline.receive_generic(
-            hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
-        )
-        assert reply.call_key
-        return reply.call_key
-
-    key = store({**base, "event": "started", "at": iso(now)})
-    store({**base, "event": "answered", "at": iso(now + 5)})
-    real_serialize = call_repo.serialize_call
-
-    def descheduled(conn: Any, call_key: str) -> None:
-        if threading.current_thread().name == "applier-A":
-            time.sleep(1.0)  # A has folded {started, answered} and is about to save
-        real_serialize(conn, call_key)
-
-    monkeypatch.setattr(call_repo, "serialize_call", descheduled)
+    key = _store(pipeline, hook, {**base, "event": "started", "at": iso(now)})
+    _store(pipeline, hook, {**base, "event": "answered", "at": iso(now + 5)})
+    _hold_up_applier_a(monkeypatch)  # A has folded {started, answered} and is about to save
     a = threading.Thread(target=pipeline.apply, args=(key,), name="applier-A")
     a.start()
     time.sleep(0.3)
-    store({**base, "event": "ended", "at": iso(now + 65), "talk": 60})
+    _store(pipeline, hook, {**base, "event": "ended", "at": iso(now + 65), "talk": 60})
     pipeline.apply(key)
     a.join()
     with engine.connect() as conn:
@@ -117,28 +126,9 @@ def test_two_appliers_of_the_same_events_fold_the_call_once(
     site = seed_site(engine, pool_size=1)
     hook = add_hook(engine, site)
     pipeline = CallPipeline(engine, RouteCache(None), Spool(tmp_path), time.time)
-    body = json.dumps(
-        {
-            "event": "started",
-            "call_id": "twice-1",
-            "at": iso(time.time()),
-            "caller": "+79161234567",
-            "called": site.pool[0],
-        }
-    ).encode()
-    h = hook.headers(body)
-    reply = pipeline.receive_generic(
-        hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
-    )
-    key = reply.call_key
-    assert key
-    real_serialize = call_repo.serialize_call
-
-    def descheduled(conn: Any, call_key: str) -> None:
-        if threading.current_thread().name == "applier-A":
-            time.sleep(1.0)
-        real_serialize(conn, call_key)
-
+    started = {"event": "started", "call_id": "twice-1", "at": iso(time.time())}
+    key = _store(pipeline, hook, {**started, "caller": "+79161234567", "called": site.pool[0]})
+    _hold_up_applier_a(monkeypatch)
     saves: list[float] = []
     real_upsert = call_repo.upsert_call
 
@@ -146,7 +136,6 @@ def test_two_appliers_of_the_same_events_fold_the_call_once(
         saves.append(values["updated_at"])
         real_upsert(conn, values)
 
-    monkeypatch.setattr(call_repo, "serialize_call", descheduled)
     monkeypatch.setattr(call_repo, "upsert_call", counted)
     a = threading.Thread(
         target=calls_service.apply, args=(engine, key, lambda: 2000.0), name="applier-A"
@@ -180,12 +169,8 @@ def test_a_graceful_stop_applies_every_call_handed_to_the_worker(
             {**base, "event": "started", "at": iso(now)},
             {**base, "event": "ended", "at": iso(now + 5)},
         ):
-            body = json.dumps(event).encode()
-            h = hook.headers(body)
-            reply = pipeline.receive_generic(
-                hook.integration_id, h["X-Callpath-Timestamp"], h["X-Callpath-Signature"], body
-            )
-        keys.append(reply.call_key or "")
+            key = _deliver(pipeline, hook, event)
+        keys.append(key or "")
     real_serialize = call_repo.serialize_call
 
     def slow(conn: Any, call_key: str) -> None:
