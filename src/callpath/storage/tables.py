@@ -107,6 +107,10 @@ tracking_numbers = Table(
     # A pool number's sub-pool: a channel or country rule (`domain/pool_groups.py`); NULL
     # for the ungrouped pool. The pick filters on it (IS NULL too) and orders by held_until.
     Column("pool_group", String(64), nullable=True),
+    # The client (keyed hash of its address) that holds the number now: one client may
+    # hold only a share of the pool at once (bots, see services/tracking.py).
+    Column("held_client", String(32), nullable=True),
+    Index("ix_numbers_client", "site_id", "held_client", "held_until"),
     Index("ix_numbers_pool_group", "site_id", "kind", "active", "pool_group", "held_until"),
     Index("ix_numbers_visitor", "site_id", "held_visitor_id"),
     Index("ix_numbers_account", "account_id", "site_id"),
@@ -212,6 +216,9 @@ api_tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
+    # What the token may do: a user role (its user's at creation, or narrower); NULL on
+    # tokens made before roles, read as the role of the user who made them.
+    Column("role", String(20), nullable=True),
 )
 
 # A source of call events (a PBX, a telephony provider, a script). The secret signs its
