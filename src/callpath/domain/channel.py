@@ -2,10 +2,17 @@
 
 Pure functions over strings sent by browsers and bots: nothing here raises on
 any string input.  The tables live in :mod:`callpath.domain.channel_rules`.
+
+Every value is stored as it reads: characters that show nothing (zero-width, bidi
+controls, soft hyphens, other format and control characters) are dropped and the rest is
+NFKC-normalised, so a "cpc" with a zero-width space inside, a "yandex" behind a
+right-to-left override, or a full-width "cpc" are stored as the "cpc" and "yandex" that a
+filter looks for.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,7 +27,12 @@ DIRECT_SOURCE: Final = "(direct)"
 NONE_MEDIUM: Final = "(none)"
 NOT_SET: Final = "(not set)"
 
+# Control, surrogate, line/paragraph separators (format characters go with the ignorables).
 _DROP_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_IGNORABLE: Final = re.compile(
+    "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in rules.IGNORABLE_RANGES) + "]"
+)
+_ASCII_CONTROLS: Final = dict.fromkeys([*range(32), 127])
 _HOST_PUNCTUATION: Final = frozenset("-._:")
 _URL_PREFIXES: Final = ("http://", "https://", "//")
 
@@ -67,13 +79,33 @@ def _build_index() -> tuple[dict[str, _Rule], dict[str, _Rule], dict[str, _Rule]
 _EXACT, _WILDCARD, _APPS = _build_index()
 
 
+def _without_ignorable(text: str) -> str:
+    """`text` without the characters that show nothing and are not controls: format
+    characters (bidi marks and overrides, zero-width spaces and joiners, soft hyphen,
+    BOM, tags) and the other default-ignorable ones (variation selectors, Hangul fillers).
+    Browsers drop the same ones from a host name (UTS #46)."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in _IGNORABLE.sub("", text) if unicodedata.category(ch) != "Cf")
+
+
+def _visible(text: str) -> str:
+    """`text` without ignorable characters, controls, surrogates and line separators."""
+    if text.isascii():
+        return text.translate(_ASCII_CONTROLS)
+    return "".join(
+        ch for ch in _without_ignorable(text) if unicodedata.category(ch) not in _DROP_CATEGORIES
+    )
+
+
 def clean_value(raw: object) -> str | None:
-    """Drop control characters, trim whitespace, cap at 255 chars; empty -> None."""
+    """Drop invisible characters, NFKC-normalise (full-width and compatibility forms read
+    as their plain letters), trim whitespace, cap at 255 chars; empty -> None."""
     if not isinstance(raw, str):
         return None
-    kept = "".join(
-        ch for ch in raw[:MAX_INPUT_LEN] if unicodedata.category(ch) not in _DROP_CATEGORIES
-    )
+    kept = _visible(raw[:MAX_INPUT_LEN])
+    if not kept.isascii():
+        kept = unicodedata.normalize("NFKC", kept)
     text = kept.strip()[:MAX_VALUE_LEN].rstrip()
     return text or None
 
@@ -95,7 +127,7 @@ def _query_params(query: str) -> dict[str, str]:
     except ValueError:
         return params
     for key, value in pairs:
-        name = key.strip().lower()
+        name = (clean_value(key) or "").lower()
         if name not in params and (cleaned := clean_value(value)) is not None:
             params[name] = cleaned
     return params
@@ -104,7 +136,8 @@ def _query_params(query: str) -> dict[str, str]:
 def _host_of(parts: SplitResult) -> str | None:
     """Lower-case host without port, userinfo or trailing dots; None if not a host."""
     try:
-        host = (parts.hostname or "").rstrip(".")
+        name = _without_ignorable(parts.hostname or "")
+        host = unicodedata.normalize("NFKC", name).lower().rstrip(".")
     except ValueError:
         return None
     if not host or len(host) > 253:

@@ -167,3 +167,27 @@ CLICK_IDS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
 )
 
 UTM_KEYS: Final[tuple[str, ...]] = ("source", "medium", "campaign", "term", "content")
+
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt, Unicode 15.1):
+# characters that render as nothing (zero-width spaces and joiners, soft hyphen, bidi
+# marks and embeddings, variation selectors, Hangul fillers, tag characters).  Kept in a
+# utm value they make "c\u200bpc" look like "cpc" and never match it.
+IGNORABLE_RANGES: Final[tuple[tuple[int, int], ...]] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
