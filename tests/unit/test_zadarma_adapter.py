@@ -58,12 +58,12 @@ def test_each_event_is_signed_as_documented(name: str, order: tuple[str, ...]) -
     fields = fixture(name)
     expected = documented(SECRET, *(fields[f] for f in order))
     assert adapter.signature(SECRET, fields) == expected
-    adapter.verify(SECRET, expected, fields)
+    adapter.verify(SECRET, expected, fields, AT)
     with pytest.raises(Unauthorized, match="bad signature"):
-        adapter.verify("another-secret", expected, fields)
+        adapter.verify("another-secret", expected, fields, AT)
     changed = {**fields, order[0]: fields[order[0]] + "1"}
     with pytest.raises(Unauthorized, match="bad signature"):
-        adapter.verify(SECRET, expected, changed)
+        adapter.verify(SECRET, expected, changed, AT)
 
 
 @pytest.mark.parametrize(
@@ -80,12 +80,12 @@ def test_unprovable_notifications_are_refused(
     secret: str | None, given: str | None, reason: str
 ) -> None:
     with pytest.raises(Unauthorized, match=reason):
-        adapter.verify(secret, given, fixture("notify_start"))
+        adapter.verify(secret, given, fixture("notify_start"), AT)
 
 
 def test_events_without_a_documented_signature_are_let_through_to_be_ignored() -> None:
     fields = {"event": "NOTIFY_IVR", "pbx_call_id": "x"}
-    adapter.verify(SECRET, None, fields)
+    adapter.verify(SECRET, None, fields, AT)
     with pytest.raises(Ignored):
         adapter.parse(adapter.stored_body(fields, AT))
 

@@ -178,6 +178,9 @@ def apply_pending(engine: Engine, clock: Clock, older_than: float = 5.0, limit: 
 
 def _parse_all(kind: str, rows: list[dict[str, Any]]) -> list[CallEvent]:
     parser = telephony.parser(kind)
+    screen = telephony.screen(kind)
+    if screen is not None:
+        rows = screen(rows)  # e.g. Zadarma: an END counts only with its call's START
     events: list[CallEvent] = []
     for row in rows:
         if row["kind"] == visit_code.KIND:

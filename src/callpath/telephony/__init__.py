@@ -7,14 +7,16 @@ answers in its provider's terms.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from types import ModuleType
-from typing import cast
+from typing import Any, cast
 
 from callpath.domain.calls import CallEvent
 
 Parser = Callable[[bytes], tuple[CallEvent, str]]
+Screen = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]  # one call's stored events
 
 # Each kind is a package `callpath.telephony.<kind>` whose `adapter` module has
 # `parse(body) -> (CallEvent, dedup key)` (the stored raw body, read again when folding)
@@ -32,6 +34,19 @@ def _adapter(kind: str) -> ModuleType:
 
 def parser(kind: str) -> Parser:
     return cast(Parser, _adapter(kind).parse)
+
+
+@functools.cache
+def screen(kind: str) -> Screen | None:
+    """A provider's `screen(rows)` (module `callpath.telephony.<kind>.screen`): which
+    stored events of one call are folded, for a provider whose events must vouch for each
+    other (Zadarma: an END counts only with its call's START). None: all of them."""
+    _adapter(kind)
+    try:
+        module = importlib.import_module(f"callpath.telephony.{kind}.screen")
+    except ModuleNotFoundError:
+        return None
+    return cast(Screen, module.screen)
 
 
 def instructions(kind: str, url: str, secret: str) -> str:

@@ -2,21 +2,26 @@
 
 GET answers the `zd_echo` check the personal account makes when the URL is saved; POST
 takes the form-encoded notifications. Like every hook, the answer waits only for the
-signature check, the routing decision and storing the event (`services.pipeline`).
+signature and freshness checks, the routing decision and storing the event
+(`services.pipeline`). A new NOTIFY_END of an integration that holds the API key then
+wakes this process's statistics thread (`telephony.zadarma.confirm`), after the answer.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from callpath.services.calls import Integration
 from callpath.telephony.base import BadEvent
-from callpath.telephony.zadarma import adapter
+from callpath.telephony.zadarma import adapter, api
+from callpath.telephony.zadarma.confirm import Confirmer
 from callpath.web.bodies import read_limited
-from callpath.web.context import ctx
+from callpath.web.context import Context, ctx
 from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
 from callpath.web.hooks import run_hook
@@ -25,6 +30,7 @@ router = APIRouter(prefix="/hooks", tags=["telephony"])
 _MAX_BODY = 16_384
 _ECHO = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _EXTENSION = re.compile(r"[0-9]{1,8}")
+API_URL_ENV = "CALLPATH_ZADARMA_API_URL"  # Novofon: its own API address
 
 
 @router.get(
@@ -59,15 +65,38 @@ async def zadarma_notification(
         raise ClientError(400, str(exc)) from exc
     given = request.headers.get("signature")
 
-    def verify(integ: Integration, _now: float) -> None:
-        adapter.verify(integ.secret, given, fields)
+    keyed = False
+
+    def verify(integ: Integration, now: float) -> None:
+        nonlocal keyed
+        adapter.verify(integ.secret, given, fields, now)
+        keyed = adapter.credentials(integ.secret)[0] is not None
 
     body = adapter.stored_body(fields, c.pipeline.clock())
     reply = await run_hook(
         c, c.pipeline.receive, "zadarma", integration_id, body, verify, adapter.parse
     )
     apply_after(c, background, reply)
+    if keyed and reply.call_key and fields.get("event") == "NOTIFY_END":
+        background.add_task(_confirmer(request, c).wake)
     headers = {"Cache-Control": "no-store"}
     if isinstance(reply.body.get("call"), str):
         headers["X-Callpath-Call"] = reply.body["call"]
     return JSONResponse(adapter.reply(reply.body, extension), headers=headers)
+
+
+def _confirmer(request: Request, c: Context) -> Confirmer:
+    """This app's statistics thread (made on the first END that can be confirmed)."""
+    found: Confirmer | None = getattr(request.app.state, "zadarma_confirmer", None)
+    if found is None:
+        pipeline = c.pipeline
+
+        def fold(key: str) -> None:
+            if not pipeline.applier_alive and not pipeline.apply_soon(key):
+                pipeline.apply(key)
+
+        base_url = os.environ.get(API_URL_ENV, "").strip() or api.BASE_URL
+        pace = Path(pipeline.spool.directory) / "zadarma-statistics.pace"
+        found = Confirmer(c.engine, pipeline.clock, fold, base_url, pace)
+        request.app.state.zadarma_confirmer = found
+    return found

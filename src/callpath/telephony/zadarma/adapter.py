@@ -7,6 +7,12 @@ The webhook stores `stored_body(fields, received_at)`: the notification's fields
 JSON plus the moment it arrived, so `parse` rebuilds the event from the stored text alone.
 Events are dated by arrival: Zadarma's `call_start` is a wall-clock time without a UTC
 offset (the account's zone), and notifications are sent as the call progresses.
+
+What the signature leaves open is closed elsewhere: `freshness` refuses a notification
+whose call started too long ago, `screen` folds an ANSWER or END only with the call's own
+START, and `confirm` takes a call's outcome from Zadarma's call statistics when the
+integration also holds the API key (its secret stored as `KEY:SECRET`). Those statistics
+are stored as a `statistics` event of their own (`statistics_body`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from urllib.parse import parse_qsl
 from callpath.domain import phone
 from callpath.domain.calls import CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Ignored, Unauthorized
+from callpath.telephony.zadarma import freshness
 
 # The documented signature string of each notification: its fields, concatenated.
 SIGNED: dict[str, tuple[str, ...]] = {
@@ -41,6 +48,7 @@ DISPOSITIONS = {
     "cancel": "missed",
     "no answer": "missed",
     "failed": "failed",
+    "call failed": "failed",  # the statistics' spelling
     "no money": "failed",
     "unallocated number": "failed",
     "no limit": "failed",
@@ -48,6 +56,7 @@ DISPOSITIONS = {
     "line limit": "failed",
     "no money, no limit": "failed",
 }
+STATISTICS = "statistics"  # the stored kind of a call's line in Zadarma's statistics
 RECORDING_PREFIX = "zadarma:"  # + call_id_with_rec: fetched through the API, not a URL
 MAX_FIELDS, MAX_VALUE, MAX_SECONDS = 40, 200, 7 * 86_400
 
@@ -76,6 +85,15 @@ def read_form(raw: bytes) -> dict[str, str]:
     return fields
 
 
+def credentials(stored: str | None) -> tuple[str | None, str]:
+    """The API key (None: not given) and API secret in an integration's stored secret:
+    `SECRET` for notifications only, `KEY:SECRET` to also read the call statistics."""
+    key, sep, secret = (stored or "").partition(":")
+    if sep and key and secret:
+        return key, secret
+    return None, stored or ""
+
+
 def signature(secret: str, fields: dict[str, str]) -> str:
     """What Zadarma sends in `Signature` for these fields (their event's documented order)."""
     order = SIGNED.get(fields.get("event", ""), ())
@@ -84,19 +102,23 @@ def signature(secret: str, fields: dict[str, str]) -> str:
     return base64.b64encode(digest.hexdigest().encode("ascii")).decode("ascii")
 
 
-def verify(secret: str | None, given: str | None, fields: dict[str, str]) -> None:
-    """Raise `Unauthorized` unless `given` is the signature of `fields` under `secret`.
+def verify(stored: str | None, given: str | None, fields: dict[str, str], now: float) -> None:
+    """Raise `Unauthorized` unless `given` is the signature of `fields` under the API
+    secret in `stored` (the integration's secret) and the call started recently enough
+    (`freshness.check`, which may also raise `BadEvent`).
 
     An event kind callpath does not know has no documented signature; it is ignored
     (answered 200, never stored), so it is let through here for `parse` to say so."""
     if fields.get("event") not in SIGNED:
         return
+    secret = credentials(stored)[1]
     if not secret:
         raise Unauthorized("integration has no API secret; refusing unsigned notifications")
     if not given:
         raise Unauthorized("Signature header is required (set the API key and secret)")
     if not hmac.compare_digest(signature(secret, fields).encode(), given.strip().encode()):
         raise Unauthorized("bad signature (is the integration's secret your API secret key?)")
+    freshness.check(fields, now)
 
 
 def stored_body(fields: dict[str, str], received_at: float) -> bytes:
@@ -105,9 +127,24 @@ def stored_body(fields: dict[str, str], received_at: float) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def statistics_body(line: dict[str, Any], received_at: float) -> bytes:
+    """What `confirm` stores for a call: its line in Zadarma's PBX statistics
+    (`pbx_call_id`, `disposition`, `seconds`) or `{"pbx_call_id": …, "found": false}`."""
+    data = {STATISTICS: dict(sorted(line.items())), "received_at": received_at}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def statistics_key(pbx_call_id: str) -> str:
+    """One statistics event per call: confirming it again changes nothing."""
+    return hashlib.sha256(f"{STATISTICS}\x00{pbx_call_id}".encode()).hexdigest()
+
+
 def parse(body: bytes) -> tuple[CallEvent, str]:
     """The event of a stored body, and its dedup key (the fields' digest: a retry of a
     notification has the same key, whenever it came)."""
+    line = statistics_line(body)
+    if line is not None:
+        return _confirmed(line, _stored(body, STATISTICS)[1])
     fields, at = _stored(body)
     name = fields.get("event", "")
     if not name:
@@ -122,15 +159,49 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     return event, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _stored(body: bytes) -> tuple[dict[str, str], float]:
+def stored_fields(body: bytes) -> tuple[dict[str, str], float] | None:
+    """A stored notification's fields and arrival (None: not a readable notification)."""
+    try:
+        return _stored(body)
+    except BadEvent:
+        return None
+
+
+def statistics_line(body: bytes) -> dict[str, Any] | None:
+    """A stored statistics event's line (None: the body is something else)."""
+    try:
+        return _stored(body, STATISTICS)[0]
+    except BadEvent:
+        return None
+
+
+def _confirmed(line: dict[str, Any], at: float) -> tuple[CallEvent, str]:
+    call_id = line.get("pbx_call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise BadEvent("statistics: no pbx_call_id")
+    if line.get("found") is False:
+        raise BadEvent("statistics: the call is not in Zadarma's statistics")
+    seconds = line.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise BadEvent("statistics: seconds must be a number")
+    disposition = str(line.get("disposition", "")).strip().lower()
+    event = CallEvent(
+        "ended", call_id, at, duration=_seconds(str(seconds)), status=DISPOSITIONS.get(disposition)
+    )
+    return event, statistics_key(call_id)
+
+
+def _stored(body: bytes, part: str = "fields") -> tuple[dict[str, Any], float]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadEvent("stored body is not JSON") from exc
-    fields = data.get("fields") if isinstance(data, dict) else None
+    fields = data.get(part) if isinstance(data, dict) else None
     at = data.get("received_at") if isinstance(data, dict) else None
-    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
-        raise BadEvent("stored body has no fields")
+    if not isinstance(fields, dict) or (
+        part == "fields" and not all(isinstance(v, str) for v in fields.values())
+    ):
+        raise BadEvent(f"stored body has no {part}")
     if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
         raise BadEvent("stored body has no time")
     if not plausible_time(at):
@@ -226,10 +297,12 @@ def instructions(url: str, secret: str) -> str:
     """What `callpath integration add --kind zadarma` prints (Novofon: the same steps)."""
     return (
         f"  notification URL: {url}?extension=100\n"
-        f"  API secret:       {secret[:4]}… (the key notifications are signed with)\n"
+        f"  API secret:       {_shown(secret)}\n"
         "In the Zadarma (or Novofon) personal account:\n"
         "  1. Settings → Integrations and API → API keys: the secret above must be the\n"
-        "     API secret key shown there (generate keys if there are none).\n"
+        "     API secret key shown there (generate keys if there are none). Given as\n"
+        "     KEY:SECRET, callpath also confirms each call's outcome from the call\n"
+        "     statistics (the END notification's status and duration are not signed).\n"
         "  2. PBX → an extension (here 100) with call forwarding to an external number\n"
         "     enabled; callpath rewrites that number per call. Put its number in\n"
         "     `?extension=` above (leave it out to keep your own scenario; calls are\n"
@@ -239,3 +312,10 @@ def instructions(url: str, secret: str) -> str:
         "     and enable NOTIFY_START, NOTIFY_ANSWER, NOTIFY_END and NOTIFY_RECORD.\n"
         "See docs/telephony.md."
     )
+
+
+def _shown(stored: str) -> str:
+    key, secret = credentials(stored)
+    if key is None:
+        return f"{secret[:4]}… (signs notifications; no API key: outcomes not confirmed)"
+    return f"key {key[:4]}…, secret {secret[:4]}… (outcomes confirmed from the statistics)"
