@@ -320,7 +320,15 @@ def bare_server_main(port: int) -> None:
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
 
-    uvicorn.run(app, host=HOST, port=port, workers=1, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=HOST,
+        port=port,
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # as `callpath serve`
+    )
 
 
 # --------------------------------------------------------------------- orchestration

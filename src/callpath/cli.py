@@ -196,6 +196,10 @@ def serve(
             workers=workers,
             log_level="warning",
             access_log=False,
+            # The client address is ours to derive (enrich.client_ip, from
+            # CALLPATH_TRUSTED_PROXIES only): uvicorn's own handling would trust
+            # X-Forwarded-For from loopback even with no proxy configured.
+            proxy_headers=False,
         )
 
 
