@@ -16,7 +16,7 @@ from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans
 from callpath.web.app import create_app
-from tests.helpers import Seeded, add_login, api_headers, log_in, seed_site
+from tests.helpers import Seeded, add_login, api_headers, log_in, seed_site, wait_for
 from tests.integration.test_planner_cli import record
 
 
@@ -37,12 +37,14 @@ def _token(engine: Engine, site: Seeded) -> dict[str, str]:
 
 
 def _wait(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, object]:
-    deadline = time.monotonic() + 60
-    plan = client.get(url, headers=headers).json()
-    while plan["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        plan = client.get(url, headers=headers).json()
-    return plan
+    """The plan once it is no longer running (generously: a busy machine replays slowly)."""
+
+    def finished() -> dict[str, object] | None:
+        plan: dict[str, object] = client.get(url, headers=headers).json()
+        return None if plan["status"] == "running" else plan
+
+    found: dict[str, object] = wait_for(finished, seconds=600)
+    return found
 
 
 def test_the_pool_state_is_the_pages(client: TestClient, engine: Engine, site: Seeded) -> None:
@@ -181,9 +183,23 @@ def test_a_plan_declared_abandoned_that_finishes_keeps_its_result(
         ({"target": 1.5}, 422, "target"),
         ({"days": 0}, 422, "days"),
         ({"sizes": [4, "five"]}, 422, "sizes"),
-        ({"sizes": [200_000]}, 400, "sizes"),
+        ({"sizes": [200_000]}, 422, "sizes"),
         ({"visits_per_day": -1}, 422, "visits_per_day"),
         ({"target": "\u0000"}, 422, "target"),
+        # booleans and numbers in strings are not numbers
+        ({"target": True}, 422, "target"),
+        ({"days": True}, 422, "days"),
+        ({"visits_per_day": True}, 422, "visits_per_day"),
+        ({"sizes": [True, 2]}, 422, "sizes"),
+        ({"days": "7"}, 422, "days"),
+        ({"sizes": [2.5]}, 422, "sizes"),
+        # numbers outside sensible ranges: the tiny rate once overflowed the generator
+        ({"visits_per_day": 8e-269}, 422, "visits_per_day"),
+        ({"target": 8e-269}, 422, "target"),
+        ({"days": 8e-269}, 422, "days"),
+        ({"target": 0.9999999}, 422, "target"),
+        ({"visits_per_day": 1e308}, 422, "visits_per_day"),
+        ({"visits_per_day": 20_000, "days": 7}, 400, "visits per day times days"),
     ],
 )
 def test_bad_plan_parameters(
@@ -228,3 +244,65 @@ def test_roles_and_accounts(client: TestClient, engine: Engine, site: Seeded) ->
     r = client.post(f"/api/v1/sites/{theirs.site_id}/pool/plans", json={}, headers=mine)
     assert r.status_code == 404
     assert client.get(base).status_code == 401
+
+
+def test_non_finite_numbers_are_refused(client: TestClient, engine: Engine, site: Seeded) -> None:
+    """Python's JSON reader takes NaN and Infinity; they are not numbers of a plan."""
+    url, headers = f"/api/v1/sites/{site.site_id}/pool/plans", _token(engine, site)
+    for raw in ('{"days": NaN}', '{"target": Infinity}', '{"visits_per_day": -Infinity}'):
+        r = client.post(url, content=raw, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 422, (raw, r.text)
+        assert "finite" in r.text or "number" in r.text
+    with engine.connect() as conn:
+        assert conn.execute(select(pool_plans.c.id)).first() is None
+
+
+def test_the_server_computes_at_most_two_plans_at_once(
+    client: TestClient, engine: Engine, site: Seeded
+) -> None:
+    """Plans of other sites hold the process's slots: a third plan, of any site, is refused
+    with a reason and leaves no row; once a slot is free it starts."""
+    headers, url = _token(engine, site), f"/api/v1/sites/{site.site_id}/pool/plans"
+    held = 0
+    try:
+        while planning.SLOTS.take():  # as two plans computing for other sites do
+            held += 1
+        assert held == planning.MAX_RUNNING == 2
+        r = client.post(url, json={"sizes": [1]}, headers=headers)
+        assert r.status_code == 429, r.text
+        assert "2 pool plans are being computed on this server already" in r.json()["error"]
+        with engine.connect() as conn:
+            assert conn.execute(select(pool_plans.c.id)).first() is None
+        planning.SLOTS.give_back()
+        held -= 1
+        r = client.post(url, json={"sizes": [1]}, headers=headers)
+        assert r.status_code == 202, r.text
+        assert _wait(client, f"{url}/{r.json()['id']}", headers)["status"] == "done"
+        # the finished plan gave its slot back: one is free again
+        wait_for(lambda: planning.SLOTS.taken == held)
+    finally:
+        for _ in range(held):
+            planning.SLOTS.give_back()
+
+
+def test_a_plan_refused_for_its_site_or_failing_gives_its_slot_back(
+    engine: Engine, site: Seeded
+) -> None:
+    slots = planning.Slots(1)
+    with transaction(engine) as conn:
+        plan_repo.start(conn, site.account_id, site.site_id, {}, time.time())
+    assert planning.launch(engine, site.account_id, site.site_id, Params(), slots) is None
+    assert slots.taken == 0
+    other = seed_site(engine, pool_size=1)
+    gone = seed_site(engine, pool_size=0)
+    # a plan whose site is not the account's fails in its thread and frees its slot
+    plan_id = planning.launch(engine, other.account_id, gone.site_id, Params(), slots)
+    assert plan_id is not None
+    wait_for(lambda: slots.taken == 0, seconds=120)
+    with engine.connect() as conn:
+        row = conn.execute(select(pool_plans).where(pool_plans.c.id == plan_id)).one()
+    assert row.status == "failed" and "the site is gone" in row.error
+    with pytest.raises(planning.Busy):
+        slots.take()
+        planning.launch(engine, other.account_id, other.site_id, Params(), slots)
+    slots.give_back()

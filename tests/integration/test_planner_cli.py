@@ -117,9 +117,10 @@ def _bad_trace(tmp_path: Path) -> Path:
     ("args", "message"),
     [
         (["--site", "nope"], "no site nope"),
-        (["--target", "1.5"], "target must be between 0 and 1"),
-        (["--target", "0"], "target must be between 0 and 1"),
-        (["--days", "0"], "days must be more than 0"),
+        (["--target", "1.5"], "target must be a number from 0.5 to 0.999"),
+        (["--target", "0"], "target must be a number from 0.5 to 0.999"),
+        (["--days", "0"], "days must be a number from 1 to 366"),
+        (["--visits-per-day", "8e-269"], "visits per day must be a number from 1 to 50000"),
         (["--sizes", "2,x"], "sizes must be whole numbers"),
         (["--trace", "/nonexistent/t.jsonl"], "cannot read /nonexistent/t.jsonl"),
         (["--trace", "QUIET"], "too little data"),

@@ -9,7 +9,6 @@ result is plain JSON, stored in `pool_plans` and shown by the CLI and the admin 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,14 @@ MAX_SESSIONS = 50_000  # the most recent ones are replayed (a replay costs ~3 ms
 STATED_RATE = 100.0  # visits/day of generated traffic when nothing better is known
 GENERATED_SESSIONS = 4_000  # a generated trace this long has ~120 calls: a share per call ≤ 1%
 MAX_SIZES = 20
+MAX_SIZE = 100_000
+# Bounds of a plan's numbers: a target below one half is not a plan, and one above 0.999
+# cannot be told from 1 with the few hundred calls a plan scores; less than a day of
+# traffic has no daily shape. Generated traffic is at most MAX_SESSIONS visits, as recorded
+# traffic is: a plan's replays cost about 3 ms a visit for each pool size tried.
+TARGET_RANGE = (0.5, 0.999)
+DAYS_RANGE = (1.0, 366.0)
+RATE_RANGE = (1.0, float(MAX_SESSIONS))
 
 
 class PlanError(ValueError):
@@ -50,18 +57,32 @@ class Params:
     seed: int = SEED
 
     def __post_init__(self) -> None:
-        if not (0 < self.target < 1):
-            raise PlanError(f"target must be between 0 and 1 (exclusive), got {self.target:g}")
-        if not (0 < self.days <= 366) or not math.isfinite(self.days):
-            raise PlanError(f"days must be more than 0 and at most 366, got {self.days:g}")
-        if len(self.sizes) > MAX_SIZES or any(not 1 <= s <= 100_000 for s in self.sizes):
-            raise PlanError(f"sizes: at most {MAX_SIZES} pool sizes, each 1..100000")
+        _within("target", self.target, TARGET_RANGE)
+        _within("days", self.days, DAYS_RANGE)
+        if len(self.sizes) > MAX_SIZES or any(
+            type(s) is not int or not 1 <= s <= MAX_SIZE for s in self.sizes
+        ):
+            raise PlanError(f"sizes: at most {MAX_SIZES} pool sizes, each 1..{MAX_SIZE}")
         rate = self.visits_per_day
-        if rate is not None and not (0 < rate <= 1_000_000 and math.isfinite(rate)):
-            raise PlanError(f"visits per day must be more than 0, got {rate:g}")
+        if rate is not None:
+            _within("visits per day", rate, RATE_RANGE)
+            if rate * max(self.days, GENERATED_SESSIONS / rate) > MAX_SESSIONS:
+                raise PlanError(
+                    f"visits per day times days must be at most {MAX_SESSIONS} generated "
+                    f"visits, got {rate:g} a day for {self.days:g} days: state fewer days"
+                )
 
     def as_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "sizes": list(self.sizes)}
+
+
+def _within(name: str, value: object, bounds: tuple[float, float]) -> None:
+    """A real number (not a boolean) from `bounds[0]` to `bounds[1]`; PlanError if not."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlanError(f"{name} must be a number, got {repr(value)[:40]}")
+    if not low <= value <= high:
+        raise PlanError(f"{name} must be a number from {low:g} to {high:g}, got {value:g}")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

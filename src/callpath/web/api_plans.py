@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from callpath.planner import run
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
 from callpath.services import auth, planning
@@ -33,11 +34,19 @@ router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 PLANNERS = (*auth.PLANNERS, auth.TOKEN_ROLE)
 
 
+def _number(bounds: tuple[float, float]) -> Any:
+    """A JSON number within `bounds`: `true` is not 1, `"7"` is not 7, NaN and ±Infinity
+    are not numbers."""
+    return Field(strict=True, ge=bounds[0], le=bounds[1], allow_inf_nan=False)
+
+
 class PlanIn(Inbound):
-    target: float = Field(default=0.95, gt=0, lt=1)
-    days: float = Field(default=7.0, gt=0, le=366)
-    sizes: list[int] = Field(default_factory=list, max_length=20)
-    visits_per_day: float | None = Field(default=None, gt=0, le=1_000_000)
+    target: Annotated[float, _number(run.TARGET_RANGE)] = 0.95
+    days: Annotated[float, _number(run.DAYS_RANGE)] = 7.0
+    sizes: list[Annotated[int, Field(strict=True, ge=1, le=run.MAX_SIZE)]] = Field(
+        default_factory=list, max_length=run.MAX_SIZES
+    )
+    visits_per_day: Annotated[float, _number(run.RATE_RANGE)] | None = None
 
 
 def plan_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +107,8 @@ def list_plans(
 @router.post("/plans", summary="Start a pool plan (it runs in the background)")
 def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) -> JSONResponse:
     """202 with the running plan; poll `GET …/plans/{plan_id}` until `status` is `done`
-    or `failed`. 409 while another plan of the site runs."""
+    or `failed`. 409 while another plan of the site runs; 429 while the server computes
+    as many plans (of any sites) as it may at once."""
     if who.role not in PLANNERS:
         raise ClientError(403, "only owners, admins and analysts plan pools")
     try:
@@ -108,7 +118,10 @@ def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) ->
     engine = ctx(request).engine
     with transaction(engine, write=False) as conn:
         owned_site(conn, who.account_id, site_id)
-    plan_id = planning.launch(engine, who.account_id, site_id, params)
+    try:
+        plan_id = planning.launch(engine, who.account_id, site_id, params)
+    except planning.Busy as exc:
+        raise ClientError(429, str(exc)) from exc
     if plan_id is None:
         raise ClientError(409, "a plan is already running for this site")
     return JSONResponse(_read(request, who, site_id, plan_id), status_code=202)

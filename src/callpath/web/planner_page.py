@@ -48,7 +48,12 @@ async def start_plan(site_id: PathId, request: Request, who: PageUser) -> Respon
     engine = ctx(request).engine
     with transaction(engine, write=False) as conn:
         owned_site(conn, who.account_id, site_id)
-    planning.launch(engine, who.account_id, site_id, params)
+    try:
+        planning.launch(engine, who.account_id, site_id, params)
+    except planning.Busy as exc:
+        busy = _page(request, who, site_id, error=str(exc), form=form)
+        busy.status_code = 429
+        return busy
     return RedirectResponse(f"/app/sites/{site_id}/pool", status_code=303)
 
 
