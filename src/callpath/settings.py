@@ -35,7 +35,38 @@ class Settings:
     recordings_retention_days: int = 90  # 0: keep forever
     recordings_max_mb: int = 200
     recordings_allow_private: bool = False  # fetch from private/loopback addresses
+    clients: ClientLimits = field(default_factory=lambda: ClientLimits())
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- Per-client limits of the tracker (services/client_limits.py) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """One client (an address, IPv6 by /64) may hold `max(pool_min, pool_share % of the
+    site's pool)` numbers at once and start `starts_per_minute` sessions that seek a pool
+    number (after a burst of `starts_burst`), per site and web process. `key_secret` keys
+    the stored hash of a client's address (else a secret file in the spool folder)."""
+
+    pool_share: int = 25  # percent
+    pool_min: int = 2
+    starts_per_minute: int = 30  # 0: no rate limit
+    starts_burst: int = 60
+    key_secret: str | None = None
+
+
+def _client_limits(env: Mapping[str, str]) -> ClientLimits:
+    return ClientLimits(
+        pool_share=_int(env, "CALLPATH_CLIENT_POOL_SHARE", 25, 1, 100),
+        pool_min=_int(env, "CALLPATH_CLIENT_POOL_MIN", 2, 1, 100_000),
+        starts_per_minute=_int(env, "CALLPATH_CLIENT_STARTS_PER_MINUTE", 30, 0, 1_000_000),
+        starts_burst=_int(env, "CALLPATH_CLIENT_STARTS_BURST", 60, 1, 1_000_000),
+        key_secret=env.get("CALLPATH_CLIENT_KEY_SECRET", "").strip() or None,
+    )
+
+
+# -----------------------------------------------------------------------------------------
 
 
 def _networks(raw: str, name: str = "CALLPATH_TRUSTED_PROXIES") -> tuple[Network, ...]:
@@ -100,6 +131,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "CALLPATH_RECORDINGS_RETENTION_DAYS", 90, 0, 36_500),
         recordings_max_mb=_int(env, "CALLPATH_RECORDINGS_MAX_MB", 200, 1, 4096),
         recordings_allow_private=_bool(env, "CALLPATH_RECORDINGS_ALLOW_PRIVATE"),
+        clients=_client_limits(env),
     )
 
 

@@ -28,14 +28,19 @@ async def _fire(url: str, key: str) -> list[dict[str, object]]:
     limits = httpx.Limits(max_connections=len(visitors))
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
 
-        async def start(visitor: str | None) -> dict[str, object]:
+        async def start(i: int, visitor: str | None) -> dict[str, object]:
             body = {"site": key, "visitor": visitor, "url": "https://shop.example/"}
-            r = await client.post("/t/v1/session", content=json.dumps(body))
+            # Each visitor from an address of its own (one client may hold only a share
+            # of the pool), the tabs of a shared visitor from one.
+            lone = visitor is None
+            address = f"198.18.{i // 200}.{i % 200 + 1}" if lone else f"198.19.0.{i // 5}"
+            headers = {"X-Forwarded-For": address}
+            r = await client.post("/t/v1/session", content=json.dumps(body), headers=headers)
             assert r.status_code == 200, r.text
             data: dict[str, object] = r.json()
             return data
 
-        return list(await asyncio.gather(*(start(v) for v in visitors)))
+        return list(await asyncio.gather(*(start(i, v) for i, v in enumerate(visitors))))
 
 
 def _overlaps(engine: Engine) -> list[tuple[int, str, str]]:
@@ -63,7 +68,10 @@ def test_concurrent_starts_never_share_a_number(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
     site = seed_site(engine, pool_size=POOL)
-    with ServerProcess(database_url, free_port(), tmp_path / "log", workers=2) as server:
+    behind_proxy = {"CALLPATH_TRUSTED_PROXIES": "127.0.0.1/32"}
+    with ServerProcess(
+        database_url, free_port(), tmp_path / "log", workers=2, env=behind_proxy
+    ) as server:
         replies = asyncio.run(_fire(server.url, site.key))
 
     assert _overlaps(engine) == []

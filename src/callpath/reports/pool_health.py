@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from callpath.domain.pool import PoolSettings
 from callpath.planner.erlang import Estimate, Visit, estimate, window_begin
@@ -118,6 +118,29 @@ def latest_exhaustions(
     return [dict(r._mapping) for r in rows]
 
 
+REFUSALS = ("client_limit", "rate_limited")  # session_events kinds, one a visit
+REFUSAL_WINDOW = 86_400.0
+
+
+def refusals(conn: Connection, account_id: int, site_id: int, now: float) -> dict[str, int]:
+    """Session starts given the default number in the last 24 h because their client held
+    its share of the pool (`client_limit`) or started too fast (`rate_limited`)."""
+    e = session_events.c
+    rows = conn.execute(
+        select(e.kind, func.count())
+        .where(
+            e.site_id == site_id,
+            e.kind.in_(REFUSALS),
+            e.at > now - REFUSAL_WINDOW,
+            e.account_id == account_id,
+        )
+        .group_by(e.kind)
+    )
+    counts = dict.fromkeys(REFUSALS, 0)
+    counts.update({str(kind): int(n) for kind, n in rows})
+    return counts
+
+
 def recorded_visits(conn: Connection, account_id: int, site_id: int, since: float) -> list[Visit]:
     """Human sessions since `since` that take pool numbers, for the Erlang estimate."""
     s = sessions.c
@@ -143,6 +166,11 @@ class Snapshot:
     visits: int
     estimate: Estimate | None
     plan: Row | None  # the latest plan, as readers see it (`plan_repo.present`)
+    refused: dict[str, int]  # REFUSALS in the last 24 h, by kind
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
 
     @property
     def total(self) -> Utilisation:
@@ -169,4 +197,5 @@ def snapshot(conn: Connection, site: Row, now: float) -> Snapshot:
         visits=len(visits),
         estimate=estimate(visits, begin, now, zone, config.pool, target),
         plan=plan,
+        refused=refusals(conn, account_id, site_id, now),
     )

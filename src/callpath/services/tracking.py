@@ -18,6 +18,7 @@ from callpath.domain import phone, pool_groups, visit_code
 from callpath.domain.channel import Landing, parse_landing
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, visit_codes
+from callpath.services.client_limits import Client
 from callpath.storage import pool_repo, session_repo
 from callpath.storage.db import batched, transaction
 
@@ -37,6 +38,9 @@ class Visit:
     user_agent: str | None = None
     ip: str | None = None
     client_ids: dict[str, str] = field(default_factory=dict)
+    # The per-client limits (the web endpoints; the trace replay models no abuse): None
+    # lets any client hold any share of the pool and start sessions at any pace.
+    client: Client | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,7 @@ class Assignment:
     session: str
     visitor: str
     number: str | None
-    reason: str  # pool | default | excluded | exhausted | bot | none
+    reason: str  # pool | default | excluded | exhausted | bot | client_limit | rate_limited | none
     hold_seconds: int
     visit_code: str | None = None  # shown next to the default number when exhausted
 
@@ -79,6 +83,8 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
             return _fallback(conn, site, session_id, visitor, "bot", now)
         ch = landing.channel
         excluded = not site.substitutes(ch.source, ch.medium)
+        if not excluded and site.pool_size and not _may_start(site, visit.client):
+            return _refused(conn, site, session_id, visitor, "rate_limited", None, now)
         return _assign(
             conn,
             site,
@@ -88,7 +94,37 @@ def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) 
             excluded=excluded,
             new_visitor=visit.visitor is None,
             order=_order(site, ch.source, ch.medium, country),
+            client=visit.client,
         )
+
+
+def _may_start(site: SiteConfig, client: Client | None) -> bool:
+    """The client's pace of starts that seek a pool number (in memory, no I/O)."""
+    return client is None or client.may_start(site.id)
+
+
+def _refused(
+    conn: Connection,
+    site: SiteConfig,
+    session_id: str,
+    visitor: str,
+    reason: str,
+    previous: str | None,
+    now: float,
+) -> Assignment:
+    """The default number for a client past its limits, with one event a visit (what the
+    pool page counts)."""
+    with batched(conn):
+        if previous != reason:
+            session_repo.add_event(
+                conn,
+                account_id=site.account_id,
+                site_id=site.id,
+                session_id=session_id,
+                kind=reason,
+                now=now,
+            )
+        return _fallback(conn, site, session_id, visitor, reason, now)
 
 
 def _order(
@@ -135,7 +171,7 @@ def _continue_session(
         session_repo.add_pageview(
             conn, account_id=site.account_id, session_id=row["id"], url=visit.url, now=now
         )
-    return _keep(conn, site, row, now)
+    return _keep(conn, site, row, now, visit.client)
 
 
 def _insert_session(
@@ -196,13 +232,15 @@ def _assign(
     new_visitor: bool = False,
     code: str | None = None,
     order: pool_groups.Order,
+    client: Client | None = None,
 ) -> Assignment:
     """Find the session a pool number.
 
     `previous` is the session's last number_reason, if it had one; a `new_visitor` (just
     created) has no number of its own to get back, which spares a lookup. `code`: the
     visit code the session still owns, shown again if the pool is still exhausted.
-    `order`: the sub-pools it may take from (`_order`).
+    `order`: the sub-pools it may take from (`_order`). `client`: who asks, held to its
+    share of the pool.
     """
     if excluded:
         return _fallback(conn, site, session_id, visitor, "excluded", now)
@@ -215,8 +253,11 @@ def _assign(
         pool=site.pool,
         returning=not new_visitor,
         order=order,
+        client=pool_repo.Client(client.key, client.cap(site.pool_size)) if client else None,
     )
-    if held is None:
+    if held == pool_repo.CLIENT_LIMIT:
+        return _refused(conn, site, session_id, visitor, "client_limit", previous, now)
+    if not isinstance(held, pool_repo.Held):
         reason = "exhausted" if site.pool_size else "default"
         if site.pool_size and previous != "exhausted":  # one event per visit, not per ping
             session_repo.add_event(
@@ -253,8 +294,16 @@ def _fallback(
     return Assignment(session_id, visitor, site.default_number, reason, hold, code)
 
 
-def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float) -> Assignment:
-    """Extend the session's hold, or find it a number again if the hold was lost."""
+def _keep(
+    conn: Connection,
+    site: SiteConfig,
+    row: dict[str, object],
+    now: float,
+    client: Client | None = None,
+) -> Assignment:
+    """Extend the session's hold, or find it a number again if the hold was lost (within
+    the client's share of the pool; a rate-limited start keeps the default number for
+    the visit)."""
     session_id, visitor = str(row["id"]), str(row["visitor_id"])
     number_id = row["number_id"]
     if isinstance(number_id, int) and pool_repo.extend(
@@ -263,7 +312,7 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
         session_repo.touch_session(conn, session_id, now)
         return Assignment(session_id, visitor, str(row["e164"]), "pool", site.pool.hold_after_leave)
     previous = str(row["number_reason"])
-    if previous in ("excluded", "bot"):  # nothing changed that would earn a pool number
+    if previous in ("excluded", "bot", "rate_limited"):  # nothing that would earn a number
         return _fallback(conn, site, session_id, visitor, previous, now)
     return _assign(
         conn,
@@ -275,6 +324,7 @@ def _keep(conn: Connection, site: SiteConfig, row: dict[str, object], now: float
         previous=previous,
         code=_owned_code(row, now),
         order=_order(site, _text(row["source"]), _text(row["medium"]), _text(row["country"])),
+        client=client,
     )
 
 
@@ -310,6 +360,18 @@ class _Live:
                 pool=self.site.pool,
             )
 
+    def release(self) -> None:
+        """End the hold now (if the session still holds its number)."""
+        if isinstance(self.row["number_id"], int):
+            pool_repo.extend(
+                self.conn,
+                number_id=self.row["number_id"],
+                session_id=self.row["id"],
+                now=self.now,
+                pool=self.site.pool,
+                until=self.now,
+            )
+
 
 @contextmanager
 def _live(
@@ -322,18 +384,35 @@ def _live(
         yield _Live(conn, row, site, now) if row and site else None
 
 
-def ping(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> Assignment | None:
+def ping(
+    engine: Engine,
+    site_for: SiteLookup,
+    session_id: str,
+    clock: Clock,
+    client: Client | None = None,
+) -> Assignment | None:
     """The page is still open and visible. None when the session is unknown."""
     with _live(engine, site_for, session_id, clock) as live:
-        return _keep(live.conn, live.site, live.row, live.now) if live else None
+        return _keep(live.conn, live.site, live.row, live.now, client) if live else None
 
 
-def leave(engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock) -> bool:
-    """The page was closed: the hold runs out `hold_after_leave` from now."""
+def leave(
+    engine: Engine, site_for: SiteLookup, session_id: str, clock: Clock, human: bool = True
+) -> bool:
+    """The page was closed: the hold runs out `hold_after_leave` from now.
+
+    A page where the snippet saw no sign of a person in this tab (no input, scroll, tap,
+    mouse move, return to the tab: `human` False) lets its number go at once: crawlers
+    that run scripts leave pages that way. The number still rests a cooldown before a
+    stranger gets it, and the matcher still scores this visit for a call that follows.
+    """
     with _live(engine, site_for, session_id, clock) as live:
         if live is None:
             return False
-        live.renew_hold()
+        if human:
+            live.renew_hold()
+        else:
+            live.release()
         session_repo.mark_left(live.conn, session_id, live.now)
         return True
 

@@ -32,7 +32,29 @@ _TAKEABLE = or_(
     n.held_until <= bindparam("b_free_before"),
 )
 _POOL = (n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active)
-_COLUMNS = (n.id, n.e164, n.held_session_id, n.held_since, n.pool_group)
+# How many of the site's numbers the client holds now, on ix_numbers_client (index only).
+# It rides along every pick, so the per-client cap costs no statement of its own; it is
+# uncorrelated, so both databases count once per statement.
+_mine = tracking_numbers.alias("mine")
+_CLIENT_HELD = (
+    select(func.count())
+    .where(
+        _mine.c.site_id == bindparam("b_site_id"),
+        _mine.c.held_client == bindparam("b_client"),
+        _mine.c.held_until > bindparam("b_now"),
+    )
+    .scalar_subquery()
+)
+_COLUMNS = (
+    n.id,
+    n.e164,
+    n.held_session_id,
+    n.held_since,
+    n.pool_group,
+    n.held_client,
+    n.held_until,
+    _CLIENT_HELD,
+)
 # A visitor holds few numbers (one per live session); the service keeps the first one its
 # session may use (`Order.allows`).
 _OWN_ROWS = 8
@@ -84,6 +106,7 @@ _CLAIM = Prepared(
     .values(
         held_session_id=bindparam("b_session_id"),
         held_visitor_id=bindparam("b_visitor"),
+        held_client=bindparam("b_client"),
         held_since=bindparam("b_since"),
         held_until=bindparam("b_until"),
     )
@@ -128,6 +151,17 @@ class Held:
     previous: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who asks (`client_limits.client_key`) and how many numbers it may hold at once."""
+
+    key: str
+    cap: int
+
+
+CLIENT_LIMIT = "client_limit"
+
+
 def claim(
     conn: Connection,
     *,
@@ -138,16 +172,28 @@ def claim(
     pool: PoolSettings,
     returning: bool = True,
     order: Order,
-) -> Held | None:
-    """Take a pool number for `session_id`, or None when the pool has nothing free.
+    client: Client | None = None,
+) -> Held | str | None:
+    """Take a pool number for `session_id`; None when the pool has nothing free, or
+    CLIENT_LIMIT when `client` holds its cap of numbers already.
 
     `order`: the sub-pools the session may take from, in turn (`domain/pool_groups.py`);
     the random selection (the naive reference) ignores groups. The caller must `record`
-    the hold in the same transaction.
+    the hold in the same transaction. The cap is counted in the pick's own statement:
+    exact on SQLite (one writer); on PostgreSQL, starts of one client running at the
+    same instant each count the holds committed before them, so a burst may pass the
+    cap by its concurrency minus one, for as long as those holds last (it cannot build
+    up: every later start counts them).
     """
     picks = _PICKS[conn.dialect.name]
     returning = returning and pool.sticky
-    params = {"b_site_id": site_id, "b_visitor": visitor, "b_free_before": now - pool.cooldown}
+    params = {
+        "b_site_id": site_id,
+        "b_visitor": visitor,
+        "b_free_before": now - pool.cooldown,
+        "b_client": client.key if client else None,
+        "b_now": now,
+    }
     for _attempt in range(3):
         # The visitor's own number first (still held, or back after it lapsed) if its
         # group suits this session, else the free number idle longest, group by group.
@@ -155,7 +201,9 @@ def claim(
         row = row or _free(conn, picks, params, order, pool.selection)
         if row is None:
             return None
-        number_id, e164, previous, previous_since, _group = row
+        number_id, e164, previous, previous_since, _group, holder, until, held = row
+        if client and held >= client.cap and not (holder == client.key and until > now):
+            return CLIENT_LIMIT  # a number it holds already does not add to its count
         # A hold handed between two sessions of one visitor starts no earlier than the
         # previous one did, whatever clocks the two app servers read: history stays ordered.
         since = max(now, previous_since or 0.0)
@@ -220,17 +268,24 @@ def record(conn: Connection, held: Held, *, account_id: int, site_id: int) -> No
 
 
 def extend(
-    conn: Connection, *, number_id: int, session_id: str, now: float, pool: PoolSettings
+    conn: Connection,
+    *,
+    number_id: int,
+    session_id: str,
+    now: float,
+    pool: PoolSettings,
+    until: float | None = None,
 ) -> bool:
     """Push the hold forward if `session_id` still holds the number; False if it lost it.
 
-    `leave` uses this too: after the last sign of life the hold runs `hold_after_leave`.
+    `leave` uses this too: after the last sign of life the hold runs `hold_after_leave`
+    (or ends at `until`: a page that showed no sign of a person).
     """
     params = {
         "b_number_id": number_id,
         "b_session_id": session_id,
         "b_now": now,
-        "b_until": pool.hold_until(now),
+        "b_until": pool.hold_until(now) if until is None else until,
     }
     if _EXTEND_NUMBER.run(conn, params).rowcount != 1:
         return False

@@ -171,9 +171,13 @@
   }
   /* Presence: a visible page pings, but not for ever. After C.i seconds without a sign of
      a person (page load, input, scroll, tap, coming back to the tab) the hold is left to
-     run out, so a tab forgotten on a screen does not keep a number for days. */
-  var act = Date.now();
-  function seen() { act = Date.now(); }
+     run out, so a tab forgotten on a screen does not keep a number for days. A page that
+     saw no person at all in its tab (hu) says so when it leaves: its number goes at once. */
+  var act = Date.now(), HK = KEY + "_h", hu = false;
+  function alive() {
+    act = Date.now();
+    if (!hu) { hu = true; put(HK, 1, "sessionStorage"); }
+  }
   function ping() {
     if (sid && d.visibilityState === "visible" && Date.now() - act < C.i * 1000) {
       post("ping", { session: sid, visible: true }, function (r) {
@@ -185,13 +189,18 @@
   function init() {
     var saved = get(KEY);
     if (saved && saved.a && saved.a.until > Date.now()) show(saved.a);
+    hu = !!get(HK, "sessionStorage");
     start();
     setInterval(safe(ping), C.p * 1000);
-    d.addEventListener("visibilitychange", safe(function () { seen(); ping(); }));
-    ["pointerdown", "keydown", "scroll", "touchstart"].forEach(function (k) {
-      w.addEventListener(k, seen, { passive: true, capture: true });
+    d.addEventListener("visibilitychange", safe(function () {
+      if (d.visibilityState === "visible") { alive(); ping(); }
+    }));
+    ["pointerdown", "keydown", "scroll", "touchstart", "mousemove"].forEach(function (k) {
+      w.addEventListener(k, safe(alive), { passive: true, capture: true });
     });
-    w.addEventListener("pagehide", safe(function () { if (sid) beacon("leave", { session: sid }); }));
+    w.addEventListener("pagehide", safe(function () {
+      if (sid) beacon("leave", { session: sid, h: hu });
+    }));
     d.addEventListener("click", safe(function (e) {
       var a = e.target && e.target.closest && e.target.closest("a[href^='tel:' i]");
       if (a && sid) beacon("event", { session: sid, kind: "tel_click" });

@@ -75,6 +75,7 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
         "utilisation": dataclasses.asdict(pool.total),
         "by_group": [{"group": g, **dataclasses.asdict(u)} for g, u in pool.groups],
         "exhausted_by_day": [{"date": day.isoformat(), "visits": n} for day, n in pool.days],
+        "refused_last_24h": pool.refused,
         "recorded_visits": pool.visits,
         "erlang": pool.estimate.as_json() if pool.estimate else None,
         "latest_plan": plan_view(pool.plan) if pool.plan else None,

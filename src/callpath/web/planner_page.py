@@ -96,6 +96,8 @@ def _page(
         days=pool.days,
         peak=max((n for _, n in pool.days), default=0),
         latest=pool.latest,
+        refused=pool.refused,
+        refused_total=pool.refused_total,
         zone=pool.zone,
         erlang=text.erlang_line(estimate.as_json()) if estimate else None,
         visits=pool.visits,

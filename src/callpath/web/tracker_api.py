@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, ValidationError
 
 from callpath.domain.site import SiteConfig
-from callpath.services import enrich, tracking
+from callpath.services import client_limits, enrich, tracking
 from callpath.web import tracker_js
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
@@ -62,6 +62,7 @@ class PingBody(_Body):
 
 class LeaveBody(_Body):
     session: str = Field(max_length=64)
+    h: bool = True  # false: no sign of a person on the page (snippets before it: absent)
 
 
 class EventBody(_Body):
@@ -114,6 +115,30 @@ def _site(c: Context, key: str) -> SiteConfig:
     return site
 
 
+def _client_ip(c: Context, request: Request) -> str | None:
+    """The visitor's address: X-Forwarded-For counts only from CALLPATH_TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else None
+    return enrich.client_ip(
+        peer, request.headers.get("x-forwarded-for"), c.settings.trusted_proxies
+    )
+
+
+def _client(
+    c: Context, request: Request, ip: str | None, visitor: str
+) -> client_limits.Client | None:
+    """The request's client and this process's limiter of session starts (None: neither
+    an address nor a visitor id to tell it by)."""
+    if not ip and not visitor:
+        return None
+    limits = c.settings.clients
+    starts: client_limits.StartLimiter | None = getattr(request.app.state, "starts", None)
+    if starts is None:
+        starts = client_limits.StartLimiter(limits.starts_per_minute, limits.starts_burst)
+        request.app.state.starts = starts
+    key_secret = client_limits.secret(limits.key_secret, c.settings.spool_dir)
+    return client_limits.Client(client_limits.client_key(key_secret, ip, visitor), limits, starts)
+
+
 def _session_id(raw: str) -> str:
     if not _ID.match(raw):
         raise ClientError(400, "session: not a session id")
@@ -150,18 +175,17 @@ async def start_session(request: Request) -> JSONResponse:
         raise ClientError(403, "origin not allowed for this site")
     if not body.url.lower().startswith(("http://", "https://")):
         raise ClientError(400, "url: must be an http(s) URL")
+    visitor = body.visitor if body.visitor and _ID.match(body.visitor) else None
+    ip = _client_ip(c, request)
     visit = tracking.Visit(
         url=body.url,
         referrer=body.referrer or None,
-        visitor=body.visitor if body.visitor and _ID.match(body.visitor) else None,
+        visitor=visitor,
         session=body.session if body.session and _ID.match(body.session) else None,
         user_agent=(request.headers.get("user-agent") or "")[:1000] or None,
-        ip=enrich.client_ip(
-            request.client.host if request.client else None,
-            request.headers.get("x-forwarded-for"),
-            c.settings.trusted_proxies,
-        ),
+        ip=ip,
         client_ids=enrich.client_ids(body.ga, body.ym),
+        client=_client(c, request, ip, visitor or ""),
     )
     result = await _db(c, tracking.start_session, c.engine, site, visit, time.time)
     return _reply(_assignment(result))
@@ -171,9 +195,9 @@ async def start_session(request: Request) -> JSONResponse:
 async def ping(request: Request) -> JSONResponse:
     body = await _read(request, PingBody)
     c = ctx(request)
-    result = await _db(
-        c, tracking.ping, c.engine, c.sites.by_id, _session_id(body.session), time.time
-    )
+    session_id = _session_id(body.session)
+    client = _client(c, request, _client_ip(c, request), "")
+    result = await _db(c, tracking.ping, c.engine, c.sites.by_id, session_id, time.time, client)
     if result is None:
         raise ClientError(404, "unknown session")
     return _reply(_assignment(result))
@@ -183,7 +207,9 @@ async def ping(request: Request) -> JSONResponse:
 async def leave(request: Request) -> JSONResponse:
     body = await _read(request, LeaveBody)
     c = ctx(request)
-    ok = await _db(c, tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time)
+    ok = await _db(
+        c, tracking.leave, c.engine, c.sites.by_id, _session_id(body.session), time.time, body.h
+    )
     if not ok:
         raise ClientError(404, "unknown session")
     return _reply({"ok": True})
