@@ -29,20 +29,33 @@ class Principal:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A user as a login attempt finds them: who, and the hash to check."""
+
+    who: Principal
+    password_hash: str
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def check_password(conn: Connection, email: str, password: str) -> Principal | None:
+def find_login(conn: Connection, email: str) -> Login | None:
     row = conn.execute(select(users).where(users.c.email == email.strip().lower())).first()
-    stored = row.password_hash if row else _DUMMY_HASH
-    try:
-        hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return None
     if row is None:
         return None
-    return Principal(row.id, row.account_id, row.email, row.role)
+    return Login(Principal(row.id, row.account_id, row.email, row.role), row.password_hash)
+
+
+def check_password(login: Login | None, password: str) -> Principal | None:
+    """Argon2: a quarter of a second of CPU, so callers run it in `hashing.POOL`, never on
+    the event loop. An unknown e-mail (`login` None) costs the same as a known one."""
+    try:
+        hasher.verify(login.password_hash if login else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return login.who if login else None
 
 
 def open_session(conn: Connection, who: Principal, now: float) -> str:

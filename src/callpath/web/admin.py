@@ -9,13 +9,17 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from callpath.reports import live
 from callpath.services import auth, setup
 from callpath.services.auth import MANAGERS, Principal
+from callpath.services.login_limits import Refusal
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.telephony import PROVIDER_SECRET
+from callpath.web import login_check
 from callpath.web.auth import COOKIE, PageUser, current
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
@@ -37,12 +41,13 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_model=None)
 async def login(request: Request) -> Response:
+    """The password is checked off the event loop, and only within the failed-login
+    limits (429 past them): a flood of guesses never delays calls or the tracker."""
     form = await read_form(request)
     email, password = form.get("email", "")[:254], form.get("password", "")[:1024]
-    c = ctx(request)
-    with transaction(c.engine) as conn:
-        who = auth.check_password(conn, email, password)
-        token = auth.open_session(conn, who, time.time()) if who else None
+    token = await login_check.log_in(request, email, password)
+    if isinstance(token, Refusal):
+        return login_check.refused(request, token, email)
     if token is None:
         return render(
             request,
@@ -59,20 +64,25 @@ async def login(request: Request) -> Response:
         max_age=auth.LOGIN_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=c.settings.cookie_secure,
+        secure=ctx(request).settings.cookie_secure,
     )
     return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+async def logout(request: Request) -> RedirectResponse:
+    await read_form(request)  # the same-origin check: no logging out from another site
     token = request.cookies.get(COOKIE)
     if token:
-        with transaction(ctx(request).engine) as conn:
-            auth.close_session(conn, token)
+        await run_in_threadpool(_close, ctx(request).engine, token)
     response = RedirectResponse("/app/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
+
+
+def _close(engine: Engine, token: str) -> None:
+    with transaction(engine) as conn:
+        auth.close_session(conn, token)
 
 
 @router.get("", response_model=None)
