@@ -179,8 +179,13 @@ def call_simulate(
 def token_add(
     user: Annotated[str, typer.Option(help="E-mail of the user the token acts for.")],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "API token",
+    role: Annotated[
+        str | None,
+        typer.Option(help="operator | analyst | admin | owner, at most the user's (default)."),
+    ] = None,
 ) -> None:
-    """Create an API token for the user's account and print it (shown only now)."""
+    """Create an API token for the user's account and print it (shown only now). It acts
+    with the user's role, or the narrower `--role`, and never more than the user has."""
     from callpath.cli import _engine, _fail
 
     with transaction(_engine()) as conn:
@@ -191,5 +196,8 @@ def token_add(
         ).first()
         if row is None:
             raise _fail(f"no user {user}")
-        token = auth.create_token(conn, auth.Principal(*row), name, time.time())
+        try:
+            token = auth.create_token(conn, auth.Principal(*row), name, time.time(), role)
+        except setup.SetupError as exc:
+            raise _fail(str(exc)) from exc
     typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
-from callpath.services.setup import hasher
+from callpath.services.setup import SetupError, hasher
 from callpath.storage.tables import api_tokens, login_sessions, users
 
 LOGIN_SECONDS = 14 * 86_400
-# Who may do what. An API token (role TOKEN_ROLE) is made by a manager and acts for the account.
+# Who may do what. An API token acts with a role too: its user's, or a narrower one.
+ROLE_ORDER = ("operator", "analyst", "admin", "owner")  # narrowest first
 MANAGERS = ("owner", "admin")  # change sites, numbers, integrations and tokens
 PLANNERS = (*MANAGERS, "analyst")  # start pool plans
-TOKEN_ROLE = "token"  # noqa: S105 (a role name, not a secret)
 # Verified against when the e-mail is unknown, so both paths cost the same time.
 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
 
@@ -39,6 +39,12 @@ class Login:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def narrowest(*roles: str | None) -> str:
+    """The narrowest of `roles`; a missing or unknown one counts as the narrowest of all."""
+    ranks = [ROLE_ORDER.index(r) if r in ROLE_ORDER else 0 for r in roles]
+    return ROLE_ORDER[min(ranks, default=0)]
 
 
 def find_login(conn: Connection, email: str) -> Login | None:
@@ -89,8 +95,15 @@ TOKEN_PREFIX = "cp_"  # noqa: S105 (a marker, not a secret)
 TOKEN_TOUCH_SECONDS = 300  # "last used" is kept to this precision, sparing a write per call
 
 
-def create_token(conn: Connection, who: Principal, name: str, now: float) -> str:
-    """A bearer token for the API of `who`'s account; only its hash is kept."""
+def create_token(
+    conn: Connection, who: Principal, name: str, now: float, role: str | None = None
+) -> str:
+    """A bearer token for the API of `who`'s account, acting with `role` (default: `who`'s
+    own; never a wider one); only its hash is kept."""
+    role = role or who.role
+    if role not in ROLE_ORDER or narrowest(role, who.role) != role:
+        allowed = ", ".join(ROLE_ORDER[: ROLE_ORDER.index(narrowest(who.role)) + 1])
+        raise SetupError(f"role: a token of {who.email} may have one of: {allowed}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         insert(api_tokens).values(
@@ -100,6 +113,7 @@ def create_token(conn: Connection, who: Principal, name: str, now: float) -> str
             prefix=token[:10],
             token_hash=_digest(token),
             created_at=now,
+            role=role,
         )
     )
     return token
@@ -113,15 +127,19 @@ class TokenUse:
 
 
 def resolve_token(conn: Connection, token: str, now: float) -> TokenUse | None:
-    t = api_tokens.c
+    """The token's role is the narrower of its own and its user's role now, so narrowing a
+    user narrows their tokens. A token from before roles (role NULL) has its user's role;
+    one without a user, the narrowest."""
+    t, u = api_tokens.c, users.c
     row = conn.execute(
-        select(t.id, t.account_id, t.user_id, t.name, t.last_used_at).where(
-            t.token_hash == _digest(token), t.revoked_at.is_(None)
-        )
+        select(t.id, t.account_id, t.user_id, t.name, t.last_used_at, t.role, u.role.label("ur"))
+        .select_from(api_tokens.outerjoin(users, u.id == t.user_id))
+        .where(t.token_hash == _digest(token), t.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", TOKEN_ROLE)
+    role = narrowest(row.role or row.ur, row.ur)
+    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", role)
     stale = row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS
     return TokenUse(who, row.id, stale)
 
@@ -133,7 +151,7 @@ def touch_token(conn: Connection, token_id: int, now: float) -> None:
 def list_tokens(conn: Connection, account_id: int) -> list[dict[str, object]]:
     t = api_tokens.c
     rows = conn.execute(
-        select(t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
+        select(t.id, t.name, t.prefix, t.role, t.created_at, t.last_used_at, t.revoked_at)
         .where(t.account_id == account_id)
         .order_by(t.id)
     )

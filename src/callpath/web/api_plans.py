@@ -30,8 +30,7 @@ from callpath.web.params import PathId
 from callpath.web.scope import owned_site
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
-# API tokens are made by owners and admins and act for the account.
-PLANNERS = (*auth.PLANNERS, auth.TOKEN_ROLE)
+PLANNERS = auth.PLANNERS  # an API token: by its role, as a login
 
 
 def _number(bounds: tuple[float, float]) -> Any:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from callpath.services import auth
 from callpath.services.auth import MANAGERS, Principal
+from callpath.services.setup import SetupError
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
@@ -20,10 +21,24 @@ from callpath.web.params import PathId
 router = APIRouter(prefix="/app/tokens", include_in_schema=False)
 
 
-def _page(request: Request, who: Principal, new_token: str | None = None) -> HTMLResponse:
+def _page(
+    request: Request,
+    who: Principal,
+    new_token: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
     with transaction(ctx(request).engine, write=False) as conn:
         tokens = auth.list_tokens(conn, who.account_id)
-    return render(request, "tokens.html", who=who, tokens=tokens, new_token=new_token)
+    return render(
+        request,
+        "tokens.html",
+        status=400 if error else 200,
+        who=who,
+        tokens=tokens,
+        new_token=new_token,
+        error=error,
+        roles=auth.ROLE_ORDER[: auth.ROLE_ORDER.index(auth.narrowest(who.role)) + 1],
+    )
 
 
 def _manager(who: Principal) -> None:
@@ -41,8 +56,12 @@ def tokens(request: Request, who: PageUser) -> HTMLResponse:
 async def create(request: Request, who: PageUser) -> HTMLResponse:
     _manager(who)
     form = await read_form(request)
-    with transaction(ctx(request).engine) as conn:
-        token = auth.create_token(conn, who, form.get("name", "")[:200], time.time())
+    name, role = form.get("name", "")[:200], form.get("role") or who.role
+    try:
+        with transaction(ctx(request).engine) as conn:
+            token = auth.create_token(conn, who, name, time.time(), role[:20])
+    except SetupError as exc:
+        return _page(request, who, error=str(exc))
     return _page(request, who, new_token=token)
 
 
