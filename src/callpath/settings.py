@@ -29,6 +29,10 @@ class Settings:
     cookie_secure: bool = False
     spool_dir: Path = Path("var/spool")
     route_refresh_seconds: float = 10.0
+    # How long a routing answer, a tracker request or /healthz waits for the database
+    # (SQLite: a write lock another process holds; PostgreSQL: a server that does not
+    # answer) before it is answered as with the database away.
+    database_wait_seconds: float = 0.25
     sip_allow: tuple[Network, ...] = field(default_factory=lambda: _networks(SIP_ALLOW_DEFAULT))
     # Recordings: None keeps the provider's reference only (nothing is downloaded).
     recordings_dir: Path | None = None
@@ -124,6 +128,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         cookie_secure=_bool(env, "CALLPATH_COOKIE_SECURE"),
         spool_dir=Path(env.get("CALLPATH_SPOOL_DIR", "").strip() or "var/spool"),
         route_refresh_seconds=float(_int(env, "CALLPATH_ROUTE_REFRESH_SECONDS", 10, 1, 3600)),
+        database_wait_seconds=_int(env, "CALLPATH_DATABASE_WAIT_MS", 250, 10, 10_000) / 1000,
         sip_allow=_networks(
             env.get("CALLPATH_SIP_ALLOW") or SIP_ALLOW_DEFAULT, "CALLPATH_SIP_ALLOW"
         ),

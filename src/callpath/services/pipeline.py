@@ -104,16 +104,12 @@ class CallPipeline:
     def accept(self, integ: Integration, event: CallEvent, item: Received, db_ok: bool) -> Reply:
         """Decide the route (a `started`) and store the event, in one transaction; with the
         database away, route from the cache and spool the event."""
-        response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
         if db_ok:
-            try:
-                with transaction(self.engine) as conn:
-                    if event.kind == "started":
-                        response["forward_to"] = _route(conn, integ, event.called)
-                    stored, new = calls.store(conn, replace(item, response=response))
-                return Reply(stored, item.call_key if new else None)
-            except DBAPIError:
-                log.warning("database unreachable: spooling call event %s", item.call_key)
+            try:  # bounded: a busy or hung database is answered as one that is away
+                return db.within(self.engine, _store, self.engine, integ, event, item)
+            except db.UNAVAILABLE:
+                log.warning("database unavailable: spooling call event %s", item.call_key)
+        response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
         if event.kind == "started":
             e164 = phone.try_e164(event.called, integ.region)
             response["forward_to"] = self.routes.forward_to(integ, e164)
@@ -131,10 +127,9 @@ class CallPipeline:
         if cached is not None:
             return cached, True
         try:
-            with transaction(self.engine, write=False) as conn:
-                row = call_repo.integration(conn, integration_id)
+            row = db.within(self.engine, _read_integration, self.engine, integration_id)
             return (Integration.from_row(row) if row else None), True
-        except DBAPIError:
+        except db.UNAVAILABLE:
             cached = self.routes.integration(integration_id)
             if cached is None and not self.routes.loaded:
                 raise Unavailable("database unavailable and no route cache yet") from None
@@ -256,6 +251,21 @@ class CallPipeline:
     def refresh_routes(self) -> None:
         with transaction(self.engine, write=False) as conn:
             self.routes.refresh(conn)
+
+
+def _store(engine: Engine, integ: Integration, event: CallEvent, item: Received) -> Reply:
+    """Decide the route (a `started`) and store the event, in one transaction."""
+    response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
+    with transaction(engine) as conn:
+        if event.kind == "started":
+            response["forward_to"] = _route(conn, integ, event.called)
+        stored, new = calls.store(conn, replace(item, response=response))
+    return Reply(stored, item.call_key if new else None)
+
+
+def _read_integration(engine: Engine, integration_id: str) -> dict[str, Any] | None:
+    with transaction(engine, write=False) as conn:
+        return call_repo.integration(conn, integration_id)
 
 
 def _route(conn: Connection, integ: Integration, called: str | None) -> str | None:

@@ -2,33 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import queue
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from callpath.settings import ensure_sqlite_dir
+
+R = TypeVar("R")
+
+# How long work may wait for the database when nothing hurries it (CLI commands, worker
+# threads, the apply process): a backup or a long command on the same SQLite file is
+# waited out rather than failed.
+PATIENT_SECONDS = 15.0
+
+# What a failed database call can raise: SQLAlchemy's wrapper, or the driver's own error
+# from the statements run straight on the driver (`_sqlite_begin`, `storage/prepared.py`).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DBAPIError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+)
+
+
+@dataclass(slots=True)
+class _Budget:
+    """How long this engine's callers wait for the database. `hurried` (None: nobody is
+    hurried) applies on an event loop and inside `within`; everything else waits up to
+    `patient`."""
+
+    hurried: float | None = None
+    patient: float = PATIENT_SECONDS
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_budgets: weakref.WeakKeyDictionary[Engine, _Budget] = weakref.WeakKeyDictionary()
+_registry_lock = threading.Lock()
+_hurrying: contextvars.ContextVar[bool] = contextvars.ContextVar("hurrying", default=False)
+
+
+def _budget(engine: Engine) -> _Budget:
+    with _registry_lock:
+        return _budgets.setdefault(engine, _Budget())
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+def _sqlite_connect(dbapi_conn: sqlite3.Connection, record: Any) -> None:
+    wait_ms = int(PATIENT_SECONDS * 1000)
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     for pragma in (
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=NORMAL",
-        "PRAGMA busy_timeout=15000",
+        f"PRAGMA busy_timeout={wait_ms}",
         "PRAGMA foreign_keys=ON",
     ):
         dbapi_conn.execute(pragma)
+    record.info["wait_ms"] = record.info["patient_ms"] = wait_ms
 
 
 # A server's SQLite connections leave WAL checkpoints to its call worker thread
@@ -61,31 +107,53 @@ def checkpoint(engine: Engine) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     # Writers take the write lock up front: allocation reads then writes, and a
     # deferred transaction could not be upgraded safely across processes.
-    # Straight to the driver: SQLAlchemy's statement machinery cost more than the BEGIN.
-    write = conn.get_execution_options().get("write", True)
-    conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-        "BEGIN IMMEDIATE" if write else "BEGIN DEFERRED"
-    )
+    # Straight to the driver: SQLAlchemy's statement machinery cost more than the BEGIN;
+    # its errors are wrapped as SQLAlchemy's would be, so `except DBAPIError` sees them.
+    options = conn.get_execution_options()
+    driver = conn.connection.driver_connection
+    info = conn.connection.info
+    statement = "BEGIN IMMEDIATE" if options.get("write", True) else "BEGIN DEFERRED"
+    try:
+        wait_ms = options.get("wait_ms", info.get("patient_ms"))
+        if wait_ms is not None and info.get("wait_ms") != wait_ms:
+            driver.execute(f"PRAGMA busy_timeout={wait_ms}")  # type: ignore[union-attr]
+            info["wait_ms"] = wait_ms
+        driver.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, busy_budget: float | None = None, **kwargs: Any) -> Engine:
+    """An engine on `url`. `busy_budget` (seconds; a web server's): how long a request
+    handler on the event loop, or work run by `within`, waits for the database before
+    it is treated as away (SQLite: for the write lock another process holds; PostgreSQL:
+    for any answer at all). Other callers wait up to `PATIENT_SECONDS`."""
+    budget = _Budget(hurried=busy_budget)
     if url.startswith("sqlite"):
-        ensure_sqlite_dir(url)
-        memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
-        if not memory:
-            kwargs.setdefault("pool_size", 16)
-            kwargs.setdefault("max_overflow", 48)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs
-        )
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    # An unreachable host must fail fast: calls are then routed from the cache.
-    kwargs.setdefault("connect_args", {"connect_timeout": 3})
-    return create_engine(url, **kwargs)
+        engine = _sqlite_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        # An unreachable host must fail fast: calls are then routed from the cache.
+        kwargs.setdefault("connect_args", {"connect_timeout": 3})
+        engine = create_engine(url, **kwargs)
+    with _registry_lock:
+        _budgets[engine] = budget
+    return engine
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    ensure_sqlite_dir(url)
+    memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+    if not memory:
+        kwargs.setdefault("pool_size", 16)
+        kwargs.setdefault("max_overflow", 48)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": PATIENT_SECONDS}, **kwargs
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def memory_copy(path: Path, *on_connect: Any) -> Engine:
@@ -102,13 +170,24 @@ def memory_copy(path: Path, *on_connect: Any) -> Engine:
     return engine
 
 
-_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
+def _hurried(budget: _Budget) -> bool:
+    """Whether this caller must not wait long: it runs on an event loop (SQLite work runs
+    inline there, and every request behind it would wait too) or inside `within`."""
+    if budget.hurried is None:
+        return False
+    if _hurrying.get():
+        return True
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
-def _write_lock(engine: Engine) -> threading.Lock:
-    with _registry_lock:
-        return _write_locks.setdefault(engine, threading.Lock())
+def _wait(engine: Engine) -> tuple[_Budget, float]:
+    budget = _budget(engine)
+    hurried = budget.hurried if _hurried(budget) else None
+    return budget, budget.patient if hurried is None else hurried
 
 
 @contextmanager
@@ -118,21 +197,102 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
     SQLite has one writer at a time anyway; threads of this process queue on a lock for
     it instead of in SQLite's busy handler, which sleeps with back-off and made tail
     latency jump to seconds under load. Other processes still wait in `busy_timeout`.
+    Both waits are bounded by the engine's budget (`make_engine`): a caller that cannot
+    have the database in time gets an `OperationalError`, as if it were away.
     """
+    budget, wait = _wait(engine)
     if write and is_sqlite(engine):
-        with _write_lock(engine), _begin(engine, write) as conn:
-            yield conn
+        if not budget.write_lock.acquire(timeout=wait):
+            raise _busy("another thread of this process holds the write lock")
+        try:
+            with _begin(engine, write, wait) as conn:
+                yield conn
+        finally:
+            budget.write_lock.release()
     else:
-        with _begin(engine, write) as conn:
+        with _begin(engine, write, wait) as conn:
             yield conn
+
+
+def _busy(why: str) -> OperationalError:
+    return OperationalError(
+        "BEGIN IMMEDIATE", None, sqlite3.OperationalError(f"database is locked ({why})")
+    )
 
 
 @contextmanager
-def _begin(engine: Engine, write: bool) -> Iterator[Connection]:
+def _begin(engine: Engine, write: bool, wait: float) -> Iterator[Connection]:
     with engine.connect() as conn:
-        conn.execution_options(write=write)
+        conn.execution_options(write=write, wait_ms=int(wait * 1000))
         with conn.begin():
             yield conn
+
+
+def within(engine: Engine, fn: Callable[..., R], *args: Any) -> R:
+    """`fn(*args)`, or an `OperationalError` once the engine's busy budget has passed.
+
+    For work whose caller answers someone who must not wait (a routing answer, a health
+    check). SQLite: runs here, and its waits for the write lock are bounded by the budget.
+    PostgreSQL: a stopped or hung server accepts the connection and never answers, and
+    nothing in the driver bounds a query already sent (the server enforces
+    `statement_timeout`, and it is the one stopped), so `fn` runs on a helper thread and
+    the caller stops waiting at the budget. `fn` may then still finish later: it must be
+    work whose repetition is harmless (a call event is stored under its dedup key).
+    """
+    budget = _budget(engine)
+    if budget.hurried is None or is_sqlite(engine):
+        token = _hurrying.set(True)
+        try:
+            return fn(*args)
+        finally:
+            _hurrying.reset(token)
+    future = _helpers.submit(fn, args)
+    try:
+        return future.result(timeout=budget.hurried)
+    except FutureTimeout:
+        future.cancel()  # not started yet (helpers all waiting): never runs
+        raise OperationalError(
+            getattr(fn, "__name__", "database work"),
+            None,
+            TimeoutError(f"no answer from the database within {budget.hurried:g} s"),
+        ) from None
+
+
+class _Helpers:
+    """A few daemon threads for `within`: a thread stuck on a hung server must neither
+    pile up nor keep the process from exiting."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._jobs = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., R], args: tuple[Any, ...]) -> Future[R]:
+        future: Future[R] = Future()
+        self._jobs.put((future, fn, args))
+        with self._lock:
+            if len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._run, name="callpath-db-deadline", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller, if it still waits
+                future.set_exception(exc)
+
+
+_helpers = _Helpers(8)
 
 
 @contextmanager

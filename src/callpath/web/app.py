@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 import time
@@ -22,7 +23,13 @@ from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
 from callpath.settings import Settings
-from callpath.storage.db import defer_checkpoints, is_sqlite, make_engine, transaction
+from callpath.storage.db import (
+    defer_checkpoints,
+    is_sqlite,
+    make_engine,
+    transaction,
+    within,
+)
 from callpath.web import (
     admin,
     admin_forms,
@@ -55,6 +62,8 @@ def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
         pipeline.wal_checkpoints = True
     return pipeline
 
+
+log = logging.getLogger("callpath.web")
 
 SWITCH_INTERVAL = 0.001  # seconds
 
@@ -108,7 +117,7 @@ def _recordings_worker(c: Context, stop: threading.Event) -> threading.Thread | 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_mod.load()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_budget=settings.database_wait_seconds)
     app = FastAPIOffline(  # /docs served from the package: no CDN on offline installs
         title="callpath",
         version=__version__,
@@ -143,12 +152,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
+        """Whether this server can store what it is sent: a write transaction (routing
+        needs SQLite's write lock, which another process may hold), bounded like a
+        routing answer. The driver's error (host, port, file) goes to the log only."""
         spooled = app.state.ctx.pipeline.spool.pending()
         try:
-            with transaction(engine, write=False) as conn:
-                conn.execute(text("SELECT 1"))
+            within(engine, _probe, engine)
         except Exception as exc:
-            body = {"ok": False, "database": str(exc)[:200], "spooled_events": spooled}
+            log.warning("health check: database unavailable: %s", str(exc)[:300])
+            body = {"ok": False, "database": "unavailable", "spooled_events": spooled}
             return JSONResponse(body, status_code=503)
         return JSONResponse({"ok": True, "version": __version__, "spooled_events": spooled})
 
@@ -161,3 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/app", status_code=303)
 
     return app
+
+
+def _probe(engine: Engine) -> None:
+    with transaction(engine) as conn:
+        conn.execute(text("SELECT 1"))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -10,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callpath.reports.calls import BadFilter
 from callpath.services.setup import NotFound, SetupError
+
+log = logging.getLogger("callpath.web")
 
 
 class ClientError(Exception):
@@ -83,17 +89,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _database_down(_request: Request, _exc: Exception) -> JSONResponse:
-    # The snippet keeps the page's own number on any non-200; say why, and that it passes.
-    return JSONResponse(
-        {"error": "database unavailable, try again shortly"},
-        status_code=503,
-        headers={"Access-Control-Allow-Origin": "*", "Retry-After": "5"},
+async def _database_down(request: Request, exc: Exception) -> Response:
+    """The database is away, hung, or another process holds SQLite's write lock longer
+    than a request may wait (`CALLPATH_DATABASE_WAIT_MS`). The snippet keeps the page's
+    own number on any non-200; say why, and that it passes. The driver's text (host,
+    port, file) goes to the log only."""
+    busy = "locked" in str(exc).lower()
+    log.info("database unavailable for %s: %s", request.url.path, str(exc)[:300])
+    reason = (
+        "database busy, try again shortly" if busy else "database unavailable, try again shortly"
     )
+    headers = {"Access-Control-Allow-Origin": "*", "Retry-After": "1" if busy else "5"}
+    return _answer(request, 503, {"error": reason}, headers)
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(OperationalError, _database_down)
+    # SQLAlchemy's error, and the drivers' own from statements run straight on them
+    # (storage/prepared.py): a 503 with a reason, never a 500.
+    for unavailable in (OperationalError, sqlite3.OperationalError, psycopg.OperationalError):
+        app.add_exception_handler(unavailable, _database_down)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(ClientError, _client_error)
