@@ -180,6 +180,12 @@ def _recordings_dir(env: Mapping[str, str]) -> Path | None:
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite database file so a fresh checkout just works."""
+    """Create the folder of a SQLite database file so a fresh checkout just works, and
+    the file itself readable by its owner only: it holds integration secrets and login
+    hashes, and SQLite gives its -wal and -shm files the database file's permissions.
+    An existing file keeps the permissions it has (its owner may have chosen them)."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
