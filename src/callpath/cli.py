@@ -170,8 +170,8 @@ def serve(
     apply_process: Annotated[
         bool,
         typer.Option(
-            help="PostgreSQL: fold and match calls in one process of their own, so "
-            "routing answers never share a core with that work (ignored on SQLite)."
+            help="Fold and match calls in one process of their own, so routing "
+            "answers never share a core (or the GIL) with that work."
         ),
     ] = True,
 ) -> None:

@@ -1,6 +1,6 @@
-"""`callpath serve` on PostgreSQL folds calls in an apply process of its own: started with
-the server, started again if it dies, stopped after the server's last round (no call is
-left unfolded), and never started on SQLite."""
+"""`callpath serve` folds calls in an apply process of its own, on both backends: started
+with the server, started again if it dies, stopped after the server's last round (no call
+is left unfolded); while it is alive the web process folds nothing."""
 
 from __future__ import annotations
 
@@ -65,10 +65,8 @@ def _ended(engine: Engine) -> list[str]:
 
 
 def test_serve_folds_calls_in_an_apply_process_it_keeps_running(
-    engine: Engine, database_url: str, is_postgres: bool, tmp_path: Path
+    engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    if not is_postgres:
-        pytest.skip("the apply process serves PostgreSQL only")
     site = seed_site(engine, pool_size=1)
     hook = add_hook(engine, site)
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as server:
@@ -87,15 +85,27 @@ def test_serve_folds_calls_in_an_apply_process_it_keeps_running(
     assert not Path(f"/proc/{again[0]}").exists()  # the apply process stopped too
 
 
-def test_serve_on_sqlite_folds_calls_without_an_apply_process(
-    engine: Engine, database_url: str, is_postgres: bool, tmp_path: Path
+def test_while_the_apply_process_lives_the_web_process_folds_nothing(
+    engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    if is_postgres:
-        pytest.skip("SQLite only")
+    """The apply process is frozen (SIGSTOP) just after a heartbeat: calls answered
+    meanwhile stay pending until it runs again, so none was folded by the web process
+    (on the event loop, where SQLite's folding used to run and delay the answers)."""
     site = seed_site(engine, pool_size=1)
     hook = add_hook(engine, site)
+    spool = tmp_path / "spool"
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as server:
         client = httpx.Client(base_url=server.url, timeout=10)
-        _post_call(client, hook, "one", site.pool[0])
-        wait_for(lambda: _ended(engine) == ["one"])
-        assert _appliers(server) == []
+        pid = wait_for(lambda: _appliers(server))[0]
+        _post_call(client, hook, "warm", site.pool[0])  # the web process saw it beat
+        wait_for(lambda: _ended(engine) == ["warm"])
+        beat = (spool / "applier.alive").stat().st_mtime
+        wait_for(lambda: (spool / "applier.alive").stat().st_mtime > beat)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            _post_call(client, hook, "frozen", site.pool[0])
+            still_pending = pending_calls(engine)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: _ended(engine) == ["frozen", "warm"])
+    assert len(still_pending) == 1

@@ -1,13 +1,15 @@
 """The apply process: folds and matches stored call events outside the web process.
 
 A webhook's answer waits only for routing and storing the raw event; folding and
-matching the call (`calls.apply`, several queries and the scoring) come after. Run by a
-thread of the web process, that work shared the process's core and its GIL with the
-routing answers: on PostgreSQL at 200 calls/s the process sat at ~90% of a core and the
-answers' p99 swung from 12 to 270 ms (bench/webhook_load.py). So on PostgreSQL
-`callpath serve` also starts one process that runs `Applier`: it polls for events not
-applied yet (one indexed query; more often while there is work) and applies their
-calls, while the web processes only answer and store.
+matching the call (`calls.apply`, several queries and the scoring) come after. Run by the
+web process (inline on SQLite, a thread on PostgreSQL), that work shared the process's
+core and its GIL with the routing answers: at 200 calls/s the process sat at 66-90% of a
+core and the answers' p99 swung up to seconds (bench/webhook_load.py). So `callpath
+serve` also starts one process that runs `Applier`, on both backends: it polls for
+events not applied yet (one indexed query; more often while there is work) and applies
+their calls, while the web processes only answer and store. On SQLite its reads take no
+lock and each save is one short write (`calls.apply`), so the routing answers' writes
+rarely meet it.
 
 A web process folds calls itself only while no applier's heartbeat (a file in the spool
 folder, touched every second) is fresh, so a missing, dead or stuck applier loses
@@ -229,12 +231,10 @@ def _terminated(_sig: int, _frame: FrameType | None) -> None:
 def alongside(database_url: str, enabled: bool = True) -> Iterator[None]:
     """Run the body (the web server) with an applier beside it, stopped after the body.
 
-    Only when `enabled` and for PostgreSQL: SQLite's one writer would make a second
-    writing process wait in its busy handler, and folding runs inline there. uvicorn
-    re-raises SIGTERM after its graceful shutdown, whose default action would end this
-    process before the applier's last pass; here it ends the body instead, and the
-    process still dies of SIGTERM once the applier stopped."""
-    if not enabled or database_url.startswith("sqlite"):
+    Only when `enabled`. uvicorn re-raises SIGTERM after its graceful shutdown, whose
+    default action would end this process before the applier's last pass; here it ends
+    the body instead, and the process still dies of SIGTERM once the applier stopped."""
+    if not enabled:
         yield
         return
     process = ApplierProcess()
@@ -264,8 +264,12 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the serve process decides when (stdin EOF)
-    os.nice(NICENESS)  # analytics yield the cores to the routing answers when short
     settings = settings_mod.load()
+    if not settings.database_url.startswith("sqlite"):
+        # Analytics yield the cores to the routing answers when short. Not on SQLite:
+        # each save holds the one write lock that routing needs, and an applier starved
+        # of CPU while holding it would make every answer wait (priority inversion).
+        os.nice(NICENESS)
     engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
     stop = threading.Event()
     reader = threading.Thread(target=_stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)

@@ -120,7 +120,50 @@ def _sqlite_begin(conn: Connection) -> None:
             info["wait_ms"] = wait_ms
         driver.execute(statement)  # type: ignore[union-attr]
     except sqlite3.Error as exc:
+        busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+        if options.get("no_wait") and busy:
+            raise WouldWait("another process holds the write lock") from exc
         raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+class WouldWait(Exception):
+    """SQLite's write lock is taken (by another process, or another thread of this one)
+    and the caller asked not to wait for it (`no_wait`). Nothing was done: the work can
+    run again where waiting holds up no one else (a thread instead of the event loop)."""
+
+
+@dataclass(slots=True)
+class _Attempt:
+    began: bool = False  # a write transaction began: from then on, work may be done
+
+
+_no_wait: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "no_wait", default=None
+)
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Inside, the first SQLite write transaction raises `WouldWait` at once instead of
+    waiting for the write lock (SQLite's busy handler sleeps 1, 2, 5, 10 ms... between
+    tries, and on the event loop every other answer would sleep with it); later ones
+    wait as usual, as the first one's work is done and must not be done twice. For
+    work run inline on the event loop (`web.dbcall.run_db`)."""
+    token = _no_wait.set(_Attempt())
+    try:
+        yield
+    finally:
+        _no_wait.reset(token)
+
+
+def in_a_hurry(fn: Callable[..., R], *args: Any) -> R:
+    """`fn(*args)` waiting for the database no longer than the engine's busy budget, as
+    work on the event loop does (for that work, moved to a thread by `no_wait`)."""
+    token = _hurrying.set(True)
+    try:
+        return fn(*args)
+    finally:
+        _hurrying.reset(token)
 
 
 def make_engine(url: str, busy_budget: float | None = None, **kwargs: Any) -> Engine:
@@ -201,7 +244,17 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
     have the database in time gets an `OperationalError`, as if it were away.
     """
     budget, wait = _wait(engine)
-    if write and is_sqlite(engine):
+    attempt = _no_wait.get()
+    if write and is_sqlite(engine) and attempt is not None and not attempt.began:
+        if not budget.write_lock.acquire(blocking=False):
+            raise WouldWait("another thread of this process holds the write lock")
+        try:
+            with _begin(engine, write, 0.0, no_wait=True) as conn:
+                attempt.began = True
+                yield conn
+        finally:
+            budget.write_lock.release()
+    elif write and is_sqlite(engine):
         if not budget.write_lock.acquire(timeout=wait):
             raise _busy("another thread of this process holds the write lock")
         try:
@@ -221,9 +274,11 @@ def _busy(why: str) -> OperationalError:
 
 
 @contextmanager
-def _begin(engine: Engine, write: bool, wait: float) -> Iterator[Connection]:
+def _begin(
+    engine: Engine, write: bool, wait: float, no_wait: bool = False
+) -> Iterator[Connection]:
     with engine.connect() as conn:
-        conn.execution_options(write=write, wait_ms=int(wait * 1000))
+        conn.execution_options(write=write, wait_ms=int(wait * 1000), no_wait=no_wait)
         with conn.begin():
             yield conn
 

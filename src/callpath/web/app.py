@@ -52,10 +52,11 @@ from callpath.web.context import Context, SiteCache
 
 
 def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
-    """On PostgreSQL an apply process (`callpath serve` starts one) may fold the calls;
-    SQLite folds inline, on the event loop (one writer anyway)."""
+    """An apply process (`callpath serve` starts one) folds the calls while it beats;
+    without one, SQLite folds inline on the event loop (one writer anyway) and
+    PostgreSQL in the call worker."""
     routes = RouteCache(settings.spool_dir / "routes.json")
-    heartbeat = None if is_sqlite(engine) else applier.heartbeat_path(settings.spool_dir)
+    heartbeat = applier.heartbeat_path(settings.spool_dir)
     pipeline = CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, heartbeat)
     if is_sqlite(engine):  # WAL checkpoints off the event loop, in the call worker
         defer_checkpoints(engine)
