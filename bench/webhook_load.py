@@ -51,6 +51,7 @@ from tracker_load import (
     PATH,
     REQUEST_TIMEOUT,
     CpuMeter,
+    MachineMeter,
     PgCluster,
     Server,
     _create_pg_database,
@@ -65,6 +66,10 @@ from tracker_load import seed as tracker_seed
 
 GOAL_RATE = 200.0
 GOAL_P99_MS = 25.0
+# The goal holds with headroom only: a peak barely above the rate (SQLite measured 206-282
+# calls/s when folding shared the routing process) means a slower machine of the same
+# kind, or a burst, misses it.
+GOAL_HEADROOM = 2.0  # peak calls/s at least this many times the rate
 POOL = 100
 TWILIO_TOKEN = "bench-auth-token-0123456789abcdef"
 
@@ -234,12 +239,15 @@ def measure(
         spy.wait(timeout=60)
     print(f"  {name}: open loop at {args.rate:g} calls/s, {s:g}s ...", flush=True)
     cpu, web_cpu = CpuMeter(cpu_pids), CpuMeter(lambda: cpu_pids()[:1])
-    cpu.start()
-    web_cpu.start()
+    machine = MachineMeter()
+    for meter in (cpu, web_cpu, machine):
+        meter.start()
     at_rate = run_client(
         {**base, "mode": "open", "seconds": s, "rate": args.rate, "connections": 64}, timeout
     )
     at_rate["server_cpu"], at_rate["web_cpu"] = cpu.stop(), web_cpu.stop()
+    others = machine.stop() - at_rate["server_cpu"] - at_rate["client_cpu"]
+    at_rate["other_cpu"] = max(0.0, others)
     for phase, res in (("peak", peak), ("rate", at_rate)):
         if res["errors"]:
             print(f"  !! {name} {phase}: {res['errors']} e.g. {res['error_sample']}", flush=True)
@@ -256,6 +264,7 @@ def print_table(backend: str, rows: list[dict[str, Any]], args: argparse.Namespa
     for r in rows:
         peak, at = r["peak"], r["rate"]
         ok = at["p99"] < GOAL_P99_MS and not at["errors"] and at["rps"] >= 0.95 * args.rate
+        ok = ok and peak["rps"] >= GOAL_HEADROOM * args.rate
         goal = "" if r["route"] == "bare" else ("met" if ok else "NOT met")
         print(
             f"  {r['route']:<10} {peak['rps']:>8.0f} {peak['rps'] / bare['peak']['rps']:>8.2f} "
@@ -263,7 +272,16 @@ def print_table(backend: str, rows: list[dict[str, Any]], args: argparse.Namespa
             f"{at['p99'] / bare['rate']['p99']:>9.1f} {sum(at['errors'].values()):>7} "
             f"{at['web_cpu']:>8.0%} {at['server_cpu']:>8.0%}  {goal}"
         )
-    print(f"  goal: p99 < {GOAL_P99_MS:g} ms at {args.rate:g} calls/s, no errors")
+    print(
+        f"  goal: p99 < {GOAL_P99_MS:g} ms at {args.rate:g} calls/s, no errors, "
+        f"peak >= {GOAL_HEADROOM * args.rate:g} calls/s"
+    )
+    busy = max(r["rate"]["other_cpu"] for r in rows)
+    if busy > 0.2:
+        print(
+            f"  !! up to {busy:.2f} cores were used by other processes during a rate phase: "
+            "the machine was not quiet, figures are pessimistic/noisy"
+        )
 
 
 def _serve(
