@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-WORKERS = 2  # hashings at once: argon2 is memory-hard (64 MiB each), keep cores for calls
-MAX_WAITING = 8  # queued behind them; more is a flood, answered busy
+# One hashing at a time: argon2 already spreads one across cores (4 lanes), and a second
+# at once did not log more in a flood, only took the CPU calls need (bench/login_flood.py).
+WORKERS = 1
+MAX_WAITING = 8  # queued behind it (about 2 s of work); more is a flood, answered busy
 NICE = 10  # hashing threads yield the CPU to the event loop and the call worker
 
 
