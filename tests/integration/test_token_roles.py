@@ -88,7 +88,7 @@ def _caller_seen(client: TestClient) -> str:
 def test_an_operators_token_acts_as_an_operator(app: FastAPI, engine: Engine, site: Seeded) -> None:
     client = _client(app, _token(engine, _user(engine, site, "operator")))
     for status, body in _changes(client, site):
-        assert status == 403 and "only owners and admins" in body["error"]
+        assert status == 403 and "only owners, admins and their API tokens" in body["error"]
     assert _caller_seen(client) == phone.mask(CALLER) != CALLER
 
 

@@ -105,7 +105,7 @@ def list_sites(
 @router.post("/sites", status_code=201)
 def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
     if who.role not in EDITORS:
-        raise ClientError(403, "only owners and admins (and their tokens) add sites")
+        raise ClientError(403, "only owners, admins and their API tokens add sites")
     try:
         pool = PoolSettings(
             body.ping_interval, body.hold_after_leave, body.cooldown, body.session_timeout
@@ -143,7 +143,7 @@ def change_site(site_id: PathId, body: SitePatch, request: Request, who: ApiUser
     """Change the fields given (the others keep their values); answers the site as it is
     now. The key never changes. The default destination can be changed, not removed."""
     if who.role not in EDITORS:
-        raise ClientError(403, "only owners and admins (and their tokens) change sites")
+        raise ClientError(403, "only owners, admins and their API tokens change sites")
     c = ctx(request)
     changes = setup.SiteChanges(**body.model_dump(exclude_unset=True))
     with transaction(c.engine) as conn:
@@ -178,7 +178,7 @@ def list_numbers(
 @router.post("/sites/{site_id}/numbers", status_code=201)
 def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
     if who.role not in EDITORS:
-        raise ClientError(403, "only owners and admins (and their tokens) add numbers")
+        raise ClientError(403, "only owners, admins and their API tokens add numbers")
     c = ctx(request)
     data = setup.NumberInput(**body.model_dump())
     with transaction(c.engine) as conn:
@@ -202,7 +202,7 @@ def change_number(
     go to the site's default destination and still match its past holders.
     `{"active": true}` brings it back (a default number retires the site's other one)."""
     if who.role not in EDITORS:
-        raise ClientError(403, "only owners and admins (and their tokens) change numbers")
+        raise ClientError(403, "only owners, admins and their API tokens change numbers")
     c = ctx(request)
     with transaction(c.engine) as conn:
         row = setup.set_number_active(conn, who.account_id, number_id, body.active)
