@@ -165,10 +165,9 @@ class CallPipeline:
         which must get through)."""
         if self.routes.tracks(integ.account_id, e164, self.integration_max_age):
             return True
-        try:
-            with transaction(self.engine, write=False) as conn:
-                return call_repo.number_for_routing(conn, integ.account_id, e164) is not None
-        except DBAPIError:
+        try:  # bounded like `accept`: a busy or hung database is one that is away
+            return db.within(self.engine, _tracked, self.engine, integ.account_id, e164)
+        except db.UNAVAILABLE:
             return True
 
     def apply_soon(self, key: str) -> bool:
@@ -261,6 +260,11 @@ def _store(engine: Engine, integ: Integration, event: CallEvent, item: Received)
             response["forward_to"] = _route(conn, integ, event.called)
         stored, new = calls.store(conn, replace(item, response=response))
     return Reply(stored, item.call_key if new else None)
+
+
+def _tracked(engine: Engine, account_id: int, e164: str) -> bool:
+    with transaction(engine, write=False) as conn:
+        return call_repo.number_for_routing(conn, account_id, e164) is not None
 
 
 def _read_integration(engine: Engine, integration_id: str) -> dict[str, Any] | None:

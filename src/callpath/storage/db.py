@@ -52,7 +52,12 @@ class _Budget:
 
 _budgets: weakref.WeakKeyDictionary[Engine, _Budget] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
-_hurrying: contextvars.ContextVar[bool] = contextvars.ContextVar("hurrying", default=False)
+# Set: this caller waits at most that many seconds (BUDGET: the engine's busy budget),
+# wherever it runs. Unset: the budget on an event loop, else `patient`.
+BUDGET = -1.0
+_hurrying: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "hurrying", default=None
+)
 
 
 def _budget(engine: Engine) -> _Budget:
@@ -156,10 +161,11 @@ def no_wait() -> Iterator[None]:
         _no_wait.reset(token)
 
 
-def in_a_hurry(fn: Callable[..., R], *args: Any) -> R:
-    """`fn(*args)` waiting for the database no longer than the engine's busy budget, as
-    work on the event loop does (for that work, moved to a thread by `no_wait`)."""
-    token = _hurrying.set(True)
+def waiting_at_most(seconds: float, fn: Callable[..., R], *args: Any) -> R:
+    """`fn(*args)`, waiting for the database no longer than `seconds` (`BUDGET`: the
+    engine's busy budget) on engines that have a budget: for work that `no_wait` moved
+    off the event loop, which must still answer its caller in time."""
+    token = _hurrying.set(seconds)
     try:
         return fn(*args)
     finally:
@@ -213,24 +219,21 @@ def memory_copy(path: Path, *on_connect: Any) -> Engine:
     return engine
 
 
-def _hurried(budget: _Budget) -> bool:
-    """Whether this caller must not wait long: it runs on an event loop (SQLite work runs
-    inline there, and every request behind it would wait too) or inside `within`."""
+def _wait(engine: Engine) -> tuple[_Budget, float]:
+    """How long this caller may wait: the busy budget on an event loop (SQLite work runs
+    inline there, and every request behind it would wait too) or inside `within`; what
+    `waiting_at_most` says; else `patient`."""
+    budget = _budget(engine)
     if budget.hurried is None:
-        return False
-    if _hurrying.get():
-        return True
+        return budget, budget.patient
+    wait = _hurrying.get()
+    if wait is not None:
+        return budget, budget.hurried if wait == BUDGET else min(wait, budget.patient)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return True
-
-
-def _wait(engine: Engine) -> tuple[_Budget, float]:
-    budget = _budget(engine)
-    hurried = budget.hurried if _hurried(budget) else None
-    return budget, budget.patient if hurried is None else hurried
+        return budget, budget.patient
+    return budget, budget.hurried
 
 
 @contextmanager
@@ -296,11 +299,7 @@ def within(engine: Engine, fn: Callable[..., R], *args: Any) -> R:
     """
     budget = _budget(engine)
     if budget.hurried is None or is_sqlite(engine):
-        token = _hurrying.set(True)
-        try:
-            return fn(*args)
-        finally:
-            _hurrying.reset(token)
+        return waiting_at_most(BUDGET, fn, *args)
     future = _helpers.submit(fn, args)
     try:
         return future.result(timeout=budget.hurried)

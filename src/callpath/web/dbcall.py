@@ -22,21 +22,43 @@ from callpath.web.context import Context
 
 R = TypeVar("R")
 DB_THREADS = anyio.CapacityLimiter(8)
+# Routing answers have threads of their own: tracker work waiting on a busy or hung
+# database must never leave a call waiting for a thread.
+ROUTING_THREADS = anyio.CapacityLimiter(8)
+# How long tracker work moved off the event loop waits for SQLite's write lock before
+# the snippet is answered 503 (it then shows the page's own number). Longer than the
+# routing budget: a burst of starts from several worker processes queues for the one
+# writer, and a visit left untracked costs more than a snippet answered late.
+TRACKER_WAIT = 5.0  # seconds
 
 
 async def run_db(c: Context, fn: Callable[..., R], *args: Any) -> R:
+    """Tracker and other request work: see `_run`; a thread waits up to `TRACKER_WAIT`."""
+    return await _run(c, DB_THREADS, TRACKER_WAIT, fn, *args)
+
+
+async def run_routing(c: Context, fn: Callable[..., R], *args: Any) -> R:
+    """A routing answer's work: see `_run`; a thread waits up to the busy budget."""
+    return await _run(c, ROUTING_THREADS, db.BUDGET, fn, *args)
+
+
+async def _run(
+    c: Context, limiter: anyio.CapacityLimiter, wait: float, fn: Callable[..., R], *args: Any
+) -> R:
     """SQLite: inline while the write lock is free. When it is taken (the apply
     process's save, a CLI command, a backup, a thread of this process) the work goes to
-    a thread, where it waits up to the busy budget, so the event loop never sleeps in a
-    lock wait while every other answer queues behind it."""
+    a thread, where it waits up to `wait`, so the event loop never sleeps in a lock wait
+    while every other answer queues behind it. PostgreSQL: a thread."""
     if c.inline_db:
         try:
             with db.no_wait():
                 return fn(*args)
         except db.WouldWait:
             pass  # nothing was written: run it again where waiting holds up no one
-        return await anyio.to_thread.run_sync(db.in_a_hurry, fn, *args, limiter=DB_THREADS)
-    return await anyio.to_thread.run_sync(fn, *args, limiter=DB_THREADS)
+        return await anyio.to_thread.run_sync(
+            db.waiting_at_most, wait, fn, *args, limiter=limiter
+        )
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 def apply_after(c: Context, background: BackgroundTasks, reply: Reply) -> None:

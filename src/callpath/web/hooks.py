@@ -16,7 +16,7 @@ from callpath.services.pipeline import Reply, Unavailable
 from callpath.telephony.base import BadEvent, Unauthorized
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
-from callpath.web.dbcall import apply_after, run_db
+from callpath.web.dbcall import apply_after, run_routing
 from callpath.web.errors import ClientError
 
 router = APIRouter(prefix="/hooks", tags=["telephony"])
@@ -44,7 +44,7 @@ async def generic_event(
 async def run_hook(c: Context, fn: Any, *args: Any, unauthorized: int = 401) -> Reply:
     """Run a pipeline entry point; its refusals become HTTP errors with a reason."""
     try:
-        reply: Reply = await run_db(c, fn, *args)
+        reply: Reply = await run_routing(c, fn, *args)
     except Unauthorized as exc:
         raise ClientError(unauthorized, str(exc)) from exc
     except BadEvent as exc:
