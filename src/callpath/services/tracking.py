@@ -20,7 +20,7 @@ from callpath.domain.site import SiteConfig
 from callpath.services import enrich, visit_codes
 from callpath.services.client_limits import Client
 from callpath.storage import pool_repo, session_repo
-from callpath.storage.db import batched, transaction
+from callpath.storage.db import batched, pipelined, transaction
 
 EVENT_KINDS = ("tel_click",)
 SiteLookup = Callable[[int], SiteConfig | None]
@@ -68,7 +68,7 @@ def new_id(nbytes: int = 16) -> str:
 def start_session(engine: Engine, site: SiteConfig, visit: Visit, clock: Clock) -> Assignment:
     visitor = visit.visitor or new_id(12)
     landing = parse_landing(visit.url, visit.referrer, site.own_hosts())
-    with transaction(engine) as conn:
+    with pipelined(engine) as conn:
         now = clock()  # read after BEGIN: on SQLite the write lock is held from here
         continued = _continue_session(conn, site, visit, visitor, landing, now)
         if continued is not None:

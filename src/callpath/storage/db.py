@@ -350,11 +350,45 @@ _helpers = _Helpers(8)
 
 
 @contextmanager
+def pipelined(engine: Engine) -> Iterator[Connection]:
+    """A write transaction whose statements, BEGIN and COMMIT included, queue up in
+    PostgreSQL's pipeline mode: the driver waits for the server only when a result is
+    read, and at COMMIT. Elsewhere the same as `transaction`.
+
+    The driver sends a BEGIN it starts itself on its own and waits for it, so the
+    transaction is begun and committed here with plain statements on a connection put in
+    autocommit for the while. An error rolls back before the connection goes back.
+    """
+    if engine.dialect.name != "postgresql":
+        with transaction(engine) as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        driver.autocommit = True
+        try:
+            with driver.pipeline():
+                driver.execute("BEGIN")
+                yield conn
+                driver.execute("COMMIT")
+        except BaseException:
+            driver.rollback()  # leaves the pipeline's aborted state, ends the transaction
+            raise
+        finally:
+            driver.autocommit = False
+
+
+@contextmanager
 def batched(conn: Connection) -> Iterator[None]:
     """Statements inside whose results are not read go out in one round trip where the
-    driver can (PostgreSQL pipeline mode); elsewhere this changes nothing."""
+    driver can (PostgreSQL pipeline mode); elsewhere, or inside `pipelined`, this changes
+    nothing."""
     if conn.dialect.name != "postgresql":
         yield
         return
-    with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection
+    if driver.pgconn.pipeline_status:  # already queueing: a nested pipeline would sync here
+        yield
+        return
+    with driver.pipeline():
         yield

@@ -110,6 +110,7 @@ _CLAIM = Prepared(
         held_since=bindparam("b_since"),
         held_until=bindparam("b_until"),
     )
+    .returning(n.id)  # read, not rowcount: in a pipeline the count comes with the result
 )
 _CLOSE = Prepared(
     update(reservations)
@@ -125,6 +126,7 @@ _EXTEND_NUMBER = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), n.held_session_id == bindparam("b_session_id"))
     .values(held_until=bindparam("b_until"))
+    .returning(n.id)
 )
 _LATEST = (
     select(func.max(r.id))
@@ -215,7 +217,7 @@ def claim(
             "b_since": since,
             "b_until": until,
         }
-        if _CLAIM.run(conn, taken).rowcount == 1:
+        if _CLAIM.run(conn, taken).fetchone() is not None:
             return Held(number_id, e164, session_id, visitor, since, until, previous)
     return None
 
@@ -287,7 +289,7 @@ def extend(
         "b_now": now,
         "b_until": pool.hold_until(now) if until is None else until,
     }
-    if _EXTEND_NUMBER.run(conn, params).rowcount != 1:
+    if _EXTEND_NUMBER.run(conn, params).fetchone() is None:
         return False
     _EXTEND_RESERVATION.run(conn, params)
     return True
