@@ -99,6 +99,33 @@ def _prepare(locking: bool) -> _Picks:
 
 
 _PICKS = {"sqlite": _prepare(False), "postgresql": _prepare(True)}
+
+
+def _pick_and_claim(pick: Select[Any]) -> Prepared:
+    """PostgreSQL: pick a free number and claim it in one statement, so taking it costs
+    no round trip of its own (the session start's other statements and its COMMIT share
+    theirs, `db.pipelined`). As in two steps, the row is locked (SKIP LOCKED) before the
+    update re-checks it; the update returns what `Held` needs, the previous holder as it
+    was. `b_hold`: the hold's length (`PoolSettings.hold_until`)."""
+    picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    since = func.greatest(bindparam("b_now"), picked.c.held_since)
+    return Prepared(
+        update(tracking_numbers)
+        .where(n.id == picked.c.id, _TAKEABLE)
+        .values(
+            held_session_id=bindparam("b_session_id"),
+            held_visitor_id=bindparam("b_visitor"),
+            held_since=since,
+            held_until=since + bindparam("b_hold"),
+        )
+        .returning(n.id, n.e164, picked.c.held_session_id, n.held_since, n.held_until)
+    )
+
+
+_TAKE_FREE = _Picks(
+    _PICKS["postgresql"].own,  # not used: the visitor's own numbers are ranked in Python
+    *(_pick_and_claim(s) for s in (_PICK_GROUP, _PICK_UNGROUPED, _PICK_ANY, _PICK_RANDOM)),
+)
 _Found = tuple[Any, ...] | None  # a DB-API row of _COLUMNS
 _CLAIM = Prepared(
     update(tracking_numbers)
@@ -200,6 +227,8 @@ def claim(
         # The visitor's own number first (still held, or back after it lapsed) if its
         # group suits this session, else the free number idle longest, group by group.
         row = _own(conn, picks, params, order) if returning else None
+        if row is None and conn.dialect.name == "postgresql":
+            return _take_free(conn, params, order, pool, session_id, visitor, now)
         row = row or _free(conn, picks, params, order, pool.selection)
         if row is None:
             return None
@@ -220,6 +249,29 @@ def claim(
         if _CLAIM.run(conn, taken).fetchone() is not None:
             return Held(number_id, e164, session_id, visitor, since, until, previous)
     return None
+
+
+def _take_free(
+    conn: Connection,
+    params: dict[str, Any],
+    order: Order,
+    pool: PoolSettings,
+    session_id: str,
+    visitor: str,
+    now: float,
+) -> Held | None:
+    """PostgreSQL: the free number idle longest, picked and claimed at once."""
+    claiming = {
+        **params,
+        "b_session_id": session_id,
+        "b_now": now,
+        "b_hold": pool.hold_until(0.0),
+    }
+    row = _free(conn, _TAKE_FREE, claiming, order, pool.selection)
+    if row is None:
+        return None
+    number_id, e164, previous, since, until = row
+    return Held(number_id, e164, session_id, visitor, since, until, previous)
 
 
 def _own(conn: Connection, picks: _Picks, params: dict[str, Any], order: Order) -> _Found:
