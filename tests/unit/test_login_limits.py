@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callpath.services.login_limits import Attempt, Limits, LoginLimiter, Refusal
+from callpath.services.login_limits import Attempt, Limits, LoginLimiter, Refusal, address_key
 from tests.helpers import Clock
 
 LIMITS = Limits(address_failures=3, address_window=60, email_failures=4, email_window=900)
@@ -95,3 +95,10 @@ def test_memory_stays_bounded_under_many_addresses() -> None:
     for n in range(5000):
         limiter.attempt(f"10.0.{n // 256}.{n % 256}", f"g{n}@shop.example")
     assert len(limiter._by_address._items) <= 50 and len(limiter._by_email._items) <= 50
+
+
+def test_an_ipv6_network_counts_as_one_address() -> None:
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::7")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key("::ffff:198.51.100.7") == "198.51.100.7" == address_key("198.51.100.7")
+    assert address_key("testclient") == "testclient"

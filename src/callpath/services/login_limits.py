@@ -19,6 +19,7 @@ guesses a minute against argon2-hashed passwords).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 from collections import deque
@@ -155,6 +156,20 @@ class LoginLimiter:
                 del self._known[pair]
         while len(self._known) >= self.limits.max_keys:
             del self._known[next(iter(self._known))]
+
+
+def address_key(ip: str) -> str:
+    """Whom the address limit counts: an IPv4 address, or an IPv6 address's /64 (one
+    subscriber's network, whose 2^64 addresses would otherwise each get the limit)."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _key(email: str) -> str:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callpath.services import auth, hashing
 from callpath.services.enrich import client_ip
-from callpath.services.login_limits import LoginLimiter, Refusal
+from callpath.services.login_limits import LoginLimiter, Refusal, address_key
 from callpath.storage.db import transaction
 from callpath.web.context import ctx
 from callpath.web.pages import render
@@ -29,10 +29,12 @@ def limiter(request: Request) -> LoginLimiter:
 
 
 def address(request: Request) -> str:
-    """The client's address as the tracker reads it (X-Forwarded-For from trusted proxies)."""
+    """The client's address as the tracker reads it (X-Forwarded-For from trusted proxies),
+    as the address limit counts it."""
     peer = request.client.host if request.client else None
     trusted = ctx(request).settings.trusted_proxies
-    return client_ip(peer, request.headers.get("x-forwarded-for"), trusted) or "unknown"
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), trusted) or "unknown"
+    return address_key(ip)
 
 
 async def log_in(request: Request, email: str, password: str) -> str | Refusal | None:
