@@ -30,13 +30,15 @@ async def _fire(url: str, key: str) -> list[tuple[str, dict[str, object]]]:
     limits = httpx.Limits(max_connections=len(landings))
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
 
-        async def start(landing: str) -> tuple[str, dict[str, object]]:
+        async def start(i: int, landing: str) -> tuple[str, dict[str, object]]:
             body = {"site": key, "visitor": None, "url": landing}
-            r = await client.post("/t/v1/session", content=json.dumps(body))
+            # Each visitor from an address of its own: one client holds only a share.
+            headers = {"X-Forwarded-For": f"198.18.0.{i + 1}"}
+            r = await client.post("/t/v1/session", content=json.dumps(body), headers=headers)
             assert r.status_code == 200, r.text
             return landing, r.json()
 
-        return list(await asyncio.gather(*(start(landing) for landing in landings)))
+        return list(await asyncio.gather(*(start(i, x) for i, x in enumerate(landings))))
 
 
 def test_concurrent_starts_keep_the_group_for_its_channel(
@@ -48,7 +50,10 @@ def test_concurrent_starts_keep_the_group_for_its_channel(
         for number in grouped:
             data = setup.NumberInput(number=number, kind="pool", pool_group="yandex/cpc")
             setup.add_number(conn, site.account_id, site.site_id, data, time.time())
-    with ServerProcess(database_url, free_port(), tmp_path / "log", workers=2) as server:
+    behind_proxy = {"CALLPATH_TRUSTED_PROXIES": "127.0.0.1/32"}
+    with ServerProcess(
+        database_url, free_port(), tmp_path / "log", workers=2, env=behind_proxy
+    ) as server:
         replies = asyncio.run(_fire(server.url, site.key))
 
     assert _overlaps(engine) == []

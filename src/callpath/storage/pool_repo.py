@@ -44,6 +44,7 @@ _CLIENT_HELD = (
         _mine.c.held_until > bindparam("b_now"),
     )
     .scalar_subquery()
+    .label("client_held")
 )
 _COLUMNS = (
     n.id,
@@ -99,6 +100,8 @@ def _prepare(locking: bool) -> _Picks:
 
 
 _PICKS = {"sqlite": _prepare(False), "postgresql": _prepare(True)}
+_PEEKS = _prepare(False)  # PostgreSQL: a look at the free numbers that locks nothing
+_NO_CAP = 2**31 - 1
 
 
 def _pick_and_claim(pick: Select[Any]) -> Prepared:
@@ -111,10 +114,11 @@ def _pick_and_claim(pick: Select[Any]) -> Prepared:
     since = func.greatest(bindparam("b_now"), picked.c.held_since)
     return Prepared(
         update(tracking_numbers)
-        .where(n.id == picked.c.id, _TAKEABLE)
+        .where(n.id == picked.c.id, _TAKEABLE, picked.c.client_held < bindparam("b_cap"))
         .values(
             held_session_id=bindparam("b_session_id"),
             held_visitor_id=bindparam("b_visitor"),
+            held_client=bindparam("b_client"),
             held_since=since,
             held_until=since + bindparam("b_hold"),
         )
@@ -228,7 +232,7 @@ def claim(
         # group suits this session, else the free number idle longest, group by group.
         row = _own(conn, picks, params, order) if returning else None
         if row is None and conn.dialect.name == "postgresql":
-            return _take_free(conn, params, order, pool, session_id, visitor, now)
+            return _take_free(conn, params, order, pool, session_id, visitor, client)
         row = row or _free(conn, picks, params, order, pool.selection)
         if row is None:
             return None
@@ -258,18 +262,23 @@ def _take_free(
     pool: PoolSettings,
     session_id: str,
     visitor: str,
-    now: float,
-) -> Held | None:
-    """PostgreSQL: the free number idle longest, picked and claimed at once."""
+    client: Client | None,
+) -> Held | str | None:
+    """PostgreSQL: the free number idle longest, picked and claimed at once, unless the
+    client holds its cap already (counted in the same statement). Nothing claimed: one
+    more look, without locks, tells a client at its cap from a pool with nothing free."""
     claiming = {
         **params,
         "b_session_id": session_id,
-        "b_now": now,
         "b_hold": pool.hold_until(0.0),
+        "b_cap": client.cap if client else _NO_CAP,
     }
     row = _free(conn, _TAKE_FREE, claiming, order, pool.selection)
     if row is None:
-        return None
+        if client is None:
+            return None
+        peek = _free(conn, _PEEKS, params, order, pool.selection)
+        return CLIENT_LIMIT if peek is not None and peek[-1] >= client.cap else None
     number_id, e164, previous, since, until = row
     return Held(number_id, e164, session_id, visitor, since, until, previous)
 
