@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from callpath.domain.pool import PoolSettings
 from callpath.reports import pool_health
 from callpath.services import tracking
 from callpath.storage import plan_repo, site_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import pool_plans
+from callpath.storage.tables import pool_plans, sessions
 from tests.helpers import Clock, seed_site
 
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_3 like Mac OS X) Mobile/15E148 Safari/604.1"
@@ -96,3 +96,19 @@ def test_exhaustion_events_per_day_and_the_latest(engine: Engine) -> None:
     assert days[-1][1] == 2 and days[-4][1] == 1 and sum(n for _, n in days) == 3
     assert [e["number_reason"] for e in latest] == ["exhausted"] * 3
     assert latest[0]["at"] >= latest[-1]["at"]
+
+
+def test_a_rate_limited_flood_does_not_size_the_pool(engine: Engine) -> None:
+    """Starts refused for their pace are a flood, not visitors; starts refused for the
+    client's share of the pool may be an office behind one address, and count."""
+    site = seed_site(engine, pool_size=1)
+    clock = Clock(time.time())
+    ids = [_visit(engine, site.site_id, clock).session for _ in range(3)]
+    for session_id, reason in zip(ids[1:], ("rate_limited", "client_limit"), strict=True):
+        with transaction(engine) as conn:
+            conn.execute(
+                update(sessions).where(sessions.c.id == session_id).values(number_reason=reason)
+            )
+    with engine.connect() as conn:
+        rows = plan_repo.recorded_sessions(conn, site.account_id, site.site_id, 0.0, 100)
+    assert sorted(r["id"] for r in rows) == sorted([ids[0], ids[2]])

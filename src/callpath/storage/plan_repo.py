@@ -20,14 +20,17 @@ PLAN_COLUMNS = (
 
 
 def human_filter(account_id: int, site_id: int, since: float) -> Any:
-    """Sessions that take pool numbers: people (not bots) on substituted channels."""
+    """Sessions that take pool numbers: people (not bots) on substituted channels. Starts
+    refused for their pace (`rate_limited`: a flood from one client) are left out, or a
+    flood would size the pool; `client_limit` ones stay (an office behind one address is
+    real demand)."""
     s = sessions.c
     return (
         (s.account_id == account_id)
         & (s.site_id == site_id)
         & (s.started_at >= since)
         & (s.device.is_(None) | (s.device != "bot"))
-        & (s.number_reason.not_in(("bot", "excluded")))
+        & (s.number_reason.not_in(("bot", "excluded", "rate_limited")))
     )
 
 
