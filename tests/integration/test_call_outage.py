@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from callpath.services import setup
+from callpath.services.spool import Spool
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
 from callpath.storage.tables import call_events, calls
@@ -93,12 +94,12 @@ def test_calls_are_routed_and_kept_while_the_database_is_down(
         engine.dispose()
         cluster.kill()
 
-        t0 = time.monotonic()
         replies = [hook.post(client, e) for e in _events("down-1", visit["number"], time.time())]
-        routed_in = time.monotonic() - t0
+        # Answered from the cache (how fast is test_database_hung.py's business, which
+        # proves it without a clock), every event spooled for later.
         assert [r.status_code for r in replies] == [200, 200, 200], replies[0].text
         assert replies[0].json()["forward_to"] == site.original
-        assert routed_in < 5  # answered from the cache, not after connection timeouts
+        wait_for(lambda: Spool(spool).pending() == 3)  # a drain may hold one a moment
         assert (
             client.post(
                 "/t/v1/session",

@@ -1,4 +1,7 @@
-"""The ASGI application: `uvicorn --factory callpath.web.app:create_app`."""
+"""The ASGI application. Run it with `callpath serve`; under uvicorn directly, keep the
+client address ours to decide: `uvicorn --factory --no-proxy-headers
+callpath.web.app:create_app` (uvicorn's default trusts `X-Forwarded-For` from loopback;
+`CALLPATH_TRUSTED_PROXIES` is the only rule callpath follows)."""
 
 from __future__ import annotations
 
