@@ -222,7 +222,10 @@ def seed(database_url: str) -> dict[str, Any]:
 
 
 def measure(
-    args: argparse.Namespace, spec: dict[str, Any], cpu_pids: Callable[[], list[int]]
+    args: argparse.Namespace,
+    spec: dict[str, Any],
+    cpu_pids: Callable[[], list[int]],
+    db_pids: Callable[[], list[int]] = list,
 ) -> dict[str, Any]:
     s = float(args.seconds)
     timeout = s + REQUEST_TIMEOUT * 4 + 60
@@ -239,14 +242,14 @@ def measure(
         spy.wait(timeout=60)
     print(f"  {name}: open loop at {args.rate:g} calls/s, {s:g}s ...", flush=True)
     cpu, web_cpu = CpuMeter(cpu_pids), CpuMeter(lambda: cpu_pids()[:1])
-    machine = MachineMeter()
-    for meter in (cpu, web_cpu, machine):
+    machine, db_cpu = MachineMeter(), CpuMeter(db_pids)
+    for meter in (cpu, web_cpu, machine, db_cpu):
         meter.start()
     at_rate = run_client(
         {**base, "mode": "open", "seconds": s, "rate": args.rate, "connections": 64}, timeout
     )
     at_rate["server_cpu"], at_rate["web_cpu"] = cpu.stop(), web_cpu.stop()
-    others = machine.stop() - at_rate["server_cpu"] - at_rate["client_cpu"]
+    others = machine.stop() - at_rate["server_cpu"] - at_rate["client_cpu"] - db_cpu.stop()
     at_rate["other_cpu"] = max(0.0, others)
     for phase, res in (("peak", peak), ("rate", at_rate)):
         if res["errors"]:
@@ -298,6 +301,7 @@ def run_backend(
     args: argparse.Namespace, backend: str, work: Path, stack: contextlib.ExitStack
 ) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPATH_")}
+    db_pids: Callable[[], list[int]] = list  # PostgreSQL's processes, when it is ours
     if backend == "sqlite":
         db_url = f"sqlite:///{work / 'callpath.sqlite3'}"
     else:
@@ -306,6 +310,7 @@ def run_backend(
             cluster = PgCluster()
             stack.callback(cluster.stop)
             server_url = cluster.start()
+            db_pids = lambda: _tree_pids(cluster.postmaster_pid())  # noqa: E731
         db_url, drop = _create_pg_database(server_url)
         stack.callback(drop)
     seeded = seed(db_url)
@@ -333,7 +338,7 @@ def run_backend(
             "port": srv.port,
             "path": f"/hooks/{route}/{seeded[route]['id']}",
         }
-        rows.append(measure(args, spec, lambda: _tree_pids(srv.pid)))
+        rows.append(measure(args, spec, lambda: _tree_pids(srv.pid), db_pids))
     srv.stop()
     bare.stop()
     if "Traceback" in srv.log.read_text(errors="replace"):
