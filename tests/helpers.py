@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -11,12 +12,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Connection, Engine, func, select
@@ -347,3 +350,27 @@ def add_number(engine: Engine, site: Seeded, e164: str, kind: str, group: str | 
             setup.NumberInput(number=e164, kind=kind, pool_group=group),
             time.time(),
         )
+
+
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` on a thread of its own. The browser tests' session-long
+    Playwright (its sync API) keeps an event loop running on the main thread of the test
+    worker it ran on, where `asyncio.run` refuses to start for every later test."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(main))
+        except BaseException as exc:  # handed to the caller
+            error.append(exc)
+
+    thread = threading.Thread(target=target, name="test-event-loop")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]

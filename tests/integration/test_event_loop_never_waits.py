@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from callpath.storage import db
 from callpath.web.dbcall import run_db
+from tests.helpers import run_async
 
 
 @pytest.fixture
@@ -47,11 +48,11 @@ def test_a_write_meeting_another_process_lock_leaves_the_loop_free(
     sqlite_file: tuple[Engine, Path],
 ) -> None:
     engine, path = sqlite_file
-    other = sqlite3.connect(path, isolation_level=None)  # "another process"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # "another process"
     other.execute("BEGIN IMMEDIATE")
     ctx = SimpleNamespace(inline_db=True)
 
-    async def scenario() -> tuple[bool, str]:
+    async def scenario() -> tuple[bool, str, str]:
         write = asyncio.create_task(run_db(ctx, _insert, engine, 1))  # type: ignore[arg-type]
         ran_meanwhile = asyncio.Event()
 
@@ -63,20 +64,26 @@ def test_a_write_meeting_another_process_lock_leaves_the_loop_free(
         await answer
         still_waiting = not write.done()  # the loop answered while the write waited
         other.execute("COMMIT")
-        return still_waiting, await asyncio.wait_for(write, timeout=60)
+        written_in = await asyncio.wait_for(write, timeout=60)
+        return still_waiting, written_in, threading.current_thread().name
 
-    still_waiting, thread = asyncio.run(scenario())
+    still_waiting, thread, loop_thread = run_async(scenario())
     other.close()
     assert still_waiting
-    assert thread != threading.current_thread().name  # waited in a thread, not the loop
+    assert thread != loop_thread  # waited in a thread, not on the event loop
     assert _rows(engine) == [(1, thread)]  # and was written once, after the lock came free
 
 
 def test_with_the_lock_free_the_write_runs_inline(sqlite_file: tuple[Engine, Path]) -> None:
     engine, _ = sqlite_file
     ctx = SimpleNamespace(inline_db=True)
-    thread = asyncio.run(run_db(ctx, _insert, engine, 1))  # type: ignore[arg-type]
-    assert thread == threading.current_thread().name
+
+    async def scenario() -> tuple[str, str]:
+        thread = await run_db(ctx, _insert, engine, 1)  # type: ignore[arg-type]
+        return thread, threading.current_thread().name
+
+    thread, loop_thread = run_async(scenario())
+    assert thread == loop_thread
     assert _rows(engine) == [(1, thread)]
 
 

@@ -5,7 +5,6 @@ the events accepted before it in place."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from callpath.telephony.asterisk.listener import Listener
 from callpath.telephony.sip.adapter import AUTH_HEADER
 from callpath.telephony.twilio.signature import sign as twilio_sign
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, add_number, count, iso
+from tests.helpers import Hook, Seeded, add_number, count, iso, run_async
 from tests.integration.test_zadarma_webhook import notification
 from tests.integration.test_zadarma_webhook import sign as zd_sign
 
@@ -59,7 +58,7 @@ def post(app: Any, path: str, body: bytes, headers: dict[str, str | bytes]) -> h
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             return await c.post(path, content=body, headers=raw)
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def refused(r: httpx.Response, status: int, reason: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from callpath.storage.tables import reservations, session_events, tracking_numbers
-from tests.helpers import ServerProcess, free_port, seed_site
+from tests.helpers import ServerProcess, free_port, run_async, seed_site
 
 pytestmark = pytest.mark.slow
 POOL = 40
@@ -72,7 +72,7 @@ def test_concurrent_starts_never_share_a_number(
     with ServerProcess(
         database_url, free_port(), tmp_path / "log", workers=2, env=behind_proxy
     ) as server:
-        replies = asyncio.run(_fire(server.url, site.key))
+        replies = run_async(_fire(server.url, site.key))
 
     assert _overlaps(engine) == []
     holders: dict[object, set[object]] = defaultdict(set)

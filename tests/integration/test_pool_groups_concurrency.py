@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from callpath.services import setup
 from callpath.storage.db import transaction
-from tests.helpers import ServerProcess, free_port, next_number, seed_site
+from tests.helpers import ServerProcess, free_port, next_number, run_async, seed_site
 from tests.integration.test_pool_concurrency import _overlaps
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_concurrent_starts_keep_the_group_for_its_channel(
     with ServerProcess(
         database_url, free_port(), tmp_path / "log", workers=2, env=behind_proxy
     ) as server:
-        replies = asyncio.run(_fire(server.url, site.key))
+        replies = run_async(_fire(server.url, site.key))
 
     assert _overlaps(engine) == []
     holders: dict[object, set[object]] = defaultdict(set)

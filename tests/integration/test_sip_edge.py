@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -55,15 +56,25 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands to some process's
+# outgoing socket between our pick and sipp's bind made sipp fail ("Address already in use").
+_QUIET_PORTS = range(20_000, 32_000)
+
+
 def free_udp_ports(n: int) -> list[int]:
     """`n` distinct free UDP ports (all held until all are picked, so none repeats)."""
+    picks = random.Random()
     with contextlib.ExitStack() as stack:
-        socks = [
-            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) for _ in range(n)
-        ]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
+        found: list[int] = []
+        while len(found) < n:
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            port = picks.choice(_QUIET_PORTS)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            found.append(port)
+        return found
 
 
 def free_udp_port() -> int:

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from callpath.services.hashing import Busy, HashPool
+from tests.helpers import run_async
 
 
 def test_work_runs_off_the_callers_thread_and_a_full_queue_answers_busy() -> None:
@@ -31,7 +32,7 @@ def test_work_runs_off_the_callers_thread_and_a_full_queue_answers_busy() -> Non
         assert loop_thread not in ran_in
         assert await pool.run(threading.get_ident) != loop_thread  # room again
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_work_its_caller_stopped_waiting_for_keeps_its_place_until_it_ran() -> None:
@@ -51,4 +52,4 @@ def test_work_its_caller_stopped_waiting_for_keeps_its_place_until_it_ran() -> N
         release.set()
         await asyncio.to_thread(ran.wait, 60)
 
-    asyncio.run(scenario())
+    run_async(scenario())
