@@ -1,5 +1,7 @@
-"""A visit with a 4 KB landing URL and 255-character utm values, called: its call page
-wraps them instead of scrolling sideways, on a phone (390 px) and a laptop (1366 px)."""
+"""A visit with a 4 KB landing URL and 255-character utm values, called: its call page,
+the journal and the pool page (which lists it among the visits the pool could not serve)
+wrap them or scroll a table inside its box instead of scrolling the page sideways, on a
+phone (390 px) and a laptop (1366 px)."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def _long_landing() -> str:
     return url + "r" * (4096 - len(url))
 
 
-def _called_visit(engine: Engine, server: ServerProcess) -> str:
-    """A visit with the long landing URL and a call to its number; the call's id once the
-    server has matched it to the visit."""
+def _called_visit(engine: Engine, server: ServerProcess) -> tuple[str, int]:
+    """A visit with the long landing URL and a call to its number, and a second such visit
+    that found the one pool number taken; the call's id once the server has matched it
+    to the visit, and the site's id."""
     site = seed_site(engine, pool_size=1)
     landing = _long_landing()
     assert len(landing) == 4096
@@ -50,6 +53,12 @@ def _called_visit(engine: Engine, server: ServerProcess) -> str:
             headers={"Content-Type": "text/plain", "User-Agent": DESKTOP_CHROME},
         )
         assert started.status_code == 200, started.text
+        again = client.post(
+            "/t/v1/session",
+            content=body,
+            headers={"Content-Type": "text/plain", "User-Agent": DESKTOP_CHROME},
+        )
+        assert again.json()["reason"] == "exhausted"  # shown on the pool page
         hook, now = add_hook(engine, site), time.time()
         base = {"call_id": "pbx-1", "caller": "+79161234567", "called": started.json()["number"]}
         rang = hook.post(client, {**base, "event": "started", "at": iso(now)})
@@ -64,7 +73,7 @@ def _called_visit(engine: Engine, server: ServerProcess) -> str:
 
     wait_for(matched, seconds=120)  # folded by the server's apply process
     add_login(engine, site, "owner", email="owner@shop.test")
-    return call_id
+    return call_id, site.site_id
 
 
 def _log_in(page: Page, server: ServerProcess) -> None:
@@ -81,11 +90,11 @@ def test_the_call_page_of_a_4kb_landing_url_never_scrolls_sideways(
     new_context: Callable[..., BrowserContext],
     tmp_path: Path,
 ) -> None:
-    call_id = _called_visit(engine, server)
+    call_id, site_id = _called_visit(engine, server)
     for width in WIDTHS:
         page = new_context(viewport={"width": width, "height": 900}).new_page()
         _log_in(page, server)
-        for path in (f"/app/calls/{call_id}", "/app/calls"):
+        for path in (f"/app/calls/{call_id}", "/app/calls", f"/app/sites/{site_id}/pool"):
             page.goto(f"{server.url}{path}")
             shot = (
                 Path(SCREENSHOTS or tmp_path) / f"{path.strip('/').replace('/', '-')}-{width}.png"
