@@ -7,10 +7,12 @@ created on that server (scripts/test starts a throwaway cluster and sets this).
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -94,3 +96,37 @@ def server(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Server
     """`callpath serve` in a subprocess on a free loopback port (one worker)."""
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as proc:
         yield proc
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_the_collector() -> Iterator[None]:
+    """An app's start-up freezes every object alive then out of the garbage collector's
+    reach (`gc.freeze()`, for its routing answers' tail latency): in a test process that
+    kept every earlier test's app, engine and pooled database connections for good, and
+    a PostgreSQL run ran out of connections. After a test that started an app, give them
+    back to the collector and collect."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_app_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close the database connections of the apps a test made: an app's engine lives in
+    reference cycles with the app (and its worker threads), so its pooled connections
+    stayed open long after the test, and a PostgreSQL run ran out of connections."""
+    from callpath.web import app as web_app
+
+    made: list[Engine] = []
+    real = web_app.make_engine
+
+    def recording(*args: Any, **kwargs: Any) -> Engine:
+        engine = real(*args, **kwargs)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(web_app, "make_engine", recording)
+    yield
+    for engine in made:
+        engine.dispose()
