@@ -106,7 +106,9 @@ class CallPipeline:
         database away, route from the cache and spool the event."""
         if db_ok:
             try:  # bounded: a busy or hung database is answered as one that is away
-                return db.within(self.engine, _store, self.engine, integ, event, item)
+                return db.within(
+                    self.engine, _store, self.engine, integ, event, item, seconds=self._wait()
+                )
             except db.UNAVAILABLE:
                 log.warning("database unavailable: spooling call event %s", item.call_key)
         response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
@@ -115,6 +117,13 @@ class CallPipeline:
             response["forward_to"] = self.routes.forward_to(integ, e164)
         self.spool.put(replace(item, response=response).as_record())
         return Reply(response)
+
+    def _wait(self) -> float | None:
+        """How long a routing answer waits for the database: the busy budget (None) once
+        the route cache can answer instead; before its first load the database is the
+        only source of an answer, so waiting beats a 503 or a guess (a process just
+        started, or a test app that never loads it)."""
+        return None if self.routes.loaded else db.PATIENT_SECONDS
 
     def _integration(self, integration_id: str) -> tuple[Integration | None, bool]:
         """From the route cache while it is fresh (a refresh from the database within
@@ -127,7 +136,9 @@ class CallPipeline:
         if cached is not None:
             return cached, True
         try:
-            row = db.within(self.engine, _read_integration, self.engine, integration_id)
+            row = db.within(
+                self.engine, _read_integration, self.engine, integration_id, seconds=self._wait()
+            )
             return (Integration.from_row(row) if row else None), True
         except db.UNAVAILABLE:
             cached = self.routes.integration(integration_id)

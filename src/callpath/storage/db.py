@@ -286,8 +286,9 @@ def _begin(
             yield conn
 
 
-def within(engine: Engine, fn: Callable[..., R], *args: Any) -> R:
-    """`fn(*args)`, or an `OperationalError` once the engine's busy budget has passed.
+def within(engine: Engine, fn: Callable[..., R], *args: Any, seconds: float | None = None) -> R:
+    """`fn(*args)`, or an `OperationalError` once the engine's busy budget (or `seconds`,
+    for a caller with nothing better to answer than the database's answer) has passed.
 
     For work whose caller answers someone who must not wait (a routing answer, a health
     check). SQLite: runs here, and its waits for the write lock are bounded by the budget.
@@ -299,16 +300,17 @@ def within(engine: Engine, fn: Callable[..., R], *args: Any) -> R:
     """
     budget = _budget(engine)
     if budget.hurried is None or is_sqlite(engine):
-        return waiting_at_most(BUDGET, fn, *args)
+        return waiting_at_most(BUDGET if seconds is None else seconds, fn, *args)
+    limit = budget.hurried if seconds is None else seconds
     future = _helpers.submit(fn, args)
     try:
-        return future.result(timeout=budget.hurried)
+        return future.result(timeout=limit)
     except FutureTimeout:
         future.cancel()  # not started yet (helpers all waiting): never runs
         raise OperationalError(
             getattr(fn, "__name__", "database work"),
             None,
-            TimeoutError(f"no answer from the database within {budget.hurried:g} s"),
+            TimeoutError(f"no answer from the database within {limit:g} s"),
         ) from None
 
 
