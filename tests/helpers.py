@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from sqlalchemy import Connection, Engine, func, select
 
 from callpath.domain.pool import PoolSettings
@@ -227,6 +228,16 @@ def postgres_bin() -> Path | None:
     """Debian keeps the PostgreSQL server binaries out of PATH."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     return found[-1].parent if found else None
+
+
+# Tests that start a PostgreSQL cluster of their own (to kill or stop it) are slow, and
+# need the server's binaries.
+OWN_CLUSTER = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        postgres_bin() is None, reason="needs PostgreSQL (scripts/test installs it)"
+    ),
+]
 
 
 class PgCluster:

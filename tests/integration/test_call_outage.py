@@ -20,6 +20,7 @@ from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
 from callpath.storage.tables import call_events, calls
 from tests.helpers import (
+    OWN_CLUSTER,
     Hook,
     PgCluster,
     Seeded,
@@ -27,17 +28,11 @@ from tests.helpers import (
     add_hook,
     free_port,
     iso,
-    postgres_bin,
     seed_site,
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        postgres_bin() is None, reason="needs PostgreSQL (scripts/test installs it)"
-    ),
-]
+pytestmark = OWN_CLUSTER
 OWN_DESTINATION = "+74951234567"
 
 

@@ -21,23 +21,18 @@ from callpath.storage.db import make_engine
 from callpath.storage.migrate import upgrade
 from callpath.storage.tables import call_events
 from tests.helpers import (
+    OWN_CLUSTER,
     PgCluster,
     ServerProcess,
     add_hook,
     free_port,
     iso,
     pending_calls,
-    postgres_bin,
     seed_site,
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        postgres_bin() is None, reason="needs PostgreSQL (scripts/test installs it)"
-    ),
-]
+pytestmark = OWN_CLUSTER
 
 
 @pytest.fixture

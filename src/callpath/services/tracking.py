@@ -350,7 +350,9 @@ class _Live:
     site: SiteConfig
     now: float
 
-    def renew_hold(self) -> None:
+    def renew_hold(self, until: float | None = None) -> None:
+        """Push the hold forward (or end it at `until`) if the session still holds its
+        number."""
         if isinstance(self.row["number_id"], int):
             pool_repo.extend(
                 self.conn,
@@ -358,19 +360,12 @@ class _Live:
                 session_id=self.row["id"],
                 now=self.now,
                 pool=self.site.pool,
+                until=until,
             )
 
     def release(self) -> None:
         """End the hold now (if the session still holds its number)."""
-        if isinstance(self.row["number_id"], int):
-            pool_repo.extend(
-                self.conn,
-                number_id=self.row["number_id"],
-                session_id=self.row["id"],
-                now=self.now,
-                pool=self.site.pool,
-                until=self.now,
-            )
+        self.renew_hold(until=self.now)
 
 
 @contextmanager
