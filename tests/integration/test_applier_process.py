@@ -97,7 +97,8 @@ def test_while_the_apply_process_lives_the_web_process_folds_nothing(
     with ServerProcess(database_url, free_port(), tmp_path / "server.log") as server:
         client = httpx.Client(base_url=server.url, timeout=10)
         pid = wait_for(lambda: _appliers(server))[0]
-        _post_call(client, hook, "warm", site.pool[0])  # the web process saw it beat
+        wait_for((spool / "applier.alive").exists)  # its first beat (before it, the web
+        _post_call(client, hook, "warm", site.pool[0])  # process may fold "warm" itself)
         wait_for(lambda: _ended(engine) == ["warm"])
         beat = (spool / "applier.alive").stat().st_mtime
         wait_for(lambda: (spool / "applier.alive").stat().st_mtime > beat)

@@ -20,7 +20,7 @@ from callpath.domain.calls import is_call_key
 from callpath.domain.site import SiteConfig
 from callpath.domain.visit_code import CodeHolder, Entry, VisitClaim
 
-__all__ = ["CodeError", "Entered", "Entry", "enter", "entry_of", "for_session"]
+__all__ = ["CodeError", "Entered", "Entry", "draw", "enter", "entry_of", "for_session"]
 from callpath.services import calls
 from callpath.storage import call_repo, session_repo, visit_code_repo
 from callpath.storage.db import transaction
@@ -41,11 +41,31 @@ def for_session(
     conn: Connection, site: SiteConfig, session_id: str, kept: str | None, now: float
 ) -> str | None:
     """The code a session shown the default number displays: `kept` (the code it still
-    owns, if any), else a new one. None only if every draw collided."""
+    owns, if any), else a new one, written to the session. None only if every draw
+    collided."""
+    code = draw(conn, site, session_id, kept, now)
+    if code is not None and code != kept:
+        session_repo.set_visit_code(conn, session_id, code)
+    return code
+
+
+def draw(
+    conn: Connection,
+    site: SiteConfig,
+    session_id: str,
+    kept: str | None,
+    now: float,
+    taken: set[str] | None = None,
+) -> str | None:
+    """`for_session` without the write, for a session the caller inserts with its code.
+    `taken`: codes given in this transaction to sessions not written yet (the lookup
+    cannot see them, and the lock is this transaction's own); the new code is added."""
     if kept is not None:
         return kept
     for digits in visit_code.DRAWS:
         code = visit_code.draw(digits, secrets.randbelow)
+        if taken is not None and code in taken:
+            continue
         session_repo.lock_visit_code(conn, site.id, code)
         if not session_repo.visit_code_in_use(
             conn,
@@ -54,7 +74,8 @@ def for_session(
             since=now - visit_code.LIFETIME,
             session_id=session_id,
         ):
-            session_repo.set_visit_code(conn, session_id, code)
+            if taken is not None:
+                taken.add(code)
             return code
     return None
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, true, update
 
 from callpath.domain.pool import PoolSettings
 from callpath.domain.pool_groups import ANY, Order
-from callpath.storage.prepared import Prepared
+from callpath.storage.prepared import InsertRows, Prepared, rows_of
 from callpath.storage.tables import reservations, tracking_numbers
 
 n = tracking_numbers.c
@@ -36,12 +36,19 @@ _POOL = (n.site_id == bindparam("b_site_id"), n.kind == "pool", n.active)
 # It rides along every pick, so the per-client cap costs no statement of its own; it is
 # uncorrelated, so both databases count once per statement.
 _mine = tracking_numbers.alias("mine")
+# Counted up to the cap (`b_cap`): past it the answer is the same, and a client near its
+# cap costs no longer scan than the cap.
 _CLIENT_HELD = (
     select(func.count())
-    .where(
-        _mine.c.site_id == bindparam("b_site_id"),
-        _mine.c.held_client == bindparam("b_client"),
-        _mine.c.held_until > bindparam("b_now"),
+    .select_from(
+        select(_mine.c.id)
+        .where(
+            _mine.c.site_id == bindparam("b_site_id"),
+            _mine.c.held_client == bindparam("b_client"),
+            _mine.c.held_until > bindparam("b_now"),
+        )
+        .limit(bindparam("b_cap"))
+        .subquery()
     )
     .scalar_subquery()
     .label("client_held")
@@ -100,7 +107,6 @@ def _prepare(locking: bool) -> _Picks:
 
 
 _PICKS = {"sqlite": _prepare(False), "postgresql": _prepare(True)}
-_PEEKS = _prepare(False)  # PostgreSQL: a look at the free numbers that locks nothing
 _NO_CAP = 2**31 - 1
 
 
@@ -108,11 +114,13 @@ def _pick_and_claim(pick: Select[Any]) -> Prepared:
     """PostgreSQL: pick a free number and claim it in one statement, so taking it costs
     no round trip of its own (the session start's other statements and its COMMIT share
     theirs, `db.pipelined`). As in two steps, the row is locked (SKIP LOCKED) before the
-    update re-checks it; the update returns what `Held` needs, the previous holder as it
-    was. `b_hold`: the hold's length (`PoolSettings.hold_until`)."""
+    update re-checks it. The answer: no row when nothing is free; else the claim (NULLs
+    when the client holds its cap already), the previous holder and its hold's end as
+    they were, and the client's count. `b_hold`: the hold's length
+    (`PoolSettings.hold_until`)."""
     picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
     since = func.greatest(bindparam("b_now"), picked.c.held_since)
-    return Prepared(
+    claimed = (
         update(tracking_numbers)
         .where(n.id == picked.c.id, _TAKEABLE, picked.c.client_held < bindparam("b_cap"))
         .values(
@@ -122,7 +130,19 @@ def _pick_and_claim(pick: Select[Any]) -> Prepared:
             held_since=since,
             held_until=since + bindparam("b_hold"),
         )
-        .returning(n.id, n.e164, picked.c.held_session_id, n.held_since, n.held_until)
+        .returning(n.id, n.e164, n.held_since, n.held_until)
+        .cte("claimed")
+    )
+    return Prepared(
+        select(
+            claimed.c.id,
+            claimed.c.e164,
+            picked.c.held_session_id,
+            claimed.c.held_since,
+            claimed.c.held_until,
+            picked.c.held_until,
+            picked.c.client_held,
+        ).select_from(picked.outerjoin(claimed, true()))
     )
 
 
@@ -152,7 +172,7 @@ _CLOSE = Prepared(
     )
     .values(until=bindparam("b_since"))
 )
-_RESERVE = Prepared(insert(reservations))
+_RESERVE_ROWS = InsertRows(lambda _d, count, keys: rows_of(reservations, count, keys))
 _EXTEND_NUMBER = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), n.held_session_id == bindparam("b_session_id"))
@@ -181,7 +201,7 @@ class Held:
     visitor: str
     since: float
     until: float
-    previous: str | None
+    previous: str | None  # the session whose hold it cut short (its history is closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +246,7 @@ def claim(
         "b_free_before": now - pool.cooldown,
         "b_client": client.key if client else None,
         "b_now": now,
+        "b_cap": client.cap if client else _NO_CAP,
     }
     for _attempt in range(3):
         # The visitor's own number first (still held, or back after it lapsed) if its
@@ -236,8 +257,8 @@ def claim(
         row = row or _free(conn, picks, params, order, pool.selection)
         if row is None:
             return None
-        number_id, e164, previous, previous_since, _group, holder, until, held = row
-        if client and held >= client.cap and not (holder == client.key and until > now):
+        number_id, e164, previous, previous_since, _group, holder, held_until, held = row
+        if client and held >= client.cap and not (holder == client.key and held_until > now):
             return CLIENT_LIMIT  # a number it holds already does not add to its count
         # A hold handed between two sessions of one visitor starts no earlier than the
         # previous one did, whatever clocks the two app servers read: history stays ordered.
@@ -251,7 +272,8 @@ def claim(
             "b_until": until,
         }
         if _CLAIM.run(conn, taken).fetchone() is not None:
-            return Held(number_id, e164, session_id, visitor, since, until, previous)
+            cut = previous if held_until > since else None
+            return Held(number_id, e164, session_id, visitor, since, until, cut)
     return None
 
 
@@ -265,22 +287,20 @@ def _take_free(
     client: Client | None,
 ) -> Held | str | None:
     """PostgreSQL: the free number idle longest, picked and claimed at once, unless the
-    client holds its cap already (counted in the same statement). Nothing claimed: one
-    more look, without locks, tells a client at its cap from a pool with nothing free."""
+    client holds its cap already (counted in the same statement)."""
     claiming = {
         **params,
         "b_session_id": session_id,
         "b_hold": pool.hold_until(0.0),
-        "b_cap": client.cap if client else _NO_CAP,
     }
     row = _free(conn, _TAKE_FREE, claiming, order, pool.selection)
     if row is None:
-        if client is None:
-            return None
-        peek = _free(conn, _PEEKS, params, order, pool.selection)
-        return CLIENT_LIMIT if peek is not None and peek[-1] >= client.cap else None
-    number_id, e164, previous, since, until = row
-    return Held(number_id, e164, session_id, visitor, since, until, previous)
+        return None
+    number_id, e164, previous, since, until, previous_until, held = row
+    if number_id is None:  # a free number, not claimed: the client is at its cap
+        return CLIENT_LIMIT if client is not None and held >= client.cap else None
+    cut = previous if previous_until > since else None
+    return Held(number_id, e164, session_id, visitor, since, until, cut)
 
 
 def _own(conn: Connection, picks: _Picks, params: dict[str, Any], order: Order) -> _Found:
@@ -310,23 +330,32 @@ def _one(conn: Connection, pick: Prepared, params: dict[str, Any]) -> _Found:
 
 def record(conn: Connection, held: Held, *, account_id: int, site_id: int) -> None:
     """Append the hold to the reservation history, closing the one it took over."""
-    if held.previous and held.previous != held.session_id:
-        _CLOSE.run(
-            conn,
-            {"b_number_id": held.number_id, "b_previous": held.previous, "b_since": held.since},
-        )
-    _RESERVE.run(
+    record_all(conn, [held], account_id=account_id, site_id=site_id)
+
+
+def record_all(conn: Connection, holds: list[Held], *, account_id: int, site_id: int) -> None:
+    """`record` for several holds of one site: the new ones in one statement."""
+    for held in holds:
+        if held.previous and held.previous != held.session_id:
+            _CLOSE.run(
+                conn,
+                {"b_number_id": held.number_id, "b_previous": held.previous, "b_since": held.since},
+            )
+    _RESERVE_ROWS.run(
         conn,
-        {
-            "account_id": account_id,
-            "site_id": site_id,
-            "number_id": held.number_id,
-            "session_id": held.session_id,
-            "visitor_id": held.visitor,
-            "started_at": held.since,
-            "last_activity_at": held.since,
-            "until": held.until,
-        },
+        [
+            {
+                "account_id": account_id,
+                "site_id": site_id,
+                "number_id": held.number_id,
+                "session_id": held.session_id,
+                "visitor_id": held.visitor,
+                "started_at": held.since,
+                "last_activity_at": held.since,
+                "until": held.until,
+            }
+            for held in holds
+        ],
     )
 
 

@@ -10,10 +10,10 @@ None; JSON columns take `json.dumps` text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
@@ -50,3 +50,42 @@ class Prepared:
         entry: _Compiled = (compiled.string, order, dict(compiled.params))
         self._cache[key] = entry
         return entry
+
+
+class InsertRows:
+    """A multi-row INSERT (one statement for many rows), compiled once per dialect, set
+    of columns and number of rows. `upsert(stmt)` may turn the INSERT into an upsert
+    (`ON CONFLICT ...`); it gets the dialect's name. Rows must share their keys."""
+
+    __slots__ = ("_cache", "_make")
+
+    def __init__(self, make: Callable[[str, int, tuple[str, ...]], Executable]) -> None:
+        self._make = make
+        self._cache: dict[tuple[str, int, tuple[str, ...]], _Compiled] = {}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = conn.dialect
+        keys = tuple(rows[0])
+        key = (dialect.name, len(rows), keys)
+        compiled = self._cache.get(key) or self._compile(key, dialect)
+        sql, order, _defaults = compiled
+        named = {f"{k}__{i}": row[k] for i, row in enumerate(rows) for k in keys}
+        args: Any = tuple(named[k] for k in order) if order is not None else named
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, args)
+
+    def _compile(self, key: tuple[str, int, tuple[str, ...]], dialect: Dialect) -> _Compiled:
+        name, count, keys = key
+        compiled = self._make(name, count, keys).compile(dialect=dialect)  # type: ignore[attr-defined]
+        order = tuple(compiled.positiontup) if dialect.positional else None
+        entry: _Compiled = (compiled.string, order, {})
+        self._cache[key] = entry
+        return entry
+
+
+def rows_of(table: Table, count: int, keys: tuple[str, ...]) -> Insert:
+    """`INSERT INTO table (keys) VALUES (...), (...)` with `count` rows of parameters
+    named `key__i` (for `InsertRows`)."""
+    return insert(table).values([{k: bindparam(f"{k}__{i}") for k in keys} for i in range(count)])

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callpath.storage.prepared import Prepared
+from callpath.storage.prepared import InsertRows, Prepared, rows_of
 from callpath.storage.tables import (
     pageviews,
     session_events,
@@ -36,6 +36,22 @@ _UPSERT_VISITOR = {
     "postgresql": Prepared(_upsert(postgresql.insert)),
     "sqlite": Prepared(_upsert(sqlite.insert)),
 }
+_DIALECT_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _upsert_rows(dialect: str, count: int, keys: tuple[str, ...]) -> Any:
+    stmt = _DIALECT_INSERT[dialect](visitors).values(
+        [{k: bindparam(f"{k}__{i}") for k in keys} for i in range(count)]
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["site_id", "id"], set_={"last_seen": stmt.excluded.last_seen}
+    )
+
+
+_UPSERT_VISITORS = InsertRows(_upsert_rows)
+_INSERT_SESSIONS = InsertRows(lambda _d, count, keys: rows_of(sessions, count, keys))
+_INSERT_PAGEVIEWS = InsertRows(lambda _d, count, keys: rows_of(pageviews, count, keys))
+_INSERT_EVENTS = InsertRows(lambda _d, count, keys: rows_of(session_events, count, keys))
 _INSERT_SESSION = Prepared(insert(sessions))
 _INSERT_PAGEVIEW = Prepared(insert(pageviews))
 _INSERT_EVENT = Prepared(insert(session_events))
@@ -92,6 +108,31 @@ def upsert_visitor(
 def insert_session(conn: Connection, values: Row) -> None:
     row = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in values.items()}
     _INSERT_SESSION.run(conn, row)
+
+
+def upsert_visitors(conn: Connection, rows: list[Row]) -> None:
+    """Visitors seen now, each once (`site_id`, `id`, `account_id`, `first_seen`,
+    `last_seen`): new ones added, known ones' `last_seen` moved. One statement."""
+    _UPSERT_VISITORS.run(conn, rows)
+
+
+def insert_sessions(conn: Connection, rows: list[Row]) -> None:
+    """New sessions, all with the same columns, in one statement (JSON columns as
+    Python values)."""
+    _INSERT_SESSIONS.run(
+        conn, [{k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in r.items()} for r in rows]
+    )
+
+
+def add_pageviews(conn: Connection, rows: list[Row]) -> None:
+    """Pageviews (`account_id`, `session_id`, `at`, `url`) in one statement."""
+    _INSERT_PAGEVIEWS.run(conn, rows)
+
+
+def add_events(conn: Connection, rows: list[Row]) -> None:
+    """Tracker events (`account_id`, `site_id`, `session_id`, `kind`, `at`, `detail`:
+    JSON text or None) in one statement."""
+    _INSERT_EVENTS.run(conn, rows)
 
 
 def add_pageview(
@@ -187,14 +228,16 @@ _CODE_HOLDERS = (
     .order_by(s.started_at.desc())
     .limit(20)
 )
-_LOCK_CODE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+_LOCK_CODE = Prepared(
+    select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+)
 
 
 def lock_visit_code(conn: Connection, site_id: int, code: str) -> None:
     """Takers of one code on one site take turns until commit (PostgreSQL; a SQLite write
     transaction is exclusive anyway), so "is it free?" and taking it are one step."""
     if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK_CODE, {"key": f"visit_code:{site_id}:{code}"})
+        _LOCK_CODE.run(conn, {"key": f"visit_code:{site_id}:{code}"})  # read with the check
 
 
 def visit_code_in_use(

@@ -19,6 +19,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from callpath.domain.site import SiteConfig
 from callpath.services import client_limits, enrich, tracking
 from callpath.web import tracker_js
+from callpath.web.batching import Grouper
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.dbcall import run_db
@@ -42,7 +43,11 @@ class _Body(Inbound):
 
 B = TypeVar("B", bound=_Body)
 R = TypeVar("R")
-# Few threads: each holds a pooled connection; more only add GIL hand-offs.
+# Session starts per group (`_starts`): inline on the event loop a group holds up every
+# other answer while it runs (about 0.3 ms a start), so it stays small.
+GROUP_INLINE = 8
+GROUP_THREADED = 16
+PARALLEL_GROUPS = 2
 
 
 class SessionBody(_Body):
@@ -139,6 +144,26 @@ def _client(
     return client_limits.Client(client_limits.client_key(key_secret, ip, visitor), limits, starts)
 
 
+_Starter = Grouper[tuple[SiteConfig, tracking.Visit], tracking.Assignment]
+
+
+def _starts(c: Context, state: Any) -> _Starter:
+    """This app's session starts, run in groups (one transaction each). SQLite: one group
+    at a time, as the writes are serial anyway, and small, as it runs on the event loop;
+    PostgreSQL: a few at once on their threads and connections."""
+    starter: _Starter | None = getattr(state, "session_starts", None)
+    if starter is None:
+
+        async def run(
+            starts: list[tuple[SiteConfig, tracking.Visit]],
+        ) -> list[tracking.Assignment | Exception]:
+            return await _db(c, tracking.start_sessions, c.engine, starts, time.time)
+
+        size, parallel = (GROUP_INLINE, 1) if c.inline_db else (GROUP_THREADED, PARALLEL_GROUPS)
+        starter = state.session_starts = Grouper(run, size=size, parallel=parallel)
+    return starter
+
+
 def _session_id(raw: str) -> str:
     if not _ID.match(raw):
         raise ClientError(400, "session: not a session id")
@@ -187,7 +212,7 @@ async def start_session(request: Request) -> JSONResponse:
         client_ids=enrich.client_ids(body.ga, body.ym),
         client=_client(c, request, ip, visitor or ""),
     )
-    result = await _db(c, tracking.start_session, c.engine, site, visit, time.time)
+    result = await _starts(c, request.app.state)((site, visit))
     return _reply(_assignment(result))
 
 
