@@ -66,6 +66,10 @@ class _Geo:
         code = str(getattr(self._load().lookup(str(addr)), "country_code", "") or "")
         return code if re.fullmatch(r"[A-Z]{2}", code) else None
 
+    @property
+    def loaded(self) -> bool:
+        return self._db is not None
+
     def _load(self) -> Any:
         with self._lock:
             if self._db is None:
@@ -76,6 +80,15 @@ class _Geo:
 
 
 geo = _Geo()
+SAMPLE_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0"
+
+
+def load() -> None:
+    """Load the user-agent rules and the country table now. They load on first use, which
+    took half a second (0.28 s and 0.2 s) at the first visitor after a start: on the
+    event loop, where every answer (routing included) waited for it."""
+    parse_user_agent(SAMPLE_UA)
+    geo.country("8.8.8.8")
 
 
 def client_ip(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
 from callpath import settings as settings_mod
-from callpath.services import applier, recordings
+from callpath.services import applier, enrich, recordings
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
 from callpath.services.spool import Spool
@@ -83,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         c.pipeline.refresh_routes()
     except DBAPIError:
         c.pipeline.routes.load_snapshot()  # database away at start: route from the last map
+    enrich.load()  # before any request: its first use stalled the event loop
     # What start-up built (modules, compiled statements, caches) lives as long as the
     # process: kept out of the collector's full passes, which otherwise walk all of it
     # while a routing answer waits.
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    app.router.routes.insert(0, tracker_api.fast_route())  # matched first, served plainly
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, ValidationError
+from starlette.routing import Route
 
 from callpath.domain.site import SiteConfig
 from callpath.services import client_limits, enrich, tracking
@@ -214,6 +215,17 @@ async def start_session(request: Request) -> JSONResponse:
     )
     result = await _starts(c, request.app.state)((site, visit))
     return _reply(_assignment(result))
+
+
+def fast_route() -> Route:
+    """`start_session` as a plain Starlette route, for the front of the app's route list.
+
+    The busiest public endpoint reads and checks its body itself and needs none of
+    FastAPI's per-request work (matching it after every other route, dependency
+    solving, response handling): served this way it takes a quarter less CPU
+    (bench/tracker_load.py). Errors still go through the app's exception handlers. The
+    route above stays, and documents it in /openapi.json."""
+    return Route("/t/v1/session", start_session, methods=["POST"], include_in_schema=False)
 
 
 @router.post("/v1/ping")
