@@ -1,6 +1,6 @@
 """Visit codes: given to visits shown the default number, entered on calls by people.
 
-The tracker side (`for_session`) runs inside the tracker's transaction. The entry side
+The tracker side (`draw`) runs inside the tracker's transaction. The entry side
 (`enter`) stores the entered code as an event of the call, then applies the call again:
 folding sees the event like any other, so the attribution survives every later re-apply
 and any redelivery of the call's own events. The rules are in `domain/visit_code.py`.
@@ -20,7 +20,7 @@ from callpath.domain.calls import is_call_key
 from callpath.domain.site import SiteConfig
 from callpath.domain.visit_code import CodeHolder, Entry, VisitClaim
 
-__all__ = ["CodeError", "Entered", "Entry", "draw", "enter", "entry_of", "for_session"]
+__all__ = ["CodeError", "Entered", "Entry", "draw", "enter", "entry_of"]
 from callpath.services import calls
 from callpath.storage import call_repo, session_repo, visit_code_repo
 from callpath.storage.db import transaction
@@ -37,18 +37,6 @@ class CodeError(ValueError):
         self.status = status
 
 
-def for_session(
-    conn: Connection, site: SiteConfig, session_id: str, kept: str | None, now: float
-) -> str | None:
-    """The code a session shown the default number displays: `kept` (the code it still
-    owns, if any), else a new one, written to the session. None only if every draw
-    collided."""
-    code = draw(conn, site, session_id, kept, now)
-    if code is not None and code != kept:
-        session_repo.set_visit_code(conn, session_id, code)
-    return code
-
-
 def draw(
     conn: Connection,
     site: SiteConfig,
@@ -57,9 +45,11 @@ def draw(
     now: float,
     taken: set[str] | None = None,
 ) -> str | None:
-    """`for_session` without the write, for a session the caller inserts with its code.
-    `taken`: codes given in this transaction to sessions not written yet (the lookup
-    cannot see them, and the lock is this transaction's own); the new code is added."""
+    """The code a session shown the default number displays: `kept` (the code it still
+    owns, if any), else a new one (the caller writes it with the session); None only if
+    every draw collided. `taken`: codes given in this transaction to sessions not
+    written yet (the lookup cannot see them, and the lock is this transaction's own);
+    the new code is added."""
     if kept is not None:
         return kept
     for digits in visit_code.DRAWS:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Select, bindparam, func, or_, select, true, u
 
 from callpath.domain.pool import PoolSettings
 from callpath.domain.pool_groups import ANY, Order
-from callpath.storage.prepared import InsertRows, Prepared, rows_of
+from callpath.storage.prepared import InsertRows, Prepared
 from callpath.storage.tables import reservations, tracking_numbers
 
 n = tracking_numbers.c
@@ -172,7 +172,7 @@ _CLOSE = Prepared(
     )
     .values(until=bindparam("b_since"))
 )
-_RESERVE_ROWS = InsertRows(lambda _d, count, keys: rows_of(reservations, count, keys))
+_RESERVE_ROWS = InsertRows.into(reservations)
 _EXTEND_NUMBER = Prepared(
     update(tracking_numbers)
     .where(n.id == bindparam("b_number_id"), n.held_session_id == bindparam("b_session_id"))

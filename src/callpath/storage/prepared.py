@@ -55,14 +55,19 @@ class Prepared:
 class InsertRows:
     """A multi-row INSERT (SQLite: one statement for many rows; PostgreSQL: one row's
     statement run for each in one pipeline), compiled once per dialect, set of columns
-    and number of rows. `upsert(stmt)` may turn the INSERT into an upsert
-    (`ON CONFLICT ...`); it gets the dialect's name. Rows must share their keys."""
+    and number of rows. `make(dialect name, number of rows, keys)` builds the statement
+    (`into` for a plain INSERT; an upsert adds its dialect's ON CONFLICT). Rows must
+    share their keys."""
 
     __slots__ = ("_cache", "_make")
 
     def __init__(self, make: Callable[[str, int, tuple[str, ...]], Executable]) -> None:
         self._make = make
         self._cache: dict[tuple[str, int, tuple[str, ...]], _Compiled] = {}
+
+    @classmethod
+    def into(cls, table: Table) -> InsertRows:
+        return cls(lambda _dialect, count, keys: rows_of(table, count, keys))
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:

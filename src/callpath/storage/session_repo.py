@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callpath.storage.prepared import InsertRows, Prepared, rows_of
+from callpath.storage.prepared import InsertRows, Prepared
 from callpath.storage.tables import (
     pageviews,
     session_events,
@@ -25,17 +25,6 @@ s = sessions.c
 n = tracking_numbers.c
 
 
-def _upsert(dialect_insert: Any) -> Any:
-    stmt = dialect_insert(visitors)
-    return stmt.on_conflict_do_update(
-        index_elements=["site_id", "id"], set_={"last_seen": stmt.excluded.last_seen}
-    )
-
-
-_UPSERT_VISITOR = {
-    "postgresql": Prepared(_upsert(postgresql.insert)),
-    "sqlite": Prepared(_upsert(sqlite.insert)),
-}
 _DIALECT_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -49,12 +38,9 @@ def _upsert_rows(dialect: str, count: int, keys: tuple[str, ...]) -> Any:
 
 
 _UPSERT_VISITORS = InsertRows(_upsert_rows)
-_INSERT_SESSIONS = InsertRows(lambda _d, count, keys: rows_of(sessions, count, keys))
-_INSERT_PAGEVIEWS = InsertRows(lambda _d, count, keys: rows_of(pageviews, count, keys))
-_INSERT_EVENTS = InsertRows(lambda _d, count, keys: rows_of(session_events, count, keys))
-_INSERT_SESSION = Prepared(insert(sessions))
-_INSERT_PAGEVIEW = Prepared(insert(pageviews))
-_INSERT_EVENT = Prepared(insert(session_events))
+_INSERT_SESSIONS = InsertRows.into(sessions)
+_INSERT_PAGEVIEWS = InsertRows.into(pageviews)
+_INSERT_EVENTS = InsertRows.into(session_events)
 _SESSION_FIELDS = (
     "id",
     "account_id",
@@ -93,21 +79,18 @@ _GET_SESSION = Prepared(
 def upsert_visitor(
     conn: Connection, *, site_id: int, account_id: int, visitor: str, now: float
 ) -> None:
-    _UPSERT_VISITOR[conn.dialect.name].run(
+    upsert_visitors(
         conn,
-        {
-            "site_id": site_id,
-            "id": visitor,
-            "account_id": account_id,
-            "first_seen": now,
-            "last_seen": now,
-        },
+        [
+            {
+                "site_id": site_id,
+                "id": visitor,
+                "account_id": account_id,
+                "first_seen": now,
+                "last_seen": now,
+            }
+        ],
     )
-
-
-def insert_session(conn: Connection, values: Row) -> None:
-    row = {k: json.dumps(v) if k in _JSON_FIELDS else v for k, v in values.items()}
-    _INSERT_SESSION.run(conn, row)
 
 
 def upsert_visitors(conn: Connection, rows: list[Row]) -> None:
@@ -138,9 +121,8 @@ def add_events(conn: Connection, rows: list[Row]) -> None:
 def add_pageview(
     conn: Connection, *, account_id: int, session_id: str, url: str, now: float
 ) -> None:
-    _INSERT_PAGEVIEW.run(
-        conn,
-        {"account_id": account_id, "session_id": session_id, "at": now, "url": url},
+    add_pageviews(
+        conn, [{"account_id": account_id, "session_id": session_id, "at": now, "url": url}]
     )
 
 
@@ -190,16 +172,18 @@ def add_event(
     now: float,
     detail: Row | None = None,
 ) -> None:
-    _INSERT_EVENT.run(
+    add_events(
         conn,
-        {
-            "account_id": account_id,
-            "site_id": site_id,
-            "session_id": session_id,
-            "kind": kind,
-            "at": now,
-            "detail": None if detail is None else json.dumps(detail),
-        },
+        [
+            {
+                "account_id": account_id,
+                "site_id": site_id,
+                "session_id": session_id,
+                "kind": kind,
+                "at": now,
+                "detail": None if detail is None else json.dumps(detail),
+            }
+        ],
     )
 
 

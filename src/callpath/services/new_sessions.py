@@ -1,0 +1,208 @@
+"""New sessions: what can be known of a start before its transaction, and a round of new
+sessions written together (one statement per table), each visitor once.
+
+`tracking.start_sessions` runs a group of starts in one transaction and hands the new
+sessions here, round by round.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from callpath.domain.channel import parse_landing
+from callpath.domain.site import SiteConfig
+from callpath.services import enrich, shown
+from callpath.services.client_limits import Client
+from callpath.services.shown import Assignment
+from callpath.storage import pool_repo, session_repo
+from callpath.storage.db import batched
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What the snippet reports when a page loads (already size-checked)."""
+
+    url: str
+    referrer: str | None = None
+    visitor: str | None = None
+    session: str | None = None
+    user_agent: str | None = None
+    ip: str | None = None
+    client_ids: dict[str, str] = field(default_factory=dict)
+    # The per-client limits (the web endpoints; the trace replay models no abuse): None
+    # lets any client hold any share of the pool and start sessions at any pace.
+    client: Client | None = None
+
+
+def new_id(nbytes: int = 16) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+class Start:
+    """One session start, as far as it can be known before the transaction."""
+
+    __slots__ = ("_admitted", "landing", "site", "visit", "visitor")
+
+    def __init__(self, site: SiteConfig, visit: Visit) -> None:
+        self.site, self.visit = site, visit
+        self.visitor = visit.visitor or new_id(12)
+        self.landing = parse_landing(visit.url, visit.referrer, site.own_hosts())
+        self._admitted: bool | None = None
+
+    def may_start(self) -> bool:
+        """The client's pace of starts that seek a pool number (in memory, no I/O);
+        asked once, however often the start runs."""
+        if self._admitted is None:
+            client = self.visit.client
+            self._admitted = client is None or client.may_start(self.site.id)
+        return self._admitted
+
+
+def one_each(
+    starts: list[tuple[int, Start]],
+) -> tuple[list[tuple[int, Start]], list[tuple[int, Start]]]:
+    """The first start of each visitor, and the others."""
+    seen: set[tuple[int, str]] = set()
+    first: list[tuple[int, Start]] = []
+    later: list[tuple[int, Start]] = []
+    for item in starts:
+        key = (item[1].site.id, item[1].visitor)
+        (later if key in seen else first).append(item)
+        seen.add(key)
+    return first, later
+
+
+@dataclass(frozen=True, slots=True)
+class _New:
+    """A new session of the group, before it is written."""
+
+    start: Start
+    session_id: str
+    country: str | None
+    device: enrich.Device | None
+
+    @classmethod
+    def of(cls, start: Start) -> _New:
+        ua = start.visit.user_agent
+        device = enrich.parse_user_agent(ua) if ua else None
+        return cls(start, new_id(), enrich.geo.country(start.visit.ip), device)
+
+
+def write_new(conn: Connection, starts: list[Start], now: float) -> list[Assignment]:
+    """New sessions, each visitor once: their visitors first, then the numbers in turn
+    (each claim sees the ones before it), then the rows, a statement for all of each."""
+    news = [_New.of(start) for start in starts]
+    with batched(conn):  # no results needed: one round trip on PostgreSQL
+        session_repo.upsert_visitors(conn, [_visitor_row(new, now) for new in news])
+    codes: set[str] = set()  # visit codes given in this round, not written yet
+    outcomes = [_decide_new(conn, new, now, codes) for new in news]
+    with batched(conn):
+        session_repo.insert_sessions(
+            conn, [_session_row(new, got, now) for new, got in zip(news, outcomes, strict=True)]
+        )
+        session_repo.add_pageviews(conn, [_pageview_row(new, now) for new in news])
+        for (account_id, site_id), holds in _holds_by_site(news, outcomes).items():
+            pool_repo.record_all(conn, holds, account_id=account_id, site_id=site_id)
+        session_repo.add_events(
+            conn,
+            [
+                shown.event_row(new.start.site, new.session_id, got.event, now)
+                for new, got in zip(news, outcomes, strict=True)
+                if got.event
+            ],
+        )
+    return [
+        shown.assignment(new.start.site, new.session_id, new.start.visitor, got)
+        for new, got in zip(news, outcomes, strict=True)
+    ]
+
+
+def _decide_new(conn: Connection, new: _New, now: float, codes: set[str]) -> shown.Outcome:
+    start, site = new.start, new.start.site
+    if new.device and new.device.device == "bot" and site.policy != "naive":
+        # Crawlers and headless browsers never call: they must not drain the pool.
+        return shown.default(conn, site, new.session_id, "bot", now)
+    ch = start.landing.channel
+    excluded = not site.substitutes(ch.source, ch.medium)
+    if not excluded and site.pool_size and not start.may_start():
+        return shown.default(conn, site, new.session_id, "rate_limited", now, event="rate_limited")
+    return shown.decide(
+        conn,
+        site,
+        new.session_id,
+        start.visitor,
+        now,
+        excluded=excluded,
+        new_visitor=start.visit.visitor is None,
+        order=shown.pool_order(site, ch.source, ch.medium, new.country),
+        client=start.visit.client,
+        codes=codes,
+    )
+
+
+def _holds_by_site(
+    news: list[_New], outcomes: list[shown.Outcome]
+) -> dict[tuple[int, int], list[pool_repo.Held]]:
+    holds: dict[tuple[int, int], list[pool_repo.Held]] = {}
+    for new, got in zip(news, outcomes, strict=True):
+        if got.held is not None:
+            site = new.start.site
+            holds.setdefault((site.account_id, site.id), []).append(got.held)
+    return holds
+
+
+def _visitor_row(new: _New, now: float) -> dict[str, Any]:
+    site = new.start.site
+    return {
+        "site_id": site.id,
+        "id": new.start.visitor,
+        "account_id": site.account_id,
+        "first_seen": now,
+        "last_seen": now,
+    }
+
+
+def _session_row(new: _New, got: shown.Outcome, now: float) -> dict[str, Any]:
+    start, device = new.start, new.device
+    site, visit, landing = start.site, start.visit, start.landing
+    ch = landing.channel
+    return {
+        "id": new.session_id,
+        "account_id": site.account_id,
+        "site_id": site.id,
+        "visitor_id": start.visitor,
+        "started_at": now,
+        "last_seen_at": now,
+        "landing_url": visit.url,
+        "referrer": visit.referrer,
+        "source": ch.source,
+        "medium": ch.medium,
+        "campaign": ch.campaign,
+        "keyword": ch.keyword,
+        "content": ch.content,
+        "utm": landing.utm,
+        "click_ids": landing.click_ids,
+        "client_ids": visit.client_ids,
+        "user_agent": visit.user_agent,
+        "device": device.device if device else None,
+        "browser": device.browser if device else None,
+        "os": device.os if device else None,
+        "country": new.country,
+        "number_id": got.number_id,
+        "number_reason": got.reason,
+        "visit_code": got.code,
+    }
+
+
+def _pageview_row(new: _New, now: float) -> dict[str, Any]:
+    site = new.start.site
+    return {
+        "account_id": site.account_id,
+        "session_id": new.session_id,
+        "at": now,
+        "url": new.start.visit.url,
+    }
