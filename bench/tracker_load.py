@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/tracker_load.py [--db sqlite|postgres|both] [--seconds S]
                                            [--pool-size N] [--small-pool M] [--concurrency C]
-                                           [--postgres-url URL] [--py-spy DIR]
+                                           [--postgres-url URL] [--py-spy DIR] [--rate R]
 
 For each backend, and for each pool size (N, default 1000, and M, default 20; 0 skips it):
 a fresh database is created (SQLite: a temp file; PostgreSQL: a new database on
@@ -676,7 +676,9 @@ def measure(
     if spy is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             spy.wait(timeout=30)
-    rate = max(1.0, peak["rps"] / 2)
+    # --rate: the callpath runs' open loop at that rate (two commits compared at one load)
+    fixed = getattr(args, "rate", None) if site != "bare" else None
+    rate = float(fixed) if fixed else max(1.0, peak["rps"] / 2)
 
     before_phase()
     print(f"  {name}: open loop at {rate:.0f} req/s, {s:g}s ...", flush=True)
@@ -987,6 +989,12 @@ def main(argv: list[str] | None = None) -> int:
         "--postgres-url",
         help="use this PostgreSQL server (a fresh database is created on it "
         "and dropped) instead of a throwaway cluster",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="callpath's latency phase at this rate instead of half its own peak "
+        "(to compare two commits at the same load; the goal line still reads p99 there)",
     )
     parser.add_argument(
         "--py-spy",

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
@@ -34,6 +35,7 @@ _IGNORABLE: Final = re.compile(
 )
 _ASCII_CONTROLS: Final = dict.fromkeys([*range(32), 127])
 _HOST_PUNCTUATION: Final = frozenset("-._:")
+_ASCII_HOST: Final = re.compile(r"[A-Za-z0-9\-._:]+")  # ASCII's alphanumerics and the above
 _URL_PREFIXES: Final = ("http://", "https://", "//")
 
 
@@ -136,8 +138,14 @@ def _query_params(query: str) -> dict[str, str]:
 def _host_of(parts: SplitResult) -> str | None:
     """Lower-case host without port, userinfo or trailing dots; None if not a host."""
     try:
-        name = _without_ignorable(parts.hostname or "")
-        host = unicodedata.normalize("NFKC", name).lower().rstrip(".")
+        name = parts.hostname or ""
+    except ValueError:
+        return None
+    if name.isascii():  # most hosts: NFKC changes nothing, and one pattern checks them
+        host = name.lower().rstrip(".")
+        return host if 0 < len(host) <= 253 and _ASCII_HOST.fullmatch(host) else None
+    try:
+        host = unicodedata.normalize("NFKC", _without_ignorable(name)).lower().rstrip(".")
     except ValueError:
         return None
     if not host or len(host) > 253:
@@ -184,6 +192,20 @@ def _strip_www(host: str) -> str:
 
 def _normalize_hosts(hosts: Iterable[object]) -> frozenset[str]:
     """Own hosts as given by a user ("Example.com", "https://www.example.com:8443/")."""
+    if isinstance(hosts, tuple):  # a site's domains: the same for every visit
+        try:
+            return _normalized(hosts)
+        except TypeError:  # something unhashable among them
+            pass
+    return _normalize(hosts)
+
+
+@lru_cache(maxsize=1024)
+def _normalized(hosts: tuple[object, ...]) -> frozenset[str]:
+    return _normalize(hosts)
+
+
+def _normalize(hosts: Iterable[object]) -> frozenset[str]:
     found: set[str] = set()
     for raw in hosts:
         if not isinstance(raw, str):

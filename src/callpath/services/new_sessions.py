@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from callpath.domain import pool_groups
 from callpath.domain.channel import parse_landing
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, shown
 from callpath.services.client_limits import Client
 from callpath.services.shown import Assignment
-from callpath.storage import pool_repo, session_repo
+from callpath.storage import group_claim, pool_repo, prepared, session_repo
 from callpath.storage.db import batched
 
 
@@ -93,14 +94,15 @@ class _New:
 
 
 def write_new(conn: Connection, starts: list[Start], now: float) -> list[Assignment]:
-    """New sessions, each visitor once: their visitors first, then the numbers in turn
-    (each claim sees the ones before it), then the rows, a statement for all of each."""
+    """New sessions, each visitor once: the numbers in turn (each claim sees the ones
+    before it), then the rows (visitors, sessions, pageviews, holds, events), a
+    statement for all of each (PostgreSQL: one statement for them all)."""
     news = [_New.of(start) for start in starts]
-    with batched(conn):  # no results needed: one round trip on PostgreSQL
-        session_repo.upsert_visitors(conn, [_visitor_row(new, now) for new in news])
     codes: set[str] = set()  # visit codes given in this round, not written yet
-    outcomes = [_decide_new(conn, new, now, codes) for new in news]
-    with batched(conn):
+    outcomes = _decide_round(conn, news, now, codes)
+    # No results needed: one round trip on PostgreSQL, and the rows in one statement.
+    with batched(conn), prepared.together(conn):
+        session_repo.upsert_visitors(conn, [_visitor_row(new, now) for new in news])
         session_repo.insert_sessions(
             conn, [_session_row(new, got, now) for new, got in zip(news, outcomes, strict=True)]
         )
@@ -121,24 +123,113 @@ def write_new(conn: Connection, starts: list[Start], now: float) -> list[Assignm
     ]
 
 
-def _decide_new(conn: Connection, new: _New, now: float, codes: set[str]) -> shown.Outcome:
+def _decide_round(
+    conn: Connection, news: list[_New], now: float, codes: set[str]
+) -> list[shown.Outcome]:
+    """Each new session's number, in the group's order (each claim sees the ones before
+    it). On PostgreSQL a run of new visitors' sessions that look in the same sub-pools
+    claims its numbers together (`shown.decide_all`: one round trip for the run, not one
+    each); the others, and every session on SQLite (where a claim costs no round trip),
+    are decided one by one."""
+    outcomes: dict[int, shown.Outcome] = {}
+    run: list[int] = []
+    run_key: tuple[int, pool_groups.Order] | None = None
+    together = conn.dialect.name == "postgresql"
+
+    def flush() -> None:
+        if run_key is not None and len(run) > 1:
+            picked = _decide_run(conn, [news[i] for i in run], run_key[1], now, codes)
+            outcomes.update(zip(run, picked, strict=True))
+        elif run_key is not None and run:  # one alone: the plain claim, planned once
+            outcomes[run[0]] = _decide_new(conn, news[run[0]], now, codes, run_key[1])
+        run.clear()
+
+    for i, new in enumerate(news):
+        seeks = _seeks(new)
+        if seeks is None:  # takes no number: nothing to keep in order with
+            outcomes[i] = _decide_new(conn, new, now, codes, None)
+            continue
+        key = (new.start.site.id, seeks)
+        joins = together and _new_visitor(new)
+        if not joins or key != run_key:
+            flush()
+        if joins:
+            run.append(i)
+            run_key = key
+        else:
+            outcomes[i] = _decide_new(conn, new, now, codes, seeks)
+    flush()
+    return [outcomes[i] for i in range(len(news))]
+
+
+def _decide_run(
+    conn: Connection,
+    run: list[_New],
+    order: pool_groups.Order,
+    now: float,
+    codes: set[str],
+) -> list[shown.Outcome]:
+    site = run[0].start.site
+    clients = [new.start.visit.client for new in run]
+    cap = next((c.cap(site.pool_size) for c in clients if c is not None), None)
+    seekers = [_seeker(new) for new in run]
+    return shown.decide_all(conn, site, seekers, now, order=order, cap=cap, codes=codes)
+
+
+def _seeks(new: _New) -> pool_groups.Order | None:
+    """The sub-pools a new session looks in for a number; None when it does not look."""
+    if _why_not(new) is not None:
+        return None
+    ch = new.start.landing.channel
+    return shown.pool_order(new.start.site, ch.source, ch.medium, new.country)
+
+
+def _why_not(new: _New) -> str | None:
+    """Why a new session does not look for a pool number, if it does not."""
     start, site = new.start, new.start.site
     if new.device and new.device.device == "bot" and site.policy != "naive":
         # Crawlers and headless browsers never call: they must not drain the pool.
-        return shown.default(conn, site, new.session_id, "bot", now)
+        return "bot"
     ch = start.landing.channel
-    excluded = not site.substitutes(ch.source, ch.medium)
-    if not excluded and site.pool_size and not start.may_start():
-        return shown.default(conn, site, new.session_id, "rate_limited", now, event="rate_limited")
+    if not site.substitutes(ch.source, ch.medium):
+        return "excluded"
+    if site.pool_size and not start.may_start():
+        return "rate_limited"
+    return None
+
+
+def _new_visitor(new: _New) -> bool:
+    """A session with no number of its own to look for first, taking the idle longest."""
+    pool = new.start.site.pool
+    return pool.selection != "random" and (new.start.visit.visitor is None or not pool.sticky)
+
+
+def _seeker(new: _New) -> group_claim.Seeker:
+    client = new.start.visit.client
+    return group_claim.Seeker(new.session_id, new.start.visitor, client.key if client else None)
+
+
+def _decide_new(
+    conn: Connection,
+    new: _New,
+    now: float,
+    codes: set[str],
+    seeks: pool_groups.Order | None,
+) -> shown.Outcome:
+    start, site = new.start, new.start.site
+    if seeks is None:
+        reason = _why_not(new) or "excluded"
+        event = "rate_limited" if reason == "rate_limited" else None
+        return shown.default(conn, site, new.session_id, reason, now, event=event)
     return shown.decide(
         conn,
         site,
         new.session_id,
         start.visitor,
         now,
-        excluded=excluded,
+        excluded=False,
         new_visitor=start.visit.visitor is None,
-        order=shown.pool_order(site, ch.source, ch.medium, new.country),
+        order=seeks,
         client=start.visit.client,
         codes=codes,
     )

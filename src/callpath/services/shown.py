@@ -8,6 +8,7 @@ caller, who writes a group's rows together.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from callpath.domain import phone, pool_groups
 from callpath.domain.site import SiteConfig
 from callpath.services import visit_codes
 from callpath.services.client_limits import Client
-from callpath.storage import pool_repo
+from callpath.storage import group_claim, pool_repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,15 +119,72 @@ def decide(
         order=order,
         client=pool_repo.Client(client.key, client.cap(site.pool_size)) if client else None,
     )
+    got = _claimed(site, held, previous)
+    if got is not None:
+        return got
+    return _exhausted(conn, site, session_id, now, previous, code, codes)
+
+
+def _claimed(
+    site: SiteConfig, held: pool_repo.Held | str | None, previous: str | None
+) -> Outcome | None:
+    """What a claim's answer shows, unless the pool had nothing (None: `_exhausted`)."""
     if held == pool_repo.CLIENT_LIMIT:  # one event a visit (what the pool page counts)
         event = None if previous == "client_limit" else "client_limit"
-        return default(conn, site, session_id, "client_limit", now, event=event)
-    if not isinstance(held, pool_repo.Held):
-        reason = "exhausted" if site.pool_size else "default"
-        # one event per visit, not per ping
-        event = "pool_exhausted" if site.pool_size and previous != "exhausted" else None
-        return default(conn, site, session_id, reason, now, event=event, code=code, codes=codes)
-    return Outcome(held.number_id, held.e164, "pool", held=held)
+        return _plain(site, "client_limit", event)
+    if isinstance(held, pool_repo.Held):
+        return Outcome(held.number_id, held.e164, "pool", held=held)
+    return None
+
+
+def _exhausted(
+    conn: Connection,
+    site: SiteConfig,
+    session_id: str,
+    now: float,
+    previous: str | None,
+    code: str | None,
+    codes: set[str] | None,
+) -> Outcome:
+    reason = "exhausted" if site.pool_size else "default"
+    # one event per visit, not per ping
+    event = "pool_exhausted" if site.pool_size and previous != "exhausted" else None
+    return default(conn, site, session_id, reason, now, event=event, code=code, codes=codes)
+
+
+def decide_all(
+    conn: Connection,
+    site: SiteConfig,
+    seekers: list[group_claim.Seeker],
+    now: float,
+    *,
+    order: pool_groups.Order,
+    cap: int | None,
+    codes: set[str],
+) -> list[Outcome]:
+    """`decide` for new visitors' sessions of one site that look in the same sub-pools,
+    on PostgreSQL: their numbers claimed in one statement (a step per sub-pool), and the
+    visit codes of those left without one drawn together."""
+    helds = group_claim.claim_all(
+        conn, site_id=site.id, now=now, pool=site.pool, order=order, seekers=seekers, cap=cap
+    )
+    outcomes = [_claimed(site, held, None) for held in helds]
+    empty = [i for i, got in enumerate(outcomes) if got is None]
+    plain = [_plain(site, "exhausted" if site.pool_size else "default", None) for _ in empty]
+    wants_code = [i for i, got in zip(empty, plain, strict=True) if got.reason == "exhausted"]
+    drawn = iter(visit_codes.draw_all(conn, site, len(wants_code), now, codes))
+    event = "pool_exhausted" if site.pool_size else None
+    for i, got in zip(empty, plain, strict=True):
+        code = next(drawn) if got.reason == "exhausted" else None
+        outcomes[i] = dataclasses.replace(got, code=code, event=event)
+    return [got for got in outcomes if got is not None]
+
+
+def _plain(site: SiteConfig, reason: str, event: str | None) -> Outcome:
+    """The default number without a visit code."""
+    return Outcome(
+        None, site.default_number, reason if site.default_number else "none", event=event
+    )
 
 
 def default(

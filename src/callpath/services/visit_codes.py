@@ -20,7 +20,7 @@ from callpath.domain.calls import is_call_key
 from callpath.domain.site import SiteConfig
 from callpath.domain.visit_code import CodeHolder, Entry, VisitClaim
 
-__all__ = ["CodeError", "Entered", "Entry", "draw", "enter", "entry_of"]
+__all__ = ["CodeError", "Entered", "Entry", "draw", "draw_all", "enter", "entry_of"]
 from callpath.services import calls
 from callpath.storage import call_repo, session_repo, visit_code_repo
 from callpath.storage.db import transaction
@@ -68,6 +68,36 @@ def draw(
                 taken.add(code)
             return code
     return None
+
+
+def draw_all(
+    conn: Connection, site: SiteConfig, count: int, now: float, taken: set[str]
+) -> list[str | None]:
+    """`draw` for `count` new sessions of one group at once (PostgreSQL): each round
+    draws a code for every session still without one, locks them and looks them up in
+    one statement each; a code in use (or given in this transaction) is drawn again in
+    the next round, longer as in `draw`."""
+    codes: list[str | None] = [None] * count
+    waiting = list(range(count))
+    for digits in visit_code.DRAWS:
+        if not waiting:
+            break
+        drawn: dict[int, str] = {}
+        for i in waiting:
+            code = visit_code.draw(digits, secrets.randbelow)
+            if code not in taken and code not in drawn.values():
+                drawn[i] = code
+        if drawn:
+            session_repo.lock_visit_codes(conn, site.id, list(drawn.values()))
+            used = session_repo.visit_codes_in_use(
+                conn, site_id=site.id, codes=list(drawn.values()), since=now - visit_code.LIFETIME
+            )
+            for i, code in drawn.items():
+                if code not in used:
+                    codes[i] = code
+                    taken.add(code)
+        waiting = [i for i in waiting if codes[i] is None]
+    return codes
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from callpath.storage.prepared import InsertRows, Prepared
 from callpath.storage.tables import (
@@ -25,19 +24,7 @@ s = sessions.c
 n = tracking_numbers.c
 
 
-_DIALECT_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def _upsert_rows(dialect: str, count: int, keys: tuple[str, ...]) -> Any:
-    stmt = _DIALECT_INSERT[dialect](visitors).values(
-        [{k: bindparam(f"{k}__{i}") for k in keys} for i in range(count)]
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["site_id", "id"], set_={"last_seen": stmt.excluded.last_seen}
-    )
-
-
-_UPSERT_VISITORS = InsertRows(_upsert_rows)
+_UPSERT_VISITORS = InsertRows(visitors, upsert=(("site_id", "id"), ("last_seen",)))
 _INSERT_SESSIONS = InsertRows.into(sessions)
 _INSERT_PAGEVIEWS = InsertRows.into(pageviews)
 _INSERT_EVENTS = InsertRows.into(session_events)
@@ -222,6 +209,39 @@ def lock_visit_code(conn: Connection, site_id: int, code: str) -> None:
     transaction is exclusive anyway), so "is it free?" and taking it are one step."""
     if conn.dialect.name == "postgresql":
         _LOCK_CODE.run(conn, {"key": f"visit_code:{site_id}:{code}"})  # read with the check
+
+
+# PostgreSQL, for a group's new sessions: several codes locked (in one order, so two
+# groups never wait on each other crosswise) and looked up at once.
+_LOCK_CODES = Prepared(
+    text(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+        " FROM unnest(CAST(:keys AS TEXT[])) AS k ORDER BY k"
+    )
+)
+# Each code looked up on ix_sessions_visit_code by site and code, one index probe each (a
+# plain `= ANY`, or EXISTS made a semi-join, read all the site's sessions instead).
+_CODES_IN_USE = Prepared(
+    text(
+        "SELECT c FROM unnest(CAST(:codes AS VARCHAR[])) AS c CROSS JOIN LATERAL ("
+        "SELECT 1 FROM sessions s WHERE s.site_id = :site_id AND s.visit_code = c"
+        " AND s.last_seen_at >= :since LIMIT 1) AS hit"
+    )
+)
+
+
+def lock_visit_codes(conn: Connection, site_id: int, codes: list[str]) -> None:
+    """`lock_visit_code` for several codes in one statement (PostgreSQL only)."""
+    keys = sorted(f"visit_code:{site_id}:{code}" for code in codes)
+    _LOCK_CODES.run(conn, {"keys": keys})
+
+
+def visit_codes_in_use(
+    conn: Connection, *, site_id: int, codes: list[str], since: float
+) -> set[str]:
+    """Which of `codes` a session of the site seen since `since` has (PostgreSQL only)."""
+    rows = _CODES_IN_USE.run(conn, {"site_id": site_id, "codes": codes, "since": since})
+    return {str(row[0]) for row in rows.fetchall()}
 
 
 def visit_code_in_use(
