@@ -8,6 +8,7 @@ sessions here, round by round.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +40,19 @@ class Visit:
     client: Client | None = None
 
 
+# The URL-safe characters in their byte order, so encoded times sort as the times do.
+_SORTED_DIGITS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+
 def new_id(nbytes: int = 16) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A new session or visitor id: the time in milliseconds (7 characters that sort as
+    the times do), then `nbytes` random bytes, all URL-safe. Ids made one after another
+    sort together, so a new session's row and its index entries go where the last one's
+    went instead of on a random page each (SQLite writes fewer pages per group, and
+    PostgreSQL's indexes stay compact). The random part alone makes an id unguessable."""
+    millis = time.time_ns() // 1_000_000
+    stamp = "".join(_SORTED_DIGITS[(millis >> shift) & 63] for shift in range(36, -1, -6))
+    return stamp + secrets.token_urlsafe(nbytes)
 
 
 class Start:
