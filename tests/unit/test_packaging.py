@@ -36,7 +36,7 @@ def test_every_data_file_of_the_package_is_in_its_package_data() -> None:
 
 
 def test_the_kamailio_template_is_one_of_them() -> None:
-    from callpath import cli_sip
+    from callpath.cli import sip as cli_sip
 
     assert cli_sip.TEMPLATE.is_file()
     assert cli_sip.TEMPLATE.resolve().is_relative_to(PACKAGE)

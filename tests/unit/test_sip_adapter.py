@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callpath.cli_sip import TEMPLATE, EdgeIntegration, config_values, render
+from callpath.cli.sip import TEMPLATE, EdgeIntegration, config_values, render
 from callpath.services.setup import SetupError
 from callpath.telephony import parser
 from callpath.telephony.base import BadEvent, Unauthorized

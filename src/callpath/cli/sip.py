@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Connection, select
 
+from callpath.cli.common import fail, open_engine
 from callpath.domain import phone
 from callpath.services import setup
 from callpath.storage.db import transaction
@@ -19,7 +20,7 @@ from callpath.storage.tables import integrations, sites
 
 sip_app = typer.Typer(help="The Kamailio SIP edge (SIP trunks).", no_args_is_help=True)
 
-TEMPLATE = Path(__file__).resolve().parent / "telephony" / "sip" / "kamailio.cfg.tmpl"
+TEMPLATE = Path(__file__).resolve().parent.parent / "telephony" / "sip" / "kamailio.cfg.tmpl"
 _URL = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?")
 _SECRET = re.compile(r"[A-Za-z0-9_\-]{16,128}")
@@ -146,10 +147,9 @@ def sip_config(
     ] = None,
 ) -> None:
     """Print the kamailio.cfg for a site: route each INVITE through callpath, report calls."""
-    from callpath.cli import _engine, _fail
 
     try:
-        with transaction(_engine(), write=False) as conn:
+        with transaction(open_engine(), write=False) as conn:
             edge = find_integration(conn, site, integration)
         values = config_values(
             edge,
@@ -162,16 +162,16 @@ def sip_config(
         )
         text = render(template.read_text(encoding="utf-8"), values)
     except OSError as exc:
-        raise _fail(f"cannot read the template: {exc}") from exc
+        raise fail(f"cannot read the template: {exc}") from exc
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if output is None:
         typer.echo(text, nl=False)
         return
     try:
         _write_private(output, text)
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from exc
     typer.echo(f"wrote {output} (it holds the integration secret: keep it 0600)", err=True)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from callpath.cli.common import fail, open_engine
 from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID, users
@@ -33,11 +34,10 @@ def user_add(
 ) -> None:
     """Add a login. Owners and admins manage sites and API tokens, analysts read and plan,
     operators see calls with callers masked."""
-    from callpath.cli import _engine, _fail
 
     password = _password(password_file) if password_file else secrets.token_urlsafe(12)
     try:
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             account_id = setup.account_for(conn, account)
             if account_id is None:
                 raise setup.SetupError(
@@ -45,35 +45,33 @@ def user_add(
                 )
             setup.create_user(conn, account_id, email, password, role, time.time())
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     shown = "" if password_file else f"\n  password: {password}  (shown only now)"
     typer.echo(f"user {email.strip().lower()} ({role}) added to account {account_id}{shown}")
 
 
 def _password(path: Path) -> str:
-    from callpath.cli import _fail
 
     try:
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"cannot read the password from {path}: {exc}") from exc
+        raise fail(f"cannot read the password from {path}: {exc}") from exc
     return text
 
 
 @user_app.command("list")
 def user_list(account: AccountOption = None) -> None:
     """The logins of an account, with their roles."""
-    from callpath.cli import _engine, _fail
 
     try:
-        with transaction(_engine(), write=False) as conn:
+        with transaction(open_engine(), write=False) as conn:
             account_id = setup.account_for(conn, account)
             u = users.c
             rows = conn.execute(
                 select(u.email, u.role).where(u.account_id == account_id).order_by(u.id)
             ).all()
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for email, role in rows:
         typer.echo(f"{email}\t{role}")
     if not rows:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
+from callpath.cli.common import fail, open_engine
 from callpath.domain import phone
 from callpath.services import setup
 from callpath.storage import call_repo, site_repo
@@ -47,15 +48,14 @@ def site_row(conn: Connection, given: str, what: str = "--site") -> dict[str, An
 
 def number_list(site: SiteId) -> None:
     """The site's numbers: kind, state, channel, destination."""
-    from callpath.cli import _engine, _fail
 
     try:
-        with transaction(_engine(), write=False) as conn:
+        with transaction(open_engine(), write=False) as conn:
             row = site_row(conn, site)
             site_id = int(row["id"])
             numbers = site_repo.list_numbers(conn, int(row["account_id"]), site_id)
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for n in numbers:
         channel = "/".join(filter(None, (n["channel_source"], n["channel_medium"])))
         state = "active" if n["active"] else "retired"
@@ -78,14 +78,13 @@ def number_activate(site: SiteId, number: Number) -> None:
 
 
 def _number_active(site: str, number: str, active: bool) -> None:
-    from callpath.cli import _engine, _fail
 
     try:
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             account_id, number_id, e164 = _number(conn, site, number)
             setup.set_number_active(conn, account_id, number_id, active)
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"{e164} {'is active again' if active else 'retired'} (site {site})")
 
 
@@ -105,9 +104,8 @@ def integration_list(
     site: Annotated[str | None, typer.Option(help="Only this site's (its key).")] = None,
 ) -> None:
     """Integrations: id, kind, name, site, state."""
-    from callpath.cli import _engine
 
-    with transaction(_engine(), write=False) as conn:
+    with transaction(open_engine(), write=False) as conn:
         rows = call_repo.list_integrations(conn)
         keys = {s: _site_key(conn, s) for s in {r["site_id"] for r in rows}}
     shown = [r for r in rows if site is None or keys[r["site_id"]] == site]
@@ -134,14 +132,13 @@ def integration_enable(integration: IntegrationId) -> None:
 
 
 def _integration_active(integration: str, active: bool) -> None:
-    from callpath.cli import _engine, _fail
 
     try:
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             found = call_repo.integration(conn, integration[:40])
             if found is None:
                 raise setup.SetupError(f"no integration {integration[:40]!r}")
             setup.set_integration_active(conn, int(found["account_id"]), integration, active)
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"integration {integration} {'enabled' if active else 'disabled'}")

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from callpath import cli_manage
-from callpath.cli_bench import _Bar
+from callpath.cli import manage as cli_manage
+from callpath.cli.common import ProgressBar, fail, open_engine
 from callpath.planner import run
 from callpath.planner.run import Params, PlanError
 from callpath.planner.text import erlang_line, pct, recommendation
@@ -26,12 +26,12 @@ class _Bars:
 
     def __init__(self) -> None:
         self.size: int | None = None
-        self.bar: _Bar | None = None
+        self.bar: ProgressBar | None = None
 
     def __call__(self, size: int, done: int, total: int) -> None:
         if size != self.size:
             self.close()
-            self.size, self.bar = size, _Bar(f"replaying with {size:>4} numbers")
+            self.size, self.bar = size, ProgressBar(f"replaying with {size:>4} numbers")
         assert self.bar is not None
         self.bar(done, total)
 
@@ -61,19 +61,18 @@ def plan_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recommend a pool size for a target accuracy, from replays of the site's traffic."""
-    from callpath.cli import _engine, _fail
 
     try:
         params = Params(target, days, run.parse_sizes(sizes or ""), visits_per_day)
     except PlanError as exc:
-        raise _fail(str(exc)) from exc
-    engine, began = _engine(), time.time()
+        raise fail(str(exc)) from exc
+    engine, began = open_engine(), time.time()
     try:
         with transaction(engine, write=False) as conn:
             row = cli_manage.site_row(conn, site)
             config = site_repo.load_site_config(conn, site_id=int(row["id"]))
     except SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     assert config is not None
     try:
         data = (
@@ -82,7 +81,7 @@ def plan_cmd(
             else run.recorded_input(engine, config, params, began)
         )
     except PlanError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if data.thin:
         typer.secho(f"note: {data.thin}", fg="yellow", err=True)
     typer.echo(f"planning on {data.note}", err=True)

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
-from callpath import cli_manage
+from callpath.cli import manage as cli_manage
+from callpath.cli.common import fail, open_engine
 from callpath.services import setup
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
@@ -33,9 +34,8 @@ def site_list(
     ] = None,
 ) -> None:
     """The sites: key, id, account, name, default destination, timezone, active numbers."""
-    from callpath.cli import _engine
 
-    with transaction(_engine(), write=False) as conn:
+    with transaction(open_engine(), write=False) as conn:
         rows = site_repo.list_sites(conn, account)
         counts = site_repo.active_counts(conn)
     for row in rows:
@@ -107,7 +107,6 @@ def site_set(
 ) -> None:
     """Change a site's settings; those not given keep their values. The key never changes
     (it is in the snippet on the site's pages)."""
-    from callpath.cli import _engine, _fail
 
     changes = setup.SiteChanges(
         name=name,
@@ -125,13 +124,13 @@ def site_set(
         match_window=match_window,
     )
     if not changes.given():
-        raise _fail("nothing to change: give an option, e.g. --default-destination (see --help)")
+        raise fail("nothing to change: give an option, e.g. --default-destination (see --help)")
     try:
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             row = _updated(conn, site, changes)
             sip = _has_sip_edge(conn, row)
     except setup.SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     _report(row, changes, sip)
 
 

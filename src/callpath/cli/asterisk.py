@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
+from callpath.cli.common import checked_engine
 from callpath.services.calls import Integration
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
@@ -72,9 +73,8 @@ def listen_command(
 
 
 def _pipeline(settings: Settings) -> CallPipeline:
-    from callpath.cli import _checked_engine
 
-    engine = _checked_engine(settings.database_url)
+    engine = checked_engine(settings.database_url)
     routes = RouteCache(settings.spool_dir / "routes.json")
     return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
 

@@ -6,10 +6,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
 
+from callpath.cli.common import ProgressBar, fail
 from callpath.sim import generator, replay, score, trace
 
 bench_app = typer.Typer(
@@ -19,35 +20,14 @@ bench_app = typer.Typer(
 MAX_SESSIONS = 5_000_000  # a trace is built in memory: refuse what would not fit
 
 
-class _Bar:
-    """A progress bar on stderr, made once the total is known (never on stdout)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: Any = None
-        self.done = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = typer.progressbar(length=total, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-
-
 def _check(visits_per_day: float, days: float) -> None:
-    from callpath.cli import _fail
 
     if not visits_per_day > 0:
-        raise _fail(f"--visits-per-day must be more than 0 (got {visits_per_day:g})")
+        raise fail(f"--visits-per-day must be more than 0 (got {visits_per_day:g})")
     if not days > 0:
-        raise _fail(f"--days must be more than 0 (got {days:g})")
+        raise fail(f"--days must be more than 0 (got {days:g})")
     if visits_per_day * days > MAX_SESSIONS:
-        raise _fail(f"--visits-per-day x --days must be at most {MAX_SESSIONS:,} sessions")
+        raise fail(f"--visits-per-day x --days must be at most {MAX_SESSIONS:,} sessions")
 
 
 def _write(out: TextIO, header: trace.Header, events: list[trace.Event]) -> None:
@@ -68,16 +48,15 @@ def gen(
     ] = None,
 ) -> None:
     """Generate a synthetic traffic trace (JSON Lines; model: docs/traffic-model.md)."""
-    from callpath.cli import _fail
 
     _check(visits_per_day, days)
-    bar = _Bar("generating")
+    bar = ProgressBar("generating")
     try:
         header, events = generator.generate(
             visits_per_day, days, seed, start, site, timezone, progress=bar
         )
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         bar.close()
     if out is None:
@@ -87,7 +66,7 @@ def gen(
         with out.open("w", encoding="utf-8") as handle:
             _write(handle, header, events)
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from exc
     calls = sum(1 for e in events if e.type == "call")
     typer.echo(f"{out}: {len(events):,} events, {calls:,} calls", err=True)
 
@@ -102,16 +81,15 @@ def replay_cmd(
     out: Annotated[Path | None, typer.Option(help="Write one line per call here.")] = None,
 ) -> None:
     """Replay a trace through the real allocation and matching code; print the score."""
-    from callpath.cli import _fail
 
     if policy not in replay.POLICIES:
-        raise _fail(f"--policy must be one of {', '.join(replay.POLICIES)}")
+        raise fail(f"--policy must be one of {', '.join(replay.POLICIES)}")
     try:
         header, loaded = trace.load(trace_file)
     except OSError as exc:
-        raise _fail(f"cannot read {trace_file}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot read {trace_file}: {exc.strerror or exc}") from exc
     except trace.TraceError as exc:
-        raise _fail(f"{trace_file}: {exc}") from exc
+        raise fail(f"{trace_file}: {exc}") from exc
     started = time.perf_counter()
     with typer.progressbar(length=len(loaded), label="replaying", file=sys.stderr) as bar:
         results = replay.replay(
@@ -124,11 +102,10 @@ def replay_cmd(
 
 
 def _write_results(out: Path, results: list[score.CallResult]) -> None:
-    from callpath.cli import _fail
 
     try:
         with out.open("w", encoding="utf-8") as handle:
             for r in results:
                 handle.write(json.dumps(r.as_json()) + "\n")
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from exc

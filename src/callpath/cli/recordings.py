@@ -7,6 +7,7 @@ import time
 import typer
 
 from callpath import settings as settings_mod
+from callpath.cli.common import fail, open_engine
 from callpath.services import recordings
 from callpath.settings import SettingsError
 
@@ -14,14 +15,13 @@ recordings_app = typer.Typer(help="Call recordings (downloads, retention).", no_
 
 
 def _config() -> recordings.Config:
-    from callpath.cli import _fail
 
     try:
         config = recordings.config_of(settings_mod.load())
     except SettingsError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if config is None:
-        raise _fail("downloads are off: set CALLPATH_RECORDINGS_DIR (docs/telephony.md)")
+        raise fail("downloads are off: set CALLPATH_RECORDINGS_DIR (docs/telephony.md)")
     return config
 
 
@@ -30,9 +30,8 @@ def fetch(
     limit: int = typer.Option(100, min=1, max=10_000, help="At most this many downloads."),
 ) -> None:
     """Download the recordings that are due now (new ones, and retries whose wait is over)."""
-    from callpath.cli import _engine
 
-    config, engine = _config(), _engine()
+    config, engine = _config(), open_engine()
     recordings.discover(engine, 0.0, time.time())
     stored = failed = 0
     with recordings.client() as http:
@@ -49,7 +48,6 @@ def fetch(
 @recordings_app.command("prune")
 def prune() -> None:
     """Delete stored copies older than CALLPATH_RECORDINGS_RETENTION_DAYS."""
-    from callpath.cli import _engine
 
-    removed = recordings.prune(_engine(), _config(), time.time())
+    removed = recordings.prune(open_engine(), _config(), time.time())
     typer.echo(f"{removed} recordings past retention removed")

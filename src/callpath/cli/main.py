@@ -8,30 +8,35 @@ import time
 from typing import Annotated, Any
 
 import typer
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, make_url, select, update
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
-from callpath import (
-    cli_asterisk,
-    cli_bench,
-    cli_calls,
-    cli_manage,
-    cli_pool,
-    cli_recordings,
-    cli_sip,
-    cli_sites,
-    cli_users,
-)
 from callpath import settings as settings_mod
+from callpath.cli import asterisk as cli_asterisk
+from callpath.cli import bench as cli_bench
+from callpath.cli import calls as cli_calls
+from callpath.cli import manage as cli_manage
+from callpath.cli import pool as cli_pool
+from callpath.cli import recordings as cli_recordings
+from callpath.cli import sip as cli_sip
+from callpath.cli import sites as cli_sites
+from callpath.cli import users as cli_users
+from callpath.cli.common import (
+    checked_engine,
+    database_url,
+    fail,
+    open_engine,
+    open_url,
+    shown_url,
+    unreachable,
+)
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
-from callpath.storage.db import make_engine, transaction
+from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID, accounts, sites, users
 
 
@@ -43,7 +48,7 @@ class _Command(TyperGroup):
         for arg in args:
             if setup.unstorable(arg):
                 shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                raise _fail(f"the argument {shown!r} is not valid UTF-8 text")
+                raise fail(f"the argument {shown!r} is not valid UTF-8 text")
         return super().parse_args(ctx, args)
 
 
@@ -72,94 +77,18 @@ app.add_typer(cli_recordings.recordings_app, name="recordings")
 DEMO_EMAIL = "demo@callpath.local"
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    return typer.Exit(2)
-
-
-def _database_url() -> str:
-    try:
-        return settings_mod.load().database_url
-    except SettingsError as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _shown(url: str) -> str:
-    """The database URL as we print it: without its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url.split("@")[-1]
-
-
-def _unreachable(url: str, exc: Exception) -> typer.Exit:
-    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        password = None
-    if password:
-        reason = reason.replace(str(password), "***")
-    return _fail(f"cannot reach the database {_shown(url)}: {reason}")
-
-
-def _open(url: str) -> Engine:
-    try:
-        return make_engine(url)
-    except (OSError, ArgumentError) as exc:  # e.g. the SQLite file's folder cannot be made
-        raise _unreachable(url, exc) from exc
-
-
-def _schema_problem(engine: Engine, url: str) -> str | None:
-    """Why this callpath cannot use the database's schema, None if it can; raises
-    DBAPIError when the database cannot be reached."""
-    with transaction(engine, write=False) as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    script = ScriptDirectory.from_config(migrate_mod.alembic_config(url))
-    if current == set(script.get_heads()):
-        return None
-    if not current:
-        return f"the database {_shown(url)} has no callpath tables: run `callpath migrate`"
-    at = f"the database {_shown(url)} is at schema {', '.join(sorted(current))}"
-    if current - {r.revision for r in script.walk_revisions()}:
-        return f"{at}, newer than this callpath: upgrade callpath"
-    return f"{at}: run `callpath migrate`"
-
-
-def _checked_engine(url: str, *, may_wait: bool = False) -> Engine:
-    """The engine of a reachable database at this version's schema, else a message.
-    `may_wait`: an unreachable database is no error (a server answers 503s until it is
-    back); a reachable one at another schema still is."""
-    engine = _open(url)
-    try:
-        problem = _schema_problem(engine, url)
-    except (DBAPIError, OSError) as exc:
-        if may_wait:
-            return engine
-        engine.dispose()
-        raise _unreachable(url, exc) from exc
-    if problem:
-        engine.dispose()
-        raise _fail(problem)
-    return engine
-
-
-def _engine() -> Engine:
-    return _checked_engine(_database_url())
-
-
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema (CALLPATH_DATABASE_URL)."""
-    url = _database_url()
-    _open(url).dispose()
+    url = database_url()
+    open_url(url).dispose()
     try:
         migrate_mod.upgrade(url)
     except (DBAPIError, OSError) as exc:
-        raise _unreachable(url, exc) from exc
+        raise unreachable(url, exc) from exc
     except CommandError as exc:  # e.g. the database is at a revision newer than this code
-        raise _fail(f"cannot migrate {_shown(url)}: {exc}") from exc
-    typer.echo(f"database is at the latest schema: {_shown(url).split('@')[-1]}")
+        raise fail(f"cannot migrate {shown_url(url)}: {exc}") from exc
+    typer.echo(f"database is at the latest schema: {shown_url(url).split('@')[-1]}")
 
 
 @app.command()
@@ -183,8 +112,8 @@ def serve(
     try:
         settings = settings_mod.load()
     except SettingsError as exc:
-        raise _fail(str(exc)) from exc
-    _checked_engine(settings.database_url, may_wait=True).dispose()  # the schema, if reachable
+        raise fail(str(exc)) from exc
+    checked_engine(settings.database_url, may_wait=True).dispose()  # the schema, if reachable
     # Started first and stopped last: its final pass follows the web processes' last
     # spool drain, so a graceful stop leaves no call unfolded.
     with applier.alongside(settings.database_url, apply_process):
@@ -246,7 +175,7 @@ def _demo_account(conn: Connection, now: float) -> int:
 @app.command()
 def demo() -> None:
     """Seed the demo account (idempotent) and print a fresh demo login."""
-    engine = _engine()
+    engine = open_engine()
     password = secrets.token_urlsafe(9)
     now = time.time()
     with transaction(engine) as conn:
@@ -306,7 +235,7 @@ def site_add(
     ] = None,
 ) -> None:
     """Add a site and print its snippet."""
-    engine = _engine()
+    engine = open_engine()
     try:
         pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
         with transaction(engine) as conn:
@@ -330,7 +259,7 @@ def site_add(
                 time.time(),
             )
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     base = settings_mod.load().public_url or "https://YOUR-HOST"
     typer.echo(
         f"site {created['id']} added (account {account_id}), key {created['key']}\n"
@@ -361,7 +290,7 @@ def number_add(
     ] = None,
 ) -> None:
     """Add a tracking number to a site."""
-    engine = _engine()
+    engine = open_engine()
     try:
         with transaction(engine) as conn:
             row = cli_manage.site_row(conn, site)
@@ -383,7 +312,7 @@ def number_add(
                 time.time(),
             )
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     in_group = f" (group {group.strip()})" if group and group.strip() else ""
     typer.echo(f"{kind} number {number} added to site {site_id}{in_group}")
 

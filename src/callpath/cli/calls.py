@@ -12,7 +12,9 @@ import httpx
 import typer
 from sqlalchemy import Connection, select
 
-from callpath import cli_manage, telephony
+from callpath import telephony
+from callpath.cli import manage as cli_manage
+from callpath.cli.common import fail, open_engine
 from callpath.domain import phone
 from callpath.services import auth, setup
 from callpath.settings import http_base_url
@@ -44,18 +46,17 @@ def integration_add(
     ] = None,
 ) -> None:
     """Create an integration and print its webhook URL and secret (shown only now)."""
-    from callpath.cli import _engine, _fail
 
     try:
         base = _base_url(server)
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             row = cli_manage.site_row(conn, site)
             site_id, account_id = int(row["id"]), int(row["account_id"])
             made = setup.create_integration(
                 conn, account_id, site_id, kind, name, time.time(), secret
             )
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     url = f"{base}/hooks/{kind}/{made.id}"
     typer.echo(
         f"integration {made.id} ({kind}) for site {site}\n"
@@ -150,13 +151,12 @@ def call_simulate(
 ) -> None:
     """Send signed call events (started, answered, ended) to a running server, as a PBX
     would; the call is dated as ringing now."""
-    from callpath.cli import _engine, _fail
 
     try:
         base = _base_url(server)
         e164 = phone.to_e164(to)
         who = phone.to_e164(caller) if caller else f"+79{random.randrange(10**9):09d}"
-        with transaction(_engine()) as conn:
+        with transaction(open_engine()) as conn:
             integration_id, secret = _simulator(conn, e164)
         replies = [
             _send(base, integration_id, secret, event)
@@ -164,9 +164,9 @@ def call_simulate(
         ]
     except httpx.HTTPError as exc:
         hint = "is `callpath serve` running? see --server"
-        raise _fail(f"cannot reach {base} ({exc}); {hint}") from exc
+        raise fail(f"cannot reach {base} ({exc}); {hint}") from exc
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     outcome = "missed" if missed else f"answered, {duration} s talk"
     typer.echo(
         f"call {replies[0]['call']} from {who} to {e164}: "
@@ -186,18 +186,17 @@ def token_add(
 ) -> None:
     """Create an API token for the user's account and print it (shown only now). It acts
     with the user's role, or the narrower `--role`, and never more than the user has."""
-    from callpath.cli import _engine, _fail
 
-    with transaction(_engine()) as conn:
+    with transaction(open_engine()) as conn:
         row = conn.execute(
             select(users.c.id, users.c.account_id, users.c.email, users.c.role).where(
                 users.c.email == user.strip().lower()
             )
         ).first()
         if row is None:
-            raise _fail(f"no user {user}")
+            raise fail(f"no user {user}")
         try:
             token = auth.create_token(conn, auth.Principal(*row), name, time.time(), role)
         except setup.SetupError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")

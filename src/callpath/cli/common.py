@@ -1,0 +1,115 @@
+"""What every `callpath` command shares: the configured database opened and checked,
+errors printed as one line and a non-zero exit, and a progress bar on stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from callpath import settings as settings_mod
+from callpath.settings import SettingsError
+from callpath.storage import migrate as migrate_mod
+from callpath.storage.db import make_engine, transaction
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return typer.Exit(2)
+
+
+def database_url() -> str:
+    try:
+        return settings_mod.load().database_url
+    except SettingsError as exc:
+        raise fail(str(exc)) from exc
+
+
+def shown_url(url: str) -> str:
+    """The database URL as we print it: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url.split("@")[-1]
+
+
+def unreachable(url: str, exc: Exception) -> typer.Exit:
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return fail(f"cannot reach the database {shown_url(url)}: {reason}")
+
+
+def open_url(url: str) -> Engine:
+    try:
+        return make_engine(url)
+    except (OSError, ArgumentError) as exc:  # e.g. the SQLite file's folder cannot be made
+        raise unreachable(url, exc) from exc
+
+
+def _schema_problem(engine: Engine, url: str) -> str | None:
+    """Why this callpath cannot use the database's schema, None if it can; raises
+    DBAPIError when the database cannot be reached."""
+    with transaction(engine, write=False) as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    script = ScriptDirectory.from_config(migrate_mod.alembic_config(url))
+    if current == set(script.get_heads()):
+        return None
+    if not current:
+        return f"the database {shown_url(url)} has no callpath tables: run `callpath migrate`"
+    at = f"the database {shown_url(url)} is at schema {', '.join(sorted(current))}"
+    if current - {r.revision for r in script.walk_revisions()}:
+        return f"{at}, newer than this callpath: upgrade callpath"
+    return f"{at}: run `callpath migrate`"
+
+
+def checked_engine(url: str, *, may_wait: bool = False) -> Engine:
+    """The engine of a reachable database at this version's schema, else a message.
+    `may_wait`: an unreachable database is no error (a server answers 503s until it is
+    back); a reachable one at another schema still is."""
+    engine = open_url(url)
+    try:
+        problem = _schema_problem(engine, url)
+    except (DBAPIError, OSError) as exc:
+        if may_wait:
+            return engine
+        engine.dispose()
+        raise unreachable(url, exc) from exc
+    if problem:
+        engine.dispose()
+        raise fail(problem)
+    return engine
+
+
+def open_engine() -> Engine:
+    """The configured database, reachable and at this version's schema, else a message."""
+    return checked_engine(database_url())
+
+
+class ProgressBar:
+    """A progress bar on stderr, made once the total is known (never on stdout)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = typer.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
