@@ -1,9 +1,8 @@
-"""`callpath integration …`, `callpath call simulate` and `callpath token …`."""
+"""`callpath call simulate`: a call sent to a running server as a telephony provider would."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from typing import Annotated, Any
@@ -12,56 +11,14 @@ import httpx
 import typer
 from sqlalchemy import Connection, select
 
-from callpath import telephony
-from callpath.cli import manage as cli_manage
-from callpath.cli.common import fail, open_engine
+from callpath.cli.common import fail, open_engine, server_base_url
 from callpath.domain import phone
-from callpath.services import auth, setup
-from callpath.settings import http_base_url
+from callpath.services import setup
 from callpath.storage.db import transaction
-from callpath.storage.tables import integrations, tracking_numbers, users
+from callpath.storage.tables import integrations, tracking_numbers
 from callpath.telephony.generic import adapter as generic
 
-integration_app = typer.Typer(help="Sources of call events (PBX, telephony).", no_args_is_help=True)
 call_app = typer.Typer(help="Calls.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
-
-
-def _base_url(server: str | None) -> str:
-    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default
-    (a ValueError naming the option when it is not an http(s) URL)."""
-    base = server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000"
-    return http_base_url(base, "--server" if server else "CALLPATH_PUBLIC_URL")
-
-
-@integration_app.command("add")
-def integration_add(
-    site: Annotated[str, typer.Option(help="The site's key (as in the snippet URL) or id.")],
-    name: Annotated[str, typer.Option(help="A name to tell integrations apart.")] = "PBX",
-    kind: Annotated[str, typer.Option(help=" | ".join(telephony.KINDS))] = "generic",
-    server: Annotated[str | None, typer.Option(help="Public base URL of this server.")] = None,
-    secret: Annotated[
-        str | None,
-        typer.Option(help="The provider's own signing key (Twilio auth token, Zadarma secret)."),
-    ] = None,
-) -> None:
-    """Create an integration and print its webhook URL and secret (shown only now)."""
-
-    try:
-        base = _base_url(server)
-        with transaction(open_engine()) as conn:
-            row = cli_manage.site_row(conn, site)
-            site_id, account_id = int(row["id"]), int(row["account_id"])
-            made = setup.create_integration(
-                conn, account_id, site_id, kind, name, time.time(), secret
-            )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    url = f"{base}/hooks/{kind}/{made.id}"
-    typer.echo(
-        f"integration {made.id} ({kind}) for site {site}\n"
-        + telephony.instructions(kind, url, made.secret).replace("SITE_KEY", site)
-    )
 
 
 def _simulator(conn: Connection, e164: str) -> tuple[str, str]:
@@ -153,7 +110,7 @@ def call_simulate(
     would; the call is dated as ringing now."""
 
     try:
-        base = _base_url(server)
+        base = server_base_url(server)
         e164 = phone.to_e164(to)
         who = phone.to_e164(caller) if caller else f"+79{random.randrange(10**9):09d}"
         with transaction(open_engine()) as conn:
@@ -173,30 +130,3 @@ def call_simulate(
         f"forwarded to {replies[0].get('forward_to') or '(no destination)'}; {outcome}\n"
         f"journal: {base}/app/calls"
     )
-
-
-@token_app.command("add")
-def token_add(
-    user: Annotated[str, typer.Option(help="E-mail of the user the token acts for.")],
-    name: Annotated[str, typer.Option(help="What the token is for.")] = "API token",
-    role: Annotated[
-        str | None,
-        typer.Option(help="operator | analyst | admin | owner, at most the user's (default)."),
-    ] = None,
-) -> None:
-    """Create an API token for the user's account and print it (shown only now). It acts
-    with the user's role, or the narrower `--role`, and never more than the user has."""
-
-    with transaction(open_engine()) as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.account_id, users.c.email, users.c.role).where(
-                users.c.email == user.strip().lower()
-            )
-        ).first()
-        if row is None:
-            raise fail(f"no user {user}")
-        try:
-            token = auth.create_token(conn, auth.Principal(*row), name, time.time(), role)
-        except setup.SetupError as exc:
-            raise fail(str(exc)) from exc
-    typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")

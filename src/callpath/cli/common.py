@@ -1,21 +1,26 @@
 """What every `callpath` command shares: the configured database opened and checked,
-errors printed as one line and a non-zero exit, and a progress bar on stderr."""
+errors printed as one line and a non-zero exit, a site named by key or id, and a
+progress bar on stderr."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import typer
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from callpath import settings as settings_mod
-from callpath.settings import SettingsError
+from callpath.services import setup
+from callpath.settings import SettingsError, http_base_url
 from callpath.storage import migrate as migrate_mod
+from callpath.storage import site_repo
 from callpath.storage.db import make_engine, transaction
+from callpath.storage.tables import MAX_ID
 
 
 def fail(message: str) -> typer.Exit:
@@ -113,3 +118,24 @@ class ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+
+
+def site_row(conn: Connection, given: str, what: str = "--site") -> dict[str, Any]:
+    """The site named by `--site` (or the argument `what`): its key, else its id (digits).
+    The key goes first: a random hex key may be all digits. SetupError if none."""
+    text = given.strip()
+    row = site_repo.site_row(conn, key=text[:64])
+    if row is None and text.isascii() and text.isdigit():
+        if len(text) > 20 or not 1 <= int(text) <= MAX_ID:
+            raise setup.SetupError(f"{what}: {text[:20]} is not a site id")
+        row = site_repo.site_row(conn, site_id=int(text))
+    if row is None:
+        raise setup.SetupError(f"no site {text[:64]}")
+    return row
+
+
+def server_base_url(server: str | None) -> str:
+    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default
+    (a ValueError naming the option when it is not an http(s) URL)."""
+    base = server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000"
+    return http_base_url(base, "--server" if server else "CALLPATH_PUBLIC_URL")

@@ -17,11 +17,13 @@ from callpath import settings as settings_mod
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
-from callpath.cli import manage as cli_manage
+from callpath.cli import integrations as cli_integrations
+from callpath.cli import numbers as cli_numbers
 from callpath.cli import pool as cli_pool
 from callpath.cli import recordings as cli_recordings
 from callpath.cli import sip as cli_sip
 from callpath.cli import sites as cli_sites
+from callpath.cli import tokens as cli_tokens
 from callpath.cli import users as cli_users
 from callpath.cli.common import (
     checked_engine,
@@ -32,12 +34,11 @@ from callpath.cli.common import (
     shown_url,
     unreachable,
 )
-from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
 from callpath.storage.db import transaction
-from callpath.storage.tables import MAX_ID, accounts, sites, users
+from callpath.storage.tables import accounts, sites, users
 
 
 class _Command(TyperGroup):
@@ -58,16 +59,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-site_app = typer.Typer(help="Manage sites.", no_args_is_help=True)
-number_app = typer.Typer(help="Manage tracking numbers.", no_args_is_help=True)
-app.add_typer(site_app, name="site")
-app.add_typer(number_app, name="number")
-app.add_typer(cli_calls.integration_app, name="integration")
+app.add_typer(cli_sites.site_app, name="site")
+app.add_typer(cli_numbers.number_app, name="number")
+app.add_typer(cli_integrations.integration_app, name="integration")
 app.add_typer(cli_calls.call_app, name="call")
-app.add_typer(cli_calls.token_app, name="token")
+app.add_typer(cli_tokens.token_app, name="token")
 app.add_typer(cli_users.user_app, name="user")
-cli_manage.install(number_app, cli_calls.integration_app)
-cli_sites.install(site_app)
 app.add_typer(cli_bench.bench_app, name="bench")
 app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")
@@ -190,131 +187,6 @@ def demo() -> None:
             setup.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
         name = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar()
     typer.echo(f"demo account {name!r} ready\n  login:    {DEMO_EMAIL}\n  password: {password}")
-
-
-@site_app.command("add")
-def site_add(
-    name: Annotated[str, typer.Option(help="Site name.")],
-    account: Annotated[
-        int | None,
-        typer.Option(
-            help="Account id (0: a new account; default: the only account there is).",
-            min=0,
-            max=MAX_ID,
-        ),
-    ] = None,
-    domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeatable).")] = None,
-    original: Annotated[
-        list[str] | None,
-        typer.Option(help="Number printed on the site that the snippet replaces (repeatable)."),
-    ] = None,
-    default_destination: Annotated[
-        str | None, typer.Option(help="Where calls go by default (the office number).")
-    ] = None,
-    timezone: Annotated[str, typer.Option(help="IANA timezone.")] = "Europe/Moscow",
-    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "RUB",
-    region: Annotated[str, typer.Option(help="Default phone region (ISO country).")] = "RU",
-    hold_after_leave: Annotated[
-        int, typer.Option(help="Seconds a number stays held after the visitor leaves.")
-    ] = HOLD_AFTER_LEAVE,
-    cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
-    ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
-    match_window: Annotated[
-        int,
-        typer.Option(
-            help="Seconds after a hold ends that its holder may still get a call (scored).",
-            min=0,
-            max=604_800,
-        ),
-    ] = 172_800,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Channel that keeps the original number: medium, source or source/medium."
-        ),
-    ] = None,
-) -> None:
-    """Add a site and print its snippet."""
-    engine = open_engine()
-    try:
-        pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
-        with transaction(engine) as conn:
-            found = setup.account_for(conn, account) if account != 0 else None
-            account_id = found or setup.create_account(conn, name, time.time())
-            created = setup.create_site(
-                conn,
-                account_id,
-                setup.SiteInput(
-                    name=name,
-                    domains=domain or [],
-                    original_numbers=original or [],
-                    default_destination=default_destination,
-                    timezone=timezone,
-                    currency=currency,
-                    region=region,
-                    pool=pool,
-                    excluded_channels=exclude or [],
-                    match_window=match_window,
-                ),
-                time.time(),
-            )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    base = settings_mod.load().public_url or "https://YOUR-HOST"
-    typer.echo(
-        f"site {created['id']} added (account {account_id}), key {created['key']}\n"
-        f'snippet: <script async src="{base}/t/{created["key"]}.js"></script>'
-    )
-    if found is None:
-        typer.echo(
-            f"a new account: add its login with `callpath user add --account {account_id} "
-            "--email YOU@EXAMPLE.COM`"
-        )
-
-
-@number_app.command("add")
-def number_add(
-    site: Annotated[str, typer.Option(help="Site id or key (as in the snippet URL).")],
-    number: Annotated[str, typer.Argument(help="The number, any common format.")],
-    kind: Annotated[str, typer.Option(help="static | pool | default")] = "pool",
-    forward_to: Annotated[str | None, typer.Option(help="Destination (else site default).")] = None,
-    label: Annotated[str | None, typer.Option(help="Channel label, e.g. 'Billboard'.")] = None,
-    source: Annotated[str | None, typer.Option(help="Channel source of a static number.")] = None,
-    medium: Annotated[str | None, typer.Option(help="Channel medium of a static number.")] = None,
-    campaign: Annotated[str | None, typer.Option(help="Campaign of a static number.")] = None,
-    group: Annotated[
-        str | None,
-        typer.Option(
-            help="Sub-pool of a pool number: source/medium, source, medium or country:XX."
-        ),
-    ] = None,
-) -> None:
-    """Add a tracking number to a site."""
-    engine = open_engine()
-    try:
-        with transaction(engine) as conn:
-            row = cli_manage.site_row(conn, site)
-            site_id = int(row["id"])
-            setup.add_number(
-                conn,
-                int(row["account_id"]),
-                site_id,
-                setup.NumberInput(
-                    number=number,
-                    kind=kind,
-                    forward_to=forward_to,
-                    label=label,
-                    source=source,
-                    medium=medium,
-                    campaign=campaign,
-                    pool_group=group,
-                ),
-                time.time(),
-            )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    in_group = f" (group {group.strip()})" if group and group.strip() else ""
-    typer.echo(f"{kind} number {number} added to site {site_id}{in_group}")
 
 
 def main() -> None:

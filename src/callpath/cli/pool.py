@@ -9,8 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from callpath.cli import manage as cli_manage
-from callpath.cli.common import ProgressBar, fail, open_engine
+from callpath.cli.common import ProgressBar, fail, open_engine, site_row
 from callpath.planner import run
 from callpath.planner.run import Params, PlanError
 from callpath.planner.text import erlang_line, pct, recommendation
@@ -69,7 +68,7 @@ def plan_cmd(
     engine, began = open_engine(), time.time()
     try:
         with transaction(engine, write=False) as conn:
-            row = cli_manage.site_row(conn, site)
+            row = site_row(conn, site)
             config = site_repo.load_site_config(conn, site_id=int(row["id"]))
     except SetupError as exc:
         raise fail(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""`callpath site list|set`: see the sites and change their settings.
+"""`callpath site add|list|set`: add sites, see them and change their settings.
 
 Like the other commands, these speak for the whole installation: a site is named by its
 key or its id, whichever account it belongs to.
@@ -6,13 +6,15 @@ key or its id, whichever account it belongs to.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Connection
 
-from callpath.cli import manage as cli_manage
-from callpath.cli.common import fail, open_engine
+from callpath import settings as settings_mod
+from callpath.cli.common import fail, open_engine, site_row
+from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
 from callpath.services import setup
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
@@ -21,13 +23,90 @@ from callpath.storage.tables import MAX_ID
 KeyOrId = Annotated[
     str, typer.Argument(metavar="KEY_OR_ID", help="Site key (as in the snippet URL) or id.")
 ]
+site_app = typer.Typer(help="Manage sites.", no_args_is_help=True)
 
 
-def install(site_app: typer.Typer) -> None:
-    site_app.command("list")(site_list)
-    site_app.command("set")(site_set)
+@site_app.command("add")
+def site_add(
+    name: Annotated[str, typer.Option(help="Site name.")],
+    account: Annotated[
+        int | None,
+        typer.Option(
+            help="Account id (0: a new account; default: the only account there is).",
+            min=0,
+            max=MAX_ID,
+        ),
+    ] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="Allowed domain (repeatable).")] = None,
+    original: Annotated[
+        list[str] | None,
+        typer.Option(help="Number printed on the site that the snippet replaces (repeatable)."),
+    ] = None,
+    default_destination: Annotated[
+        str | None, typer.Option(help="Where calls go by default (the office number).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA timezone.")] = "Europe/Moscow",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "RUB",
+    region: Annotated[str, typer.Option(help="Default phone region (ISO country).")] = "RU",
+    hold_after_leave: Annotated[
+        int, typer.Option(help="Seconds a number stays held after the visitor leaves.")
+    ] = HOLD_AFTER_LEAVE,
+    cooldown: Annotated[int, typer.Option(help="Seconds a released number rests.")] = 60,
+    ping_interval: Annotated[int, typer.Option(help="Seconds between pings.")] = 30,
+    match_window: Annotated[
+        int,
+        typer.Option(
+            help="Seconds after a hold ends that its holder may still get a call (scored).",
+            min=0,
+            max=604_800,
+        ),
+    ] = 172_800,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Channel that keeps the original number: medium, source or source/medium."
+        ),
+    ] = None,
+) -> None:
+    """Add a site and print its snippet."""
+    engine = open_engine()
+    try:
+        pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
+        with transaction(engine) as conn:
+            found = setup.account_for(conn, account) if account != 0 else None
+            account_id = found or setup.create_account(conn, name, time.time())
+            created = setup.create_site(
+                conn,
+                account_id,
+                setup.SiteInput(
+                    name=name,
+                    domains=domain or [],
+                    original_numbers=original or [],
+                    default_destination=default_destination,
+                    timezone=timezone,
+                    currency=currency,
+                    region=region,
+                    pool=pool,
+                    excluded_channels=exclude or [],
+                    match_window=match_window,
+                ),
+                time.time(),
+            )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    base = settings_mod.load().public_url or "https://YOUR-HOST"
+    typer.echo(
+        f"site {created['id']} added (account {account_id}), key {created['key']}\n"
+        f'snippet: <script async src="{base}/t/{created["key"]}.js"></script>'
+    )
+    if found is None:
+        typer.echo(
+            f"a new account: add its login with `callpath user add --account {account_id} "
+            "--email YOU@EXAMPLE.COM`"
+        )
 
 
+@site_app.command("list")
 def site_list(
     account: Annotated[
         int | None, typer.Option(help="Only this account's sites.", min=1, max=MAX_ID)
@@ -59,6 +138,7 @@ def _line(row: dict[str, Any], counts: dict[str, int]) -> str:
     )
 
 
+@site_app.command("set")
 def site_set(
     site: KeyOrId,
     name: Annotated[str | None, typer.Option(help="Site name.")] = None,
@@ -141,7 +221,7 @@ def _listed(text: str | None) -> list[str] | None:
 
 
 def _updated(conn: Connection, given: str, changes: setup.SiteChanges) -> dict[str, Any]:
-    found = cli_manage.site_row(conn, given, what="site")
+    found = site_row(conn, given, what="site")
     return setup.update_site(conn, int(found["account_id"]), int(found["id"]), changes)
 
 

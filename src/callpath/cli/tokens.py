@@ -1,0 +1,43 @@
+"""`callpath token add`: API tokens."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from callpath.cli.common import fail, open_engine
+from callpath.services import auth, setup
+from callpath.storage.db import transaction
+from callpath.storage.tables import users
+
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+@token_app.command("add")
+def token_add(
+    user: Annotated[str, typer.Option(help="E-mail of the user the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "API token",
+    role: Annotated[
+        str | None,
+        typer.Option(help="operator | analyst | admin | owner, at most the user's (default)."),
+    ] = None,
+) -> None:
+    """Create an API token for the user's account and print it (shown only now). It acts
+    with the user's role, or the narrower `--role`, and never more than the user has."""
+
+    with transaction(open_engine()) as conn:
+        row = conn.execute(
+            select(users.c.id, users.c.account_id, users.c.email, users.c.role).where(
+                users.c.email == user.strip().lower()
+            )
+        ).first()
+        if row is None:
+            raise fail(f"no user {user}")
+        try:
+            token = auth.create_token(conn, auth.Principal(*row), name, time.time(), role)
+        except setup.SetupError as exc:
+            raise fail(str(exc)) from exc
+    typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")
