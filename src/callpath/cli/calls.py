@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from callpath.cli.common import fail, open_engine, server_base_url
 from callpath.domain import phone
 from callpath.services import setup
+from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import integrations, tracking_numbers
 from callpath.telephony.generic import adapter as generic
 
 call_app = typer.Typer(help="Calls.", no_args_is_help=True)
@@ -23,19 +23,14 @@ call_app = typer.Typer(help="Calls.", no_args_is_help=True)
 
 def _simulator(conn: Connection, e164: str) -> tuple[str, str]:
     """The generic integration of the number's site (one named "simulator" is made)."""
-    n, i = tracking_numbers.c, integrations.c
-    row = conn.execute(select(n.site_id, n.account_id).where(n.e164 == e164)).first()
+    row = site_repo.number_by_e164(conn, e164)
     if row is None:
         raise setup.SetupError(f"{e164} is not a tracking number")
-    found = conn.execute(
-        select(i.id, i.secret)
-        .where(i.site_id == row.site_id, i.kind == "generic", i.active)
-        .order_by(i.created_at)
-    ).first()
+    found = call_repo.active_integrations(conn, row["site_id"], "generic")
     if found:
-        return str(found[0]), str(found[1])
+        return str(found[0]["id"]), str(found[0]["secret"])
     made = setup.create_integration(
-        conn, row.account_id, row.site_id, "generic", "simulator", time.time()
+        conn, row["account_id"], row["site_id"], "generic", "simulator", time.time()
     )
     return made.id, made.secret
 

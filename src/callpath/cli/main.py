@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from alembic.util import CommandError
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
@@ -37,8 +37,8 @@ from callpath.cli.common import (
 from callpath.services import setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
+from callpath.storage import site_repo, user_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import accounts, sites, users
 
 
 class _Command(TyperGroup):
@@ -130,9 +130,9 @@ def serve(
 
 
 def _demo_account(conn: Connection, now: float) -> int:
-    row = conn.execute(select(sites.c.account_id).where(sites.c.key == "demo")).first()
+    row = site_repo.site_row(conn, key="demo")
     if row:
-        return int(row[0])
+        return int(row["account_id"])
     account_id = setup.create_account(conn, "Demo", now)
     created = setup.create_site(
         conn,
@@ -177,15 +177,12 @@ def demo() -> None:
     now = time.time()
     with transaction(engine) as conn:
         account_id = _demo_account(conn, now)
-        if conn.execute(select(users.c.id).where(users.c.email == DEMO_EMAIL)).first():
-            conn.execute(
-                update(users)
-                .where(users.c.email == DEMO_EMAIL)
-                .values(password_hash=setup.hasher.hash(password))
-            )
+        user = user_repo.by_email(conn, DEMO_EMAIL)
+        if user:
+            user_repo.set_password_hash(conn, user["id"], setup.hasher.hash(password))
         else:
             setup.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
-        name = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar()
+        name = user_repo.account_name(conn, account_id)
     typer.echo(f"demo account {name!r} ready\n  login:    {DEMO_EMAIL}\n  password: {password}")
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from callpath.cli.common import fail, open_engine
 from callpath.domain import phone
 from callpath.services import setup
+from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import integrations, sites
 
 sip_app = typer.Typer(help="The Kamailio SIP edge (SIP trunks).", no_args_is_help=True)
 
@@ -39,23 +39,16 @@ def find_integration(
     conn: Connection, site_key: str, integration_id: str | None
 ) -> EdgeIntegration:
     """The site's active SIP integration (the given one, else its oldest)."""
-    i, s = integrations.c, sites.c
-    query = (
-        select(i.id, i.secret, s.default_destination)
-        .join(sites, s.id == i.site_id)
-        .where(s.key == site_key, i.kind == "sip", i.active)
-        .order_by(i.created_at)
-    )
-    if integration_id:
-        query = query.where(i.id == integration_id)
-    row = conn.execute(query).first()
+    site = site_repo.site_row(conn, key=site_key)
+    found = call_repo.active_integrations(conn, site["id"], "sip") if site else []
+    row = next((r for r in found if not integration_id or r["id"] == integration_id), None)
     if row is None:
         raise setup.SetupError(
             f"site {site_key!r} has no active SIP integration"
             + (f" {integration_id!r}" if integration_id else "")
             + f"; create one: callpath integration add --kind sip --site {site_key}"
         )
-    return EdgeIntegration(str(row[0]), str(row[1]), row[2])
+    return EdgeIntegration(str(row["id"]), str(row["secret"]), row["default_destination"])
 
 
 def render(template: str, values: dict[str, str]) -> str:

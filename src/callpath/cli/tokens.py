@@ -6,12 +6,11 @@ import time
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from callpath.cli.common import fail, open_engine
 from callpath.services import auth, setup
+from callpath.storage import user_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import users
 
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
@@ -29,15 +28,12 @@ def token_add(
     with the user's role, or the narrower `--role`, and never more than the user has."""
 
     with transaction(open_engine()) as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.account_id, users.c.email, users.c.role).where(
-                users.c.email == user.strip().lower()
-            )
-        ).first()
+        row = user_repo.by_email(conn, user.strip().lower())
         if row is None:
             raise fail(f"no user {user}")
+        who = auth.Principal(row["id"], row["account_id"], row["email"], row["role"])
         try:
-            token = auth.create_token(conn, auth.Principal(*row), name, time.time(), role)
+            token = auth.create_token(conn, who, name, time.time(), role)
         except setup.SetupError as exc:
             raise fail(str(exc)) from exc
     typer.echo(f"token (shown only now): {token}\nuse: Authorization: Bearer {token}")

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from callpath.cli.common import fail, open_engine
 from callpath.services import setup
+from callpath.storage import user_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import MAX_ID, users
+from callpath.storage.tables import MAX_ID
 
 user_app = typer.Typer(help="Users who log in to the admin pages.", no_args_is_help=True)
 AccountOption = Annotated[
@@ -66,13 +66,10 @@ def user_list(account: AccountOption = None) -> None:
     try:
         with transaction(open_engine(), write=False) as conn:
             account_id = setup.account_for(conn, account)
-            u = users.c
-            rows = conn.execute(
-                select(u.email, u.role).where(u.account_id == account_id).order_by(u.id)
-            ).all()
+            rows = [] if account_id is None else user_repo.logins(conn, account_id)
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
-    for email, role in rows:
-        typer.echo(f"{email}\t{role}")
+    for row in rows:
+        typer.echo(f"{row['email']}\t{row['role']}")
     if not rows:
         typer.echo("no users")

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
 from callpath.services.setup import SetupError, hasher
+from callpath.storage import user_repo
 from callpath.storage.tables import api_tokens, login_sessions, users
 
 LOGIN_SECONDS = 14 * 86_400
@@ -48,10 +49,11 @@ def narrowest(*roles: str | None) -> str:
 
 
 def find_login(conn: Connection, email: str) -> Login | None:
-    row = conn.execute(select(users).where(users.c.email == email.strip().lower())).first()
+    row = user_repo.by_email(conn, email.strip().lower())
     if row is None:
         return None
-    return Login(Principal(row.id, row.account_id, row.email, row.role), row.password_hash)
+    principal = Principal(row["id"], row["account_id"], row["email"], row["role"])
+    return Login(principal, row["password_hash"])
 
 
 def check_password(login: Login | None, password: str) -> Principal | None:

@@ -10,14 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from callpath import telephony
 from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
-from callpath.storage import call_repo, site_repo
-from callpath.storage.tables import accounts, integrations, tracking_numbers, users
+from callpath.storage import call_repo, site_repo, user_repo
+from callpath.storage.tables import accounts, integrations, tracking_numbers
 
 hasher = PasswordHasher()
 ROLES = ("owner", "admin", "analyst", "operator")
@@ -226,25 +226,25 @@ def create_user(
         raise SetupError(f"role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise SetupError("password must have at least 8 characters")
-    if conn.execute(select(users.c.id).where(users.c.email == email)).first():
+    if user_repo.by_email(conn, email):
         raise SetupError(f"a user {email} exists already")
-    result = conn.execute(
-        insert(users).values(
-            account_id=account_id,
-            email=email,
-            password_hash=hasher.hash(password),
-            role=role,
-            created_at=now,
-        )
+    return user_repo.insert_user(
+        conn,
+        {
+            "account_id": account_id,
+            "email": email,
+            "password_hash": hasher.hash(password),
+            "role": role,
+            "created_at": now,
+        },
     )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def create_site(
     conn: Connection, account_id: int, data: SiteInput, now: float, key: str | None = None
 ) -> dict[str, Any]:
     values = _site_values(data)
-    if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+    if user_repo.account_name(conn, account_id) is None:
         raise SetupError(f"no account {account_id}")
     key = key or secrets.token_hex(6)
     site_id = site_repo.insert_site(

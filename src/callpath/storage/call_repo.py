@@ -182,6 +182,13 @@ def list_integrations(conn: Connection, account_id: int | None = None) -> list[R
     return _all(conn, query.order_by(i.created_at))
 
 
+def active_integrations(conn: Connection, site_id: int, kind: str) -> list[Row]:
+    """The site's active integrations of this kind, oldest first."""
+    query = select(*_INTEGRATION_COLUMNS).join(sites, s.id == i.site_id)
+    query = query.where(i.site_id == site_id, i.kind == kind, i.active)
+    return _all(conn, query.order_by(i.created_at))
+
+
 def number_for_routing(conn: Connection, account_id: int, e164: str) -> Row | None:
     found = _ROUTING_NUMBER.run(conn, {"e164": e164, "account_id": account_id}).fetchone()
     if found is None:
