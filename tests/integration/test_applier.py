@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 
 from callpath.domain.calls import call_key
-from callpath.services import applier
+from callpath.services import heartbeat
 from callpath.services.applier import Applier
 from callpath.services.calls import Received
 from callpath.services.pipeline import CallPipeline
@@ -78,7 +78,7 @@ def test_the_applier_folds_every_call_the_web_process_stored(
     deadline = time.monotonic() + 120  # generously: a busy machine is slow
     while _states(engine) != dict.fromkeys(keys, "ended") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert applier.alive(beat)
+    assert heartbeat.alive(beat)
 
     keys.add(_store_call(pipeline, hook, "last", site.pool[0]))
     stop.set()
@@ -150,7 +150,7 @@ def _beating(path: Path) -> Iterator[None]:
 
     def beat() -> None:
         while not stop.is_set():
-            applier.beat(path)
+            heartbeat.beat(path)
             stop.wait(0.1)
 
     thread = threading.Thread(target=beat, daemon=True)
@@ -244,10 +244,10 @@ def _spool_started(spool: Spool, pipeline: CallPipeline, hook: Hook, site: Seede
 
 def test_a_stale_or_missing_heartbeat_means_no_applier(tmp_path: Path) -> None:
     beat = tmp_path / "applier.alive"
-    assert not applier.alive(beat)
-    assert not applier.alive(None)
-    applier.beat(beat)
-    assert applier.alive(beat)
-    old = time.time() - applier.ALIVE_WITHIN - 1
+    assert not heartbeat.alive(beat)
+    assert not heartbeat.alive(None)
+    heartbeat.beat(beat)
+    assert heartbeat.alive(beat)
+    old = time.time() - heartbeat.ALIVE_WITHIN - 1
     os.utime(beat, (old, old))
-    assert not applier.alive(beat)
+    assert not heartbeat.alive(beat)

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +17,7 @@ from callpath import settings as settings_mod
 from callpath.cli.common import checked_engine
 from callpath.services.calls import Integration
 from callpath.services.pipeline import CallPipeline
-from callpath.services.routing import RouteCache
-from callpath.services.spool import Spool
+from callpath.services.pipeline import build as build_pipeline
 from callpath.settings import Settings, SettingsError
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
@@ -58,7 +56,7 @@ def listen_command(
     contexts = frozenset(internal_context) if internal_context else INTERNAL_CONTEXTS
     try:
         settings = settings_mod.load()
-        pipeline = _pipeline(settings)
+        pipeline = build_pipeline(settings, checked_engine(settings.database_url))
         listener = Listener(pipeline, _integration(pipeline, integration), contexts)
         if once_file is not None:
             listener.replay(_blocks(once_file))
@@ -70,13 +68,6 @@ def listen_command(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     typer.echo("stopped")
-
-
-def _pipeline(settings: Settings) -> CallPipeline:
-
-    engine = checked_engine(settings.database_url)
-    routes = RouteCache(settings.spool_dir / "routes.json")
-    return CallPipeline(engine, routes, Spool(settings.spool_dir), time.time)
 
 
 def _integration(pipeline: CallPipeline, integration_id: str) -> Integration:

@@ -40,39 +40,16 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
 from callpath.services import calls
+from callpath.services.heartbeat import BEAT_EVERY, beat, heartbeat_path
 from callpath.storage import call_repo
 from callpath.storage.db import make_engine, transaction
 
 log = logging.getLogger("callpath.applier")
 
 Clock = Callable[[], float]
-HEARTBEAT_FILE = "applier.alive"
-BEAT_EVERY = 1.0  # seconds between heartbeats
-ALIVE_WITHIN = 5.0  # a heartbeat older than this: no applier (the web process folds)
 RETRY_FAILED = 5.0  # a call whose apply raised is tried again after this long
 EVERY_EVENT = 4_102_444_800.0  # "received before 2100": every pending event, whatever its clock
 NICENESS = 10  # the OS scheduler serves the routing answers first when cores are short
-
-
-def heartbeat_path(spool_dir: Path) -> Path:
-    """Where the applier serving this spool folder's web processes shows it is alive."""
-    return spool_dir / HEARTBEAT_FILE
-
-
-def beat(path: Path) -> None:
-    """Show the applier is alive (the file's modification time is the heartbeat)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.touch()
-
-
-def alive(path: Path | None, within: float = ALIVE_WITHIN) -> bool:
-    """Whether an applier beat within `within` seconds (wall clock, as file times are)."""
-    if path is None:
-        return False
-    try:
-        return time.time() - path.stat().st_mtime <= within
-    except OSError:
-        return False
 
 
 class Applier:

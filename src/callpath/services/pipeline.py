@@ -24,12 +24,13 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath.domain import phone
 from callpath.domain.calls import CallEvent
-from callpath.services import applier, calls
+from callpath.services import calls, heartbeat
 from callpath.services.calls import Clock, Integration, Received
 from callpath.services.routing import RouteCache, forward_to
 from callpath.services.spool import Spool
+from callpath.settings import Settings
 from callpath.storage import call_repo, db
-from callpath.storage.db import transaction
+from callpath.storage.db import defer_checkpoints, is_sqlite, transaction
 from callpath.telephony.base import Ignored, Unauthorized
 from callpath.telephony.generic import adapter as generic
 
@@ -221,7 +222,7 @@ class CallPipeline:
         self._round(refresh=False)
 
     def _round(self, refresh: bool) -> None:
-        self.applier_alive = applier.alive(self.applier_heartbeat)
+        self.applier_alive = heartbeat.alive(self.applier_heartbeat)
         try:
             if refresh:
                 self.refresh_routes()
@@ -289,3 +290,17 @@ def _route(conn: Connection, integ: Integration, called: str | None) -> str | No
     if not e164:
         return integ.default_destination
     return forward_to(call_repo.number_for_routing(conn, integ.account_id, e164), integ)
+
+
+def build(settings: Settings, engine: Engine) -> CallPipeline:
+    """The pipeline of a process that receives calls (a web process, the Asterisk
+    listener): its route cache and spool in the spool folder, the apply process's
+    heartbeat (while it beats, this process folds nothing itself), and on SQLite the WAL
+    checkpoints moved from the commits to the call worker."""
+    routes = RouteCache(settings.spool_dir / "routes.json")
+    beats = heartbeat.heartbeat_path(settings.spool_dir)
+    pipeline = CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, beats)
+    if is_sqlite(engine):
+        defer_checkpoints(engine)
+        pipeline.wal_checkpoints = True
+    return pipeline

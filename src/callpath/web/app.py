@@ -21,14 +21,10 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
 from callpath import settings as settings_mod
-from callpath.services import applier, enrich, recordings
-from callpath.services.pipeline import CallPipeline
-from callpath.services.routing import RouteCache
-from callpath.services.spool import Spool
+from callpath.services import enrich, recordings
+from callpath.services import pipeline as pipeline_mod
 from callpath.settings import Settings
 from callpath.storage.db import (
-    defer_checkpoints,
-    is_sqlite,
     make_engine,
     transaction,
     within,
@@ -52,20 +48,6 @@ from callpath.web import (
     tracker_api,
 )
 from callpath.web.context import Context, SiteCache
-
-
-def _pipeline(settings: Settings, engine: Engine) -> CallPipeline:
-    """An apply process (`callpath serve` starts one) folds the calls while it beats;
-    without one, SQLite folds inline on the event loop (one writer anyway) and
-    PostgreSQL in the call worker."""
-    routes = RouteCache(settings.spool_dir / "routes.json")
-    heartbeat = applier.heartbeat_path(settings.spool_dir)
-    pipeline = CallPipeline(engine, routes, Spool(settings.spool_dir), time.time, heartbeat)
-    if is_sqlite(engine):  # WAL checkpoints off the event loop, in the call worker
-        defer_checkpoints(engine)
-        pipeline.wal_checkpoints = True
-    return pipeline
-
 
 log = logging.getLogger("callpath.web")
 
@@ -133,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     sites = SiteCache(engine, settings.site_cache_seconds)
-    app.state.ctx = Context(settings, engine, sites, _pipeline(settings, engine))
+    app.state.ctx = Context(settings, engine, sites, pipeline_mod.build(settings, engine))
     errors.install(app)
     routers = (
         tracker_api.router,
