@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tracker_load import HOST, Server, free_port
 
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
 from callpath.telephony.generic import adapter as generic
@@ -47,7 +47,7 @@ def seed(url: str) -> tuple[str, str]:
     upgrade(url)
     engine, now = make_engine(url), time.time()
     with transaction(engine) as conn:
-        account = setup.create_account(conn, "Bench", now)
+        account = accounts.create_account(conn, "Bench", now)
         site = setup.create_site(
             conn,
             account,

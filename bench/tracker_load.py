@@ -558,7 +558,7 @@ def _create_pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
 def seed(database_url: str, pool_size: int) -> tuple[str, int]:
     """Migrate, then add one site with a default number and `pool_size` pool numbers."""
     from callpath.domain.pool import PoolSettings
-    from callpath.services import setup
+    from callpath.services import accounts, setup
     from callpath.storage import migrate
     from callpath.storage.db import make_engine, transaction
 
@@ -567,7 +567,7 @@ def seed(database_url: str, pool_size: int) -> tuple[str, int]:
     now = time.time()
     try:
         with transaction(engine) as conn:
-            account = setup.create_account(conn, "Bench account", now)
+            account = accounts.create_account(conn, "Bench account", now)
             site = setup.create_site(
                 conn,
                 account,

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import Connection, Engine, func, select
 
 from callpath.domain.pool import PoolSettings
-from callpath.services import auth, setup
+from callpath.services import accounts, auth, setup
 from callpath.storage.db import transaction
 from callpath.telephony.generic import adapter as generic
 
@@ -76,7 +76,7 @@ def seed_site(
 ) -> Seeded:
     now = time.time()
     with transaction(engine) as conn:
-        account = account_id or setup.create_account(conn, "Test account", now)
+        account = account_id or accounts.create_account(conn, "Test account", now)
         site = setup.create_site(
             conn,
             account,
@@ -320,7 +320,7 @@ def add_login(engine: Engine, site: Seeded, role: str, email: str | None = None)
     """A user of the site's account (password `PASSWORD`); its e-mail."""
     email = email or f"{role}{site.site_id}@shop.example"
     with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+        accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
     return email
 
 
@@ -335,7 +335,7 @@ def api_headers(engine: Engine, site: Seeded, role: str = "admin") -> dict[str, 
     """An API token of a new user of the site's account, as request headers."""
     email, now = f"api-{role}{site.site_id}@shop.example", time.time()
     with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, now)
+        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, now)
         who = auth.Principal(user_id, site.account_id, email, role)
         return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', now)}"}
 

@@ -18,7 +18,7 @@ from playwright.sync_api import BrowserContext, Dialog, Locator, Page
 from sqlalchemy import Engine
 
 from callpath.domain import scoring
-from callpath.services import setup
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from tests.browser.shop import HostSite, Tab, campaign_query, rendered, shop_url, visit
 from tests.helpers import Seeded, ServerProcess, seed_site
@@ -39,7 +39,7 @@ REFERRER = "https://evil.example/'\"><script>window.__pwned=1</script>?q=<b onmo
 def add_user(engine: Engine, site: Seeded, role: str) -> str:
     email = f"{role}@shop.test"
     with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+        accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
     return email
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import Engine
 
-from callpath.services import setup
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from tests.browser.shop import campaign_query, session_row, shop_url, visit
 from tests.helpers import Seeded, seed_site
@@ -24,7 +24,7 @@ EMAIL, PASSWORD = "owner@shop.test", "correct horse battery"
 
 def owner(engine: Engine, site: Seeded) -> None:
     with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, EMAIL, PASSWORD, "owner", time.time())
+        accounts.create_user(conn, site.account_id, EMAIL, PASSWORD, "owner", time.time())
 
 
 def not_pwned(page) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from callpath import settings as settings_mod
 from callpath.domain.phone import display
-from callpath.services import auth, setup
+from callpath.services import accounts, auth
 from callpath.storage.db import transaction
 from callpath.storage.tables import api_tokens
 from callpath.web.app import create_app
@@ -44,7 +44,7 @@ def _tenant(app, engine: Engine, n: int, role: str = "owner") -> Tenant:  # type
     site = seed_site(engine, pool_size=1, statics=(f"Flyer{n}",))
     email = f"user{n}@shop{n}.example"
     with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
         who = auth.Principal(user_id, site.account_id, email, role)
         token = auth.create_token(conn, who, "tests", time.time())
     client = TestClient(app)
@@ -152,7 +152,7 @@ def test_token_made_on_the_page_is_shown_once_and_works(app, engine: Engine) -> 
 def test_operators_see_masked_callers_and_cannot_manage_tokens(app, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     a = _tenant(app, engine, 1)
     with transaction(engine) as conn:
-        setup.create_user(
+        accounts.create_user(
             conn, a.site.account_id, "op@shop1.example", PASSWORD, "operator", time.time()
         )
     operator = _login(app, "op@shop1.example")

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from callpath import settings as settings_mod
-from callpath.services import setup
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from callpath.storage.tables import integrations
 from callpath.web.app import create_app
@@ -27,7 +27,7 @@ def app(engine: Engine, database_url: str):  # type: ignore[no-untyped-def]
 
 def _user(engine: Engine, site: Seeded, email: str) -> None:
     with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, email, PASSWORD, "owner", time.time())
+        accounts.create_user(conn, site.account_id, email, PASSWORD, "owner", time.time())
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from callpath import settings as settings_mod
-from callpath.services import setup
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from callpath.web.app import create_app
 from tests.helpers import Hook, Seeded, add_hook, iso, seed_site
@@ -35,7 +35,7 @@ def app(engine: Engine, database_url: str, tmp_path: Path):  # type: ignore[no-u
 def site(engine: Engine) -> Seeded:
     seeded = seed_site(engine, pool_size=1, statics=("Billboard", "=HYPERLINK(1)"))
     with transaction(engine) as conn:
-        setup.create_user(
+        accounts.create_user(
             conn, seeded.account_id, "me@shop.example", PASSWORD, "owner", time.time()
         )
     return seeded

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, update
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
-from callpath.services import planning, setup
+from callpath.services import accounts, planning
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans, tracking_numbers
@@ -38,7 +38,7 @@ def site(engine: Engine) -> Seeded:
 @pytest.fixture
 def client(app, engine: Engine, site: Seeded) -> TestClient:  # type: ignore[no-untyped-def]
     with transaction(engine) as conn:
-        setup.create_user(conn, site.account_id, "me@shop.example", PASSWORD, "owner", time.time())
+        accounts.create_user(conn, site.account_id, "me@shop.example", PASSWORD, "owner", time.time())
     client = TestClient(app, raise_server_exceptions=False)
     login = {"email": "me@shop.example", "password": PASSWORD}
     assert client.post("/app/login", data=login, follow_redirects=False).status_code == 303

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
-from callpath.services import setup
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from callpath.storage.tables import tracking_numbers
 from callpath.web.app import create_app
@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery"
 def site(engine: Engine) -> Seeded:
     seeded = seed_site(engine, pool_size=0, default=False)
     with transaction(engine) as conn:
-        setup.create_user(
+        accounts.create_user(
             conn, seeded.account_id, "me@shop.example", PASSWORD, "owner", time.time()
         )
     return seeded

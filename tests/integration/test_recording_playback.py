@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from callpath import settings as settings_mod
-from callpath.services import recordings, setup
+from callpath.services import accounts, recordings
 from callpath.storage.db import transaction
 from callpath.web.app import create_app
 from tests.helpers import Clock, Seeded, seed_site
@@ -48,7 +48,7 @@ def app(engine: Engine, database_url: str, tmp_path: Path, folder: Path):  # typ
 def _site_with_user(engine: Engine, email: str) -> Seeded:
     seeded = seed_site(engine, pool_size=1)
     with transaction(engine) as conn:
-        setup.create_user(conn, seeded.account_id, email, PASSWORD, "owner", time.time())
+        accounts.create_user(conn, seeded.account_id, email, PASSWORD, "owner", time.time())
     return seeded
 
 

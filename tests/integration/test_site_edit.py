@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from callpath import settings as settings_mod
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.app import create_app
@@ -179,7 +179,7 @@ def test_a_destination_is_read_in_the_region_given_with_it(
 
 def test_a_site_without_a_default_destination_may_stay_without_one(engine: Engine) -> None:
     with transaction(engine) as conn:
-        account = setup.create_account(conn, "Other", time.time())
+        account = accounts.create_account(conn, "Other", time.time())
         made = setup.create_site(conn, account, setup.SiteInput(name="Bare"), time.time())
         row = setup.update_site(
             conn, account, made["id"], setup.SiteChanges(default_destination="", name="Bare 2")

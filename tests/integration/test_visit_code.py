@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select, update
 
 from callpath import settings as settings_mod
 from callpath.domain import visit_code
-from callpath.services import auth, calls, setup, tracking
+from callpath.services import accounts, auth, calls, tracking
 from callpath.storage.db import transaction
 from callpath.storage.site_repo import load_site_config
 from callpath.storage.tables import call_events, sessions
@@ -50,7 +50,7 @@ def _user(engine: Engine, site: Seeded, email: str, role: str) -> str:
     """A user of the site's account and an API token of theirs."""
     now = time.time()
     with transaction(engine) as conn:
-        user_id = setup.create_user(conn, site.account_id, email, PASSWORD, role, now)
+        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, now)
         who = auth.Principal(user_id, site.account_id, email, role)
         return auth.create_token(conn, who, "CRM", now)
 

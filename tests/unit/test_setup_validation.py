@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 
 
 def _site(conn: Connection, **given: Any) -> dict[str, Any]:
-    account = setup.create_account(conn, "Account", time.time())
+    account = accounts.create_account(conn, "Account", time.time())
     created = setup.create_site(
         conn, account, setup.SiteInput(**{"name": "Shop", **given}), time.time()
     )

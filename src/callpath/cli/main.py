@@ -34,7 +34,7 @@ from callpath.cli.common import (
     shown_url,
     unreachable,
 )
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.settings import SettingsError
 from callpath.storage import migrate as migrate_mod
 from callpath.storage import site_repo, user_repo
@@ -133,7 +133,7 @@ def _demo_account(conn: Connection, now: float) -> int:
     row = site_repo.site_row(conn, key="demo")
     if row:
         return int(row["account_id"])
-    account_id = setup.create_account(conn, "Demo", now)
+    account_id = accounts.create_account(conn, "Demo", now)
     created = setup.create_site(
         conn,
         account_id,
@@ -179,9 +179,9 @@ def demo() -> None:
         account_id = _demo_account(conn, now)
         user = user_repo.by_email(conn, DEMO_EMAIL)
         if user:
-            user_repo.set_password_hash(conn, user["id"], setup.hasher.hash(password))
+            user_repo.set_password_hash(conn, user["id"], accounts.hasher.hash(password))
         else:
-            setup.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
+            accounts.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
         name = user_repo.account_name(conn, account_id)
     typer.echo(f"demo account {name!r} ready\n  login:    {DEMO_EMAIL}\n  password: {password}")
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from callpath import settings as settings_mod
 from callpath.cli.common import fail, open_engine, site_row
 from callpath.domain.pool import HOLD_AFTER_LEAVE, PoolSettings
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
@@ -73,8 +73,8 @@ def site_add(
     try:
         pool = PoolSettings(ping_interval, hold_after_leave, cooldown)
         with transaction(engine) as conn:
-            found = setup.account_for(conn, account) if account != 0 else None
-            account_id = found or setup.create_account(conn, name, time.time())
+            found = accounts.account_for(conn, account) if account != 0 else None
+            account_id = found or accounts.create_account(conn, name, time.time())
             created = setup.create_site(
                 conn,
                 account_id,

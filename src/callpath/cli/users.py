@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from callpath.cli.common import fail, open_engine
-from callpath.services import setup
+from callpath.services import accounts, setup
 from callpath.storage import user_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
@@ -25,7 +25,7 @@ AccountOption = Annotated[
 @user_app.command("add")
 def user_add(
     email: Annotated[str, typer.Option(help="The login (an e-mail address).")],
-    role: Annotated[str, typer.Option(help=" | ".join(setup.ROLES))] = "owner",
+    role: Annotated[str, typer.Option(help=" | ".join(accounts.ROLES))] = "owner",
     account: AccountOption = None,
     password_file: Annotated[
         Path | None,
@@ -38,12 +38,12 @@ def user_add(
     password = _password(password_file) if password_file else secrets.token_urlsafe(12)
     try:
         with transaction(open_engine()) as conn:
-            account_id = setup.account_for(conn, account)
+            account_id = accounts.account_for(conn, account)
             if account_id is None:
                 raise setup.SetupError(
                     "no account yet: add a site first (`callpath site add`), or run `callpath demo`"
                 )
-            setup.create_user(conn, account_id, email, password, role, time.time())
+            accounts.create_user(conn, account_id, email, password, role, time.time())
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
     shown = "" if password_file else f"\n  password: {password}  (shown only now)"
@@ -65,7 +65,7 @@ def user_list(account: AccountOption = None) -> None:
 
     try:
         with transaction(open_engine(), write=False) as conn:
-            account_id = setup.account_for(conn, account)
+            account_id = accounts.account_for(conn, account)
             rows = [] if account_id is None else user_repo.logins(conn, account_id)
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc

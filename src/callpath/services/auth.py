@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select, update
 
-from callpath.services.setup import SetupError, hasher
+from callpath.services.accounts import hasher
+from callpath.services.setup import SetupError
 from callpath.storage import user_repo
 from callpath.storage.tables import api_tokens, login_sessions, users
 

@@ -1,4 +1,5 @@
-"""Administrative use cases: accounts, users, sites and tracking numbers."""
+"""Administrative use cases: sites, tracking numbers and integrations, and the checks of
+what a user gives for them (accounts and users: `services/accounts.py`)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argon2 import PasswordHasher
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
 from callpath import telephony
 from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo, user_repo
-from callpath.storage.tables import accounts, integrations, tracking_numbers
+from callpath.storage.tables import integrations, tracking_numbers
 
-hasher = PasswordHasher()
-ROLES = ("owner", "admin", "analyst", "operator")
 CHANNEL_MAX = 255  # an excluded channel is matched against sessions' source and medium
 MATCH_WINDOW_MAX = 604_800  # a week: how far back a holder of a number may still get a call
 POOL_FIELDS = ("ping_interval", "hold_after_leave", "cooldown", "session_timeout")
@@ -192,52 +190,6 @@ def _number_fields(data: NumberInput) -> None:
     cost = data.monthly_cost
     if cost is not None and not (math.isfinite(cost) and cost >= 0):
         raise SetupError(f"monthly_cost must be a finite amount of 0 or more, not {cost!r}")
-
-
-def create_account(conn: Connection, name: str, now: float) -> int:
-    if not name.strip():
-        raise SetupError("account name must not be empty")
-    return site_repo.insert_account(conn, name.strip()[:200], now)
-
-
-def account_for(conn: Connection, given: int | None) -> int | None:
-    """The account a command means: `given` if it exists; else the only account there is;
-    None when there is none yet. SetupError for an unknown id, or for several accounts
-    and no choice (the message lists them)."""
-    a = accounts.c
-    if given is not None:
-        if conn.execute(select(a.id).where(a.id == given)).first() is None:
-            raise SetupError(f"no account {given}")
-        return given
-    found = conn.execute(select(a.id, a.name).order_by(a.id).limit(11)).all()
-    if len(found) > 1:
-        listed = ", ".join(f"{row.id} ({row.name})" for row in found[:10])
-        raise SetupError(f"several accounts: give --account (accounts: {listed})")
-    return int(found[0].id) if found else None
-
-
-def create_user(
-    conn: Connection, account_id: int, email: str, password: str, role: str, now: float
-) -> int:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise SetupError(f"{email!r} is not an e-mail address")
-    if role not in ROLES:
-        raise SetupError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise SetupError("password must have at least 8 characters")
-    if user_repo.by_email(conn, email):
-        raise SetupError(f"a user {email} exists already")
-    return user_repo.insert_user(
-        conn,
-        {
-            "account_id": account_id,
-            "email": email,
-            "password_hash": hasher.hash(password),
-            "role": role,
-            "created_at": now,
-        },
-    )
 
 
 def create_site(

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, insert, select
 from callpath.domain.calls import CallEvent
 from callpath.domain.pool import PoolSettings
 from callpath.domain.site import SiteConfig
-from callpath.services import calls, setup, tracking
+from callpath.services import accounts, calls, setup, tracking
 from callpath.services.calls import Integration
 from callpath.sim.score import CallResult
 from callpath.sim.trace import Event, Header, start_epoch
@@ -132,7 +132,7 @@ def _setup(header: Header, pool_size: int, policy: Policy, path: Path) -> _World
     engine = memory_copy(path, _fast_sqlite)  # a fifth faster than on the file
     base = start_epoch(header.start)
     with transaction(engine) as conn:
-        account = setup.create_account(conn, "Replay", base)
+        account = accounts.create_account(conn, "Replay", base)
         site = setup.create_site(
             conn,
             account,

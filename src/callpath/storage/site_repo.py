@@ -8,14 +8,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from callpath.domain.pool import PoolSettings
 from callpath.domain.site import SiteConfig
-from callpath.storage.tables import accounts, sites, tracking_numbers
+from callpath.storage.tables import sites, tracking_numbers
 
 Row = dict[str, Any]
-
-
-def insert_account(conn: Connection, name: str, now: float) -> int:
-    result = conn.execute(insert(accounts).values(name=name, created_at=now))
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def insert_site(conn: Connection, values: Row) -> int:

@@ -36,3 +36,14 @@ def logins(conn: Connection, account_id: int) -> list[Row]:
 def account_name(conn: Connection, account_id: int) -> str | None:
     name = conn.execute(select(accounts.c.name).where(accounts.c.id == account_id)).scalar()
     return None if name is None else str(name)
+
+
+def insert_account(conn: Connection, name: str, now: float) -> int:
+    result = conn.execute(insert(accounts).values(name=name, created_at=now))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def first_accounts(conn: Connection, limit: int) -> list[Row]:
+    """Up to `limit` accounts (id, name), oldest first."""
+    query = select(accounts.c.id, accounts.c.name).order_by(accounts.c.id).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
