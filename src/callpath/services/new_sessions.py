@@ -157,10 +157,14 @@ def _decide_round(
         run.clear()
 
     for i, new in enumerate(news):
-        seeks = _seeks(new)
-        if seeks is None:  # takes no number: nothing to keep in order with
-            outcomes[i] = _decide_new(conn, new, now, codes, None)
+        why_not = _why_not(new)
+        if why_not is not None:  # takes no number: nothing to keep in order with
+            event = "rate_limited" if why_not == "rate_limited" else None
+            outcomes[i] = shown.default(
+                conn, new.start.site, new.session_id, why_not, now, event=event
+            )
             continue
+        seeks = _seeks(new)
         key = (new.start.site.id, seeks)
         joins = together and _new_visitor(new)
         if not joins or key != run_key:
@@ -188,10 +192,8 @@ def _decide_run(
     return shown.decide_all(conn, site, seekers, now, order=order, cap=cap, codes=codes)
 
 
-def _seeks(new: _New) -> pool_groups.Order | None:
-    """The sub-pools a new session looks in for a number; None when it does not look."""
-    if _why_not(new) is not None:
-        return None
+def _seeks(new: _New) -> pool_groups.Order:
+    """The sub-pools a new session that looks for a number looks in."""
     ch = new.start.landing.channel
     return shown.pool_order(new.start.site, ch.source, ch.medium, new.country)
 
@@ -226,13 +228,9 @@ def _decide_new(
     new: _New,
     now: float,
     codes: set[str],
-    seeks: pool_groups.Order | None,
+    seeks: pool_groups.Order,
 ) -> shown.Outcome:
     start, site = new.start, new.start.site
-    if seeks is None:
-        reason = _why_not(new) or "excluded"
-        event = "rate_limited" if reason == "rate_limited" else None
-        return shown.default(conn, site, new.session_id, reason, now, event=event)
     return shown.decide(
         conn,
         site,

@@ -170,13 +170,15 @@ def decide_all(
     )
     outcomes = [_claimed(site, held, None) for held in helds]
     empty = [i for i, got in enumerate(outcomes) if got is None]
-    plain = [_plain(site, "exhausted" if site.pool_size else "default", None) for _ in empty]
-    wants_code = [i for i, got in zip(empty, plain, strict=True) if got.reason == "exhausted"]
-    drawn = iter(visit_codes.draw_all(conn, site, len(wants_code), now, codes))
-    event = "pool_exhausted" if site.pool_size else None
-    for i, got in zip(empty, plain, strict=True):
-        code = next(drawn) if got.reason == "exhausted" else None
-        outcomes[i] = dataclasses.replace(got, code=code, event=event)
+    if site.pool_size:
+        plain = _plain(site, "exhausted", "pool_exhausted")
+    else:
+        plain = _plain(site, "default", None)
+    drawn: list[str | None] = [None] * len(empty)
+    if plain.reason == "exhausted":
+        drawn = visit_codes.draw_all(conn, site, len(empty), now, codes)
+    for i, code in zip(empty, drawn, strict=True):
+        outcomes[i] = dataclasses.replace(plain, code=code)
     return [got for got in outcomes if got is not None]
 
 
@@ -200,9 +202,7 @@ def default(
 ) -> Outcome:
     """The default number; with a visit code when it is shown because the pool is empty
     (a site without a pool, an opted-out channel or a bot gets none)."""
-    reason = reason if site.default_number else "none"
-    if reason == "exhausted":
-        code = visit_codes.draw(conn, site, session_id, code, now, codes)
-    else:
-        code = None
-    return Outcome(None, site.default_number, reason, code=code, event=event)
+    got = _plain(site, reason, event)
+    if got.reason != "exhausted":
+        return got
+    return dataclasses.replace(got, code=visit_codes.draw(conn, site, session_id, code, now, codes))

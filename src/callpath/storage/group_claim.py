@@ -24,9 +24,8 @@ from sqlalchemy import Connection
 
 from callpath.domain.pool import PoolSettings
 from callpath.domain.pool_groups import ANY, Order
-from callpath.storage.pool_repo import CLIENT_LIMIT, Held
+from callpath.storage.pool_repo import CLIENT_LIMIT, NO_CAP, Held
 
-_NO_CAP = 2**31 - 1
 _POOL = "n.site_id = %(site_id)s AND n.kind = 'pool' AND n.active"
 _FREE = "n.held_until <= %(free_before)s"
 # Where a step looks, and the order that runs on ix_numbers_pool_group.
@@ -151,7 +150,7 @@ def _step(
         "now": float(now),
         "free_before": float(now - pool.cooldown),
         "hold": float(pool.hold_until(0.0)),
-        "cap": _NO_CAP if cap is None else cap,
+        "cap": NO_CAP if cap is None else cap,
         "k": len(seekers),
         "group": group,
     }

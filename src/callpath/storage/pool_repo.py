@@ -107,7 +107,7 @@ def _prepare(locking: bool) -> _Picks:
 
 
 _PICKS = {"sqlite": _prepare(False), "postgresql": _prepare(True)}
-_NO_CAP = 2**31 - 1
+NO_CAP = 2**31 - 1  # no per-client cap: more than a pool can hold
 
 
 def _pick_and_claim(pick: Select[Any]) -> Prepared:
@@ -246,7 +246,7 @@ def claim(
         "b_free_before": now - pool.cooldown,
         "b_client": client.key if client else None,
         "b_now": now,
-        "b_cap": client.cap if client else _NO_CAP,
+        "b_cap": client.cap if client else NO_CAP,
     }
     for _attempt in range(3):
         # The visitor's own number first (still held, or back after it lapsed) if its
