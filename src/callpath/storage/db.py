@@ -100,11 +100,40 @@ def defer_checkpoints(engine: Engine) -> None:
     engine.dispose()  # connections made before now reconnect with the setting
 
 
+# How long a checkpoint's second pass waits for this process's writers, then for other
+# processes' writers and readers, before it leaves the WAL as it is until the next round.
+RESTART_WAIT = 0.05  # seconds
+RESTART_WAIT_MS = 20
+
+
 def checkpoint(engine: Engine) -> None:
-    """Copy what the WAL holds into the database, without waiting on readers or writers."""
+    """Copy what the WAL holds into the database, and let the next write start the WAL
+    over from its beginning.
+
+    A PASSIVE checkpoint waits on no one, but under writes that never pause it never
+    finishes: writers append while it copies, so the WAL is never wholly copied when the
+    next write begins, SQLite never starts it over, and the file grows for as long as the
+    load lasts (bench/tracker_load.py: ~40 MB a second at peak, until the backstop
+    checkpoint ran inside a commit on the event loop and stalled it for 100-240 ms). So
+    the PASSIVE pass copies the bulk, and a RESTART pass copies what came in meanwhile (a
+    few milliseconds of work and one sync) while this process's writers wait for the write
+    lock (the event loop's go to a thread meanwhile, `db.no_wait`); other processes' writers
+    and readers are waited for at most `RESTART_WAIT_MS`, or the pass is left to the next
+    round.
+    """
     raw = engine.raw_connection()  # outside a transaction: the pragma cannot run in one
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+        driver: Any = raw.driver_connection
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        lock = _budget(engine).write_lock
+        if not lock.acquire(timeout=RESTART_WAIT):
+            return
+        try:
+            driver.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            driver.execute("PRAGMA wal_checkpoint(RESTART)")
+        finally:
+            lock.release()
+            driver.execute(f"PRAGMA busy_timeout={raw.info['wait_ms']}")
     finally:
         raw.close()
 
