@@ -19,7 +19,6 @@ from sqlalchemy import Engine, create_engine, select, text
 
 from callpath.domain.calls import call_key
 from callpath.services import heartbeat
-from callpath.services.applier import Applier
 from callpath.services.calls import Received
 from callpath.services.pipeline import CallPipeline
 from callpath.services.routing import RouteCache
@@ -27,6 +26,7 @@ from callpath.services.spool import Spool
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.migrate import upgrade
 from callpath.storage.tables import call_events, calls
+from callpath.workers.applier import Applier
 from tests.helpers import Hook, Seeded, add_hook, iso, pending_calls, seed_site
 
 

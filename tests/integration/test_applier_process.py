@@ -26,7 +26,7 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.slow
-MODULE = "callpath.services.applier"
+MODULE = "callpath.workers.applier"
 
 
 def _children(pid: int) -> dict[int, str]:

@@ -27,10 +27,10 @@ from callpath.storage.tables import call_events
 from callpath.telephony.asterisk import adapter as asterisk
 from callpath.telephony.asterisk import ami
 from callpath.telephony.asterisk.calls import CallTracker
-from callpath.telephony.asterisk.listener import Listener
 from callpath.telephony.sip.adapter import AUTH_HEADER
 from callpath.telephony.twilio.signature import sign as twilio_sign
 from callpath.web.app import create_app
+from callpath.workers.asterisk import Listener
 from tests.helpers import Hook, Seeded, add_number, count, iso, run_async
 from tests.integration.test_zadarma_webhook import notification
 from tests.integration.test_zadarma_webhook import sign as zd_sign

@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select, update
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
-from callpath.services import planning
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans
 from callpath.web.app import create_app
+from callpath.workers import planning
 from tests.helpers import Seeded, add_login, api_headers, log_in, seed_site, wait_for
 from tests.integration.test_planner_cli import record
 

@@ -16,11 +16,12 @@ from sqlalchemy import Engine, func, select, update
 
 from callpath import settings as settings_mod
 from callpath.planner.run import Params
-from callpath.services import accounts, planning
+from callpath.services import accounts
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import pool_plans, tracking_numbers
 from callpath.web.app import create_app
+from callpath.workers import planning
 from tests.helpers import PASSWORD, Seeded, add_number, seed_site, wait_for
 from tests.integration.test_planner_cli import record
 

@@ -18,8 +18,8 @@ from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, integrations
 from callpath.telephony.zadarma import adapter, api, freshness
-from callpath.telephony.zadarma.confirm import Confirmer
 from callpath.web.hooks_zadarma import API_URL_ENV
+from callpath.workers.zadarma_confirm import Confirmer
 from tests.helpers import Seeded, call_row, count, wait_for
 from tests.integration.test_zadarma_webhook import (
     CALL_START,

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callpath.domain.pool import PoolSettings
-from callpath.planner.erlang import (
+from callpath.domain.erlang import (
     Visit,
     estimate,
     numbers_needed,
@@ -16,6 +15,7 @@ from callpath.planner.erlang import (
     poisson_tail,
     window_begin,
 )
+from callpath.domain.pool import PoolSettings
 
 UTC = ZoneInfo("UTC")
 DAY = 86_400.0

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from callpath.telephony.base import BadEvent, Unauthorized
-from callpath.telephony.zadarma import adapter, api, confirm, freshness, screen
+from callpath.telephony.zadarma import adapter, api, freshness, screen
+from callpath.workers import zadarma_confirm as confirm
 
 NOW = freshness.wall_clock("2026-12-06 12:00:00")  # read as UTC
 START = {

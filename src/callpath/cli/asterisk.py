@@ -23,7 +23,7 @@ from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.asterisk import ami
 from callpath.telephony.asterisk.calls import INTERNAL_CONTEXTS
-from callpath.telephony.asterisk.listener import KIND, Listener, listen, run_worker
+from callpath.workers.asterisk import KIND, Listener, listen, run_worker
 
 asterisk_app = typer.Typer(help="Asterisk / FreePBX over AMI.", no_args_is_help=True)
 SECRET_ENV = "CALLPATH_AMI_SECRET"  # noqa: S105 (the name of the variable)

@@ -104,7 +104,7 @@ def serve(
     """Serve the tracker, the API and the admin pages."""
     import uvicorn
 
-    from callpath.services import applier
+    from callpath.workers import applier
 
     try:
         settings = settings_mod.load()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callpath.planner.erlang import Visit
+from callpath.domain.erlang import Visit
 from callpath.planner.overlay import Human, draw_calls
 from callpath.sim.trace import Event, Header
 

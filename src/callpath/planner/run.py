@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from callpath.domain import erlang
+from callpath.domain.erlang import Estimate, Visit
 from callpath.domain.site import SiteConfig
-from callpath.planner import erlang, plan
-from callpath.planner.erlang import Estimate, Visit
+from callpath.planner import plan
 from callpath.planner.overlay import SEED
 from callpath.planner.recorded import to_trace
 from callpath.services import enrich

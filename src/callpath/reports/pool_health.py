@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
+from callpath.domain.erlang import Estimate, Visit, estimate, window_begin
 from callpath.domain.pool import PoolSettings
-from callpath.planner.erlang import Estimate, Visit, estimate, window_begin
 from callpath.storage import plan_repo, site_repo
 from callpath.storage.tables import session_events, sessions, tracking_numbers
 

@@ -7,12 +7,11 @@ import secrets
 from dataclasses import dataclass
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 
 from callpath.services.accounts import hasher
 from callpath.services.setup import SetupError
-from callpath.storage import user_repo
-from callpath.storage.tables import api_tokens, login_sessions, users
+from callpath.storage import login_repo, user_repo
 
 LOGIN_SECONDS = 14 * 86_400
 # Who may do what. An API token acts with a role too: its user's, or a narrower one.
@@ -69,29 +68,19 @@ def check_password(login: Login | None, password: str) -> Principal | None:
 
 def open_session(conn: Connection, who: Principal, now: float) -> str:
     token = secrets.token_urlsafe(32)
-    conn.execute(
-        insert(login_sessions).values(
-            token_hash=_digest(token),
-            account_id=who.account_id,
-            user_id=who.user_id,
-            expires_at=now + LOGIN_SECONDS,
-        )
+    login_repo.insert_session(
+        conn, _digest(token), who.account_id, who.user_id, now + LOGIN_SECONDS
     )
     return token
 
 
 def resolve(conn: Connection, token: str, now: float) -> Principal | None:
-    ls, u = login_sessions.c, users.c
-    row = conn.execute(
-        select(u.id, u.account_id, u.email, u.role)
-        .select_from(login_sessions.join(users, u.id == ls.user_id))
-        .where(ls.token_hash == _digest(token), ls.expires_at > now)
-    ).first()
-    return Principal(row[0], row[1], row[2], row[3]) if row else None
+    row = login_repo.session_user(conn, _digest(token), now)
+    return Principal(row["id"], row["account_id"], row["email"], row["role"]) if row else None
 
 
 def close_session(conn: Connection, token: str) -> None:
-    conn.execute(delete(login_sessions).where(login_sessions.c.token_hash == _digest(token)))
+    login_repo.delete_session(conn, _digest(token))
 
 
 TOKEN_PREFIX = "cp_"  # noqa: S105 (a marker, not a secret)
@@ -108,16 +97,17 @@ def create_token(
         allowed = ", ".join(ROLE_ORDER[: ROLE_ORDER.index(narrowest(who.role)) + 1])
         raise SetupError(f"role: a token of {who.email} may have one of: {allowed}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        insert(api_tokens).values(
-            account_id=who.account_id,
-            user_id=who.user_id,
-            name=(name.strip() or "API token")[:200],
-            prefix=token[:10],
-            token_hash=_digest(token),
-            created_at=now,
-            role=role,
-        )
+    login_repo.insert_token(
+        conn,
+        {
+            "account_id": who.account_id,
+            "user_id": who.user_id,
+            "name": (name.strip() or "API token")[:200],
+            "prefix": token[:10],
+            "token_hash": _digest(token),
+            "created_at": now,
+            "role": role,
+        },
     )
     return token
 
@@ -133,39 +123,23 @@ def resolve_token(conn: Connection, token: str, now: float) -> TokenUse | None:
     """The token's role is the narrower of its own and its user's role now, so narrowing a
     user narrows their tokens. A token from before roles (role NULL) has its user's role;
     one without a user, the narrowest."""
-    t, u = api_tokens.c, users.c
-    row = conn.execute(
-        select(t.id, t.account_id, t.user_id, t.name, t.last_used_at, t.role, u.role.label("ur"))
-        .select_from(api_tokens.outerjoin(users, u.id == t.user_id))
-        .where(t.token_hash == _digest(token), t.revoked_at.is_(None))
-    ).first()
+    row = login_repo.live_token(conn, _digest(token))
     if row is None:
         return None
-    role = narrowest(row.role or row.ur, row.ur)
-    who = Principal(row.user_id or 0, row.account_id, f"token:{row.name}", role)
-    stale = row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_SECONDS
-    return TokenUse(who, row.id, stale)
+    role = narrowest(row["role"] or row["user_role"], row["user_role"])
+    who = Principal(row["user_id"] or 0, row["account_id"], f"token:{row['name']}", role)
+    last = row["last_used_at"]
+    stale = last is None or now - last > TOKEN_TOUCH_SECONDS
+    return TokenUse(who, row["id"], stale)
 
 
 def touch_token(conn: Connection, token_id: int, now: float) -> None:
-    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))
+    login_repo.touch_token(conn, token_id, now)
 
 
 def list_tokens(conn: Connection, account_id: int) -> list[dict[str, object]]:
-    t = api_tokens.c
-    rows = conn.execute(
-        select(t.id, t.name, t.prefix, t.role, t.created_at, t.last_used_at, t.revoked_at)
-        .where(t.account_id == account_id)
-        .order_by(t.id)
-    )
-    return [dict(r._mapping) for r in rows]
+    return login_repo.tokens(conn, account_id)
 
 
 def revoke_token(conn: Connection, account_id: int, token_id: int, now: float) -> bool:
-    t = api_tokens.c
-    result = conn.execute(
-        update(api_tokens)
-        .where(t.id == token_id, t.account_id == account_id, t.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return bool(result.rowcount)
+    return login_repo.revoke_token(conn, account_id, token_id, now)

@@ -1,6 +1,6 @@
 """The apply process's heartbeat: a file whose modification time says it is alive.
 
-The apply process (`services.applier`) beats; the processes that would otherwise fold
+The apply process (`workers.applier`) beats; the processes that would otherwise fold
 calls themselves (the web processes' call workers, the Asterisk listener) read it. A
 library, so that they need not import the process.
 """

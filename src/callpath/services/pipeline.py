@@ -4,7 +4,7 @@
 after the answer went out). With the database unreachable it answers from the route
 cache and spools the event to disk; `work` (a background thread per app process) drains
 the spool, applies events left pending and refreshes the route cache. While an apply
-process (`services.applier`) is alive, the web process folds nothing itself: it stores,
+process (`workers.applier`) is alive, the web process folds nothing itself: it stores,
 and the applier applies.
 """
 

@@ -10,14 +10,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from callpath import telephony
 from callpath.domain import phone, pool_groups
 from callpath.domain.pool import POLICIES, PoolSettings
 from callpath.domain.site import NUMBER_KINDS, normalize_domain
 from callpath.storage import call_repo, site_repo, user_repo
-from callpath.storage.tables import integrations, tracking_numbers
 
 CHANNEL_MAX = 255  # an excluded channel is matched against sessions' source and medium
 MATCH_WINDOW_MAX = 604_800  # a week: how far back a holder of a number may still get a call
@@ -318,12 +317,7 @@ def set_number_active(
         raise NotFound(f"no number {number_id} in this account")
     if active and row["kind"] == "default" and not row["active"]:
         site_repo.retire_defaults(conn, row["site_id"])
-    t = tracking_numbers.c
-    conn.execute(
-        update(tracking_numbers)
-        .where(t.id == number_id, t.account_id == account_id)
-        .values(active=active)
-    )
+    site_repo.set_number_active(conn, account_id, number_id, active)
     return {**row, "active": active}
 
 
@@ -331,11 +325,7 @@ def set_integration_active(
     conn: Connection, account_id: int, integration_id: str, active: bool, site_id: int | None = None
 ) -> None:
     """Disable an integration (its webhooks are refused with 401) or enable it again."""
-    i = integrations.c
-    mine = (i.id == integration_id, i.account_id == account_id)
-    scoped = (*mine, i.site_id == site_id) if site_id is not None else mine
-    done = conn.execute(update(integrations).where(*scoped).values(active=active))
-    if done.rowcount != 1:
+    if not call_repo.set_integration_active(conn, account_id, integration_id, active, site_id):
         raise NotFound(f"no integration {integration_id} in this account")
 
 

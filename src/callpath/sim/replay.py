@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
 from callpath.domain.calls import CallEvent
 from callpath.domain.pool import PoolSettings
@@ -34,13 +34,10 @@ from callpath.services import accounts, calls, setup, tracking
 from callpath.services.calls import Integration
 from callpath.sim.score import CallResult
 from callpath.sim.trace import Event, Header, start_epoch
-from callpath.storage import call_repo
+from callpath.storage import call_repo, session_repo, site_repo
 from callpath.storage.db import memory_copy, transaction
 from callpath.storage.migrate import upgrade
 from callpath.storage.site_repo import load_site_config
-from callpath.storage.tables import calls as calls_table
-from callpath.storage.tables import sessions as sessions_table
-from callpath.storage.tables import tracking_numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +185,7 @@ def _numbers(
             }
             for i in range(pool_size)
         ]
-        conn.execute(insert(tracking_numbers), rows)
+        site_repo.insert_numbers(conn, rows)
 
 
 def _group_of(pool_size: int, groups: tuple[tuple[str, float], ...]) -> list[str]:
@@ -322,21 +319,24 @@ def _call(world: _World, ev: Event) -> CallResult:
         calls.store(conn, item)
     calls.apply(world.engine, item.call_key, world.clock)
     with world.engine.connect() as conn:
-        row = conn.execute(select(calls_table).where(calls_table.c.id == item.call_key)).one()
+        row = call_repo.call_by_key(conn, item.call_key)
+    assert row is not None  # stored and folded just above
     return CallResult(
         call=ev.call or "",
         truth=ev.session,
         truth_visitor=tab.visitor if tab else None,
         truth_ours=tab.ours if tab else None,
-        predicted_ours=row.session_id,
-        predicted_visitor_ours=row.visitor_id,
-        confidence=float(row.confidence),
-        method=str(row.match_method),
+        predicted_ours=row["session_id"],
+        predicted_visitor_ours=row["visitor_id"],
+        confidence=float(row["confidence"]),
+        method=str(row["match_method"]),
         delay=ev.t - tab.started if tab else 0.0,
         covered=bool(tab and dialed != DEFAULT_NUMBER and dialed == tab.shown),
         repeat=repeat,
         # A call matched to no session may still know its channel (a sub-pool's number).
-        predicted_channel=(row.source, row.medium) if row.source and not row.session_id else None,
+        predicted_channel=(
+            (row["source"], row["medium"]) if row["source"] and not row["session_id"] else None
+        ),
     )
 
 
@@ -344,11 +344,8 @@ def _label_channels(world: _World, results: list[CallResult]) -> None:
     """Map our ids back to the trace's, and fetch channels for channel-level agreement."""
     ours_to_trace = world.ours_to_trace
     visitor_to_trace = {ours: trace for trace, ours in world.visitors.items()}
-    s = sessions_table.c
     with world.engine.connect() as conn:
-        channel = {
-            r.id: (r.source, r.medium) for r in conn.execute(select(s.id, s.source, s.medium))
-        }
+        channel = session_repo.channels(conn)
     for r in results:
         r.predicted = ours_to_trace.get(r.predicted_ours or "")
         r.predicted_visitor = visitor_to_trace.get(r.predicted_visitor_ours or "")

@@ -189,6 +189,42 @@ def active_integrations(conn: Connection, site_id: int, kind: str) -> list[Row]:
     return _all(conn, query.order_by(i.created_at))
 
 
+def set_integration_active(
+    conn: Connection, account_id: int, integration_id: str, active: bool, site_id: int | None
+) -> bool:
+    """Whether the account's integration (of that site, when one is named) was found."""
+    mine = (i.id == integration_id, i.account_id == account_id)
+    scoped = (*mine, i.site_id == site_id) if site_id is not None else mine
+    return conn.execute(update(integrations).where(*scoped).values(active=active)).rowcount == 1
+
+
+def integrations_of_kind(conn: Connection, kind: str) -> list[Row]:
+    """Every account's active integrations of this kind (id, account_id, secret)."""
+    query = select(i.id, i.account_id, i.secret).where(i.kind == kind, i.active.is_(True))
+    return _all(conn, query)
+
+
+def ended_unconfirmed(
+    conn: Connection,
+    account_id: int,
+    integration_id: str,
+    since: float,
+    confirmed_by: str,
+    limit: int,
+) -> list[Row]:
+    """The integration's calls started since `since` that ended and have no event of kind
+    `confirmed_by`, oldest first (id, provider_call_id, ended_at)."""
+    confirmed = select(e.id).where(e.call_key == c.id, e.kind == confirmed_by).exists()
+    query = select(c.id, c.provider_call_id, c.ended_at).where(
+        c.account_id == account_id,
+        c.integration_id == integration_id,
+        c.started_at >= since,
+        c.state == "ended",
+        ~confirmed,
+    )
+    return _all(conn, query.order_by(c.started_at).limit(limit))
+
+
 def number_for_routing(conn: Connection, account_id: int, e164: str) -> Row | None:
     found = _ROUTING_NUMBER.run(conn, {"e164": e164, "account_id": account_id}).fetchone()
     if found is None:
@@ -257,6 +293,11 @@ def serialize_call(conn: Connection, call_key: str) -> None:
 
 def upsert_call(conn: Connection, values: Row) -> None:
     conn.execute(_UPSERT_CALL[conn.dialect.name], values)
+
+
+def call_by_key(conn: Connection, call_key: str) -> Row | None:
+    """One call's row, whole (its account is the caller's to check)."""
+    return _one(conn, select(calls).where(c.id == call_key))
 
 
 def number_by_e164(conn: Connection, account_id: int, e164: str) -> Row | None:

@@ -234,6 +234,13 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def probe(engine: Engine) -> None:
+    """A write transaction that does nothing: the database answers and (SQLite) its
+    write lock can be had within the caller's wait. Raises as `transaction` does."""
+    with transaction(engine) as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
 def memory_copy(path: Path, *on_connect: Any) -> Engine:
     """An engine on an in-memory copy of the SQLite file at `path` (one connection; gone
     with `dispose`), for throwaway work such as a trace replay: no file I/O at all.

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from callpath.storage.tables import pageviews, pool_plans, session_events, sessions, sites
 
 Row = dict[str, Any]
-# A running plan's thread touches `alive_at` every few seconds (services.planning); one not
+# A running plan's thread touches `alive_at` every few seconds (workers.planning); one not
 # touched for this long lost its process (a restart, a crash): it reads as failed.
 STALE_SECONDS = 120.0
 ABANDONED = "abandoned: the server running it stopped"

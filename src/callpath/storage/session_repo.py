@@ -113,6 +113,12 @@ def add_pageview(
     )
 
 
+def channels(conn: Connection) -> dict[str, tuple[str, str]]:
+    """Every session's (source, medium), by id: for a replay's own throwaway database."""
+    c = sessions.c
+    return {r.id: (r.source, r.medium) for r in conn.execute(select(c.id, c.source, c.medium))}
+
+
 def get_session(conn: Connection, session_id: str) -> Row | None:
     row = _GET_SESSION.run(conn, {"session_id": session_id}).fetchone()
     return dict(zip(_SESSION_FIELDS, row, strict=True)) if row else None

@@ -91,6 +91,21 @@ def retire_defaults(conn: Connection, site_id: int) -> None:
     )
 
 
+def insert_numbers(conn: Connection, rows: list[Row]) -> None:
+    """Many numbers in one statement (a seeded pool of thousands)."""
+    if rows:
+        conn.execute(insert(tracking_numbers), rows)
+
+
+def set_number_active(conn: Connection, account_id: int, number_id: int, active: bool) -> None:
+    t = tracking_numbers.c
+    conn.execute(
+        update(tracking_numbers)
+        .where(t.id == number_id, t.account_id == account_id)
+        .values(active=active)
+    )
+
+
 def load_site_config(
     conn: Connection, *, key: str | None = None, site_id: int | None = None
 ) -> SiteConfig | None:

@@ -1,7 +1,7 @@
 """REST API for the pool: its live state, and pool plans (started, listed, read).
 
 The same data as the pool page (`/app/sites/{id}/pool`); a plan started here runs in the
-background of the server process that got the request (`services.planning`).
+background of the server process that got the request (`workers.planning`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import Field
 from callpath.planner import run
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
-from callpath.services import auth, planning
+from callpath.services import auth
 from callpath.services.auth import Principal
 from callpath.storage import plan_repo
 from callpath.storage.db import transaction
@@ -28,6 +28,7 @@ from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId
 from callpath.web.scope import owned_site
+from callpath.workers import planning
 
 router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
 PLANNERS = auth.PLANNERS  # an API token: by its role, as a login

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from callpath import __version__
@@ -24,11 +23,7 @@ from callpath import settings as settings_mod
 from callpath.services import enrich, recordings
 from callpath.services import pipeline as pipeline_mod
 from callpath.settings import Settings
-from callpath.storage.db import (
-    make_engine,
-    transaction,
-    within,
-)
+from callpath.storage.db import make_engine, probe, within
 from callpath.web import (
     admin,
     admin_forms,
@@ -145,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing answer. The driver's error (host, port, file) goes to the log only."""
         spooled = app.state.ctx.pipeline.spool.pending()
         try:
-            within(engine, _probe, engine)
+            within(engine, probe, engine)
         except Exception as exc:
             log.warning("health check: database unavailable: %s", str(exc)[:300])
             body = {"ok": False, "database": "unavailable", "spooled_events": spooled}
@@ -162,7 +157,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     return app
 
-
-def _probe(engine: Engine) -> None:
-    with transaction(engine) as conn:
-        conn.execute(text("SELECT 1"))

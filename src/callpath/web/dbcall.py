@@ -64,7 +64,7 @@ async def _run(
 def apply_after(c: Context, background: BackgroundTasks, reply: Reply) -> None:
     """Fold and match the call once the answer went out (`reply.call_key`: a new event).
 
-    By the apply process (`services.applier`) while it is alive, so folding never
+    By the apply process (`workers.applier`) while it is alive, so folding never
     competes with the routing answers for this process's core; else on SQLite right
     after the answer, on the event loop, and elsewhere by the process's call worker (one
     thread, so a burst of calls does not become a burst of threads); with neither, in

@@ -4,7 +4,7 @@ GET answers the `zd_echo` check the personal account makes when the URL is saved
 takes the form-encoded notifications. Like every hook, the answer waits only for the
 signature and freshness checks, the routing decision and storing the event
 (`services.pipeline`). A new NOTIFY_END of an integration that holds the API key then
-wakes this process's statistics thread (`telephony.zadarma.confirm`), after the answer.
+wakes this process's statistics thread (`workers.zadarma_confirm`), after the answer.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from callpath.services.calls import Integration
 from callpath.telephony.base import BadEvent
 from callpath.telephony.zadarma import adapter, api
-from callpath.telephony.zadarma.confirm import Confirmer
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
 from callpath.web.hooks import run_hook
+from callpath.workers.zadarma_confirm import Confirmer
 
 router = APIRouter(prefix="/hooks", tags=["telephony"])
 _MAX_BODY = 16_384

@@ -2,7 +2,7 @@
 Erlang estimate and the latest pool plan, with a form that starts a new plan.
 
 A plan replays thousands of sessions, so it runs in a background thread of this process
-(`services.planning`); the page shows it running (and reloads itself) until its row says
+(`workers.planning`); the page shows it running (and reloads itself) until its row says
 done or failed.
 """
 
@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from callpath.planner import run, text
 from callpath.planner.run import Params, PlanError
 from callpath.reports import pool_health
-from callpath.services import planning
 from callpath.services.auth import PLANNERS, Principal
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
@@ -26,6 +25,7 @@ from callpath.web.forms import read_form
 from callpath.web.pages import render
 from callpath.web.params import PathId
 from callpath.web.scope import owned_site
+from callpath.workers import planning
 
 router = APIRouter(prefix="/app/sites", include_in_schema=False)
 REFRESH_SECONDS = 5

@@ -179,7 +179,7 @@ class ApplierProcess:
             proc.wait()
 
     def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "callpath.services.applier"]
+        cmd = [sys.executable, "-m", "callpath.workers.applier"]
         with self._lock:
             if not self._stopping.is_set():
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)  # noqa: S603 (own argv)
@@ -237,7 +237,7 @@ def _stop_at_eof(stream: IO[bytes], stop: threading.Event) -> None:
 
 
 def main() -> int:
-    """`python -m callpath.services.applier`: started by `callpath serve`."""
+    """`python -m callpath.workers.applier`: started by `callpath serve`."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the serve process decides when (stdin EOF)

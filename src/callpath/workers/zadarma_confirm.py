@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from callpath.services import calls as calls_service
 from callpath.services.calls import Clock, Received
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
-from callpath.storage.tables import call_events, calls, integrations
 from callpath.telephony.base import BadEvent
 from callpath.telephony.zadarma import adapter, api, freshness
 
@@ -66,39 +65,24 @@ class Source:
 
 def sources(conn: Connection, base_url: str) -> list[Source]:
     """The active Zadarma integrations that hold an API key."""
-    i = integrations.c
-    rows = conn.execute(
-        select(i.id, i.account_id, i.secret).where(i.kind == "zadarma", i.active.is_(True))
-    )
     found = []
-    for row in rows:
-        key, secret = adapter.credentials(row.secret)
+    for row in call_repo.integrations_of_kind(conn, "zadarma"):
+        key, secret = adapter.credentials(row["secret"])
         if key:
-            found.append(Source(row.id, row.account_id, api.Account(base_url, key, secret)))
+            found.append(Source(row["id"], row["account_id"], api.Account(base_url, key, secret)))
     return found
 
 
 def waiting(conn: Connection, source: Source, now: float) -> list[Waiting]:
     """The integration's ended calls of the last `LOOK_BACK` with no statistics event."""
-    c, e = calls.c, call_events.c
-    confirmed = select(e.id).where(e.call_key == c.id, e.kind == adapter.STATISTICS).exists()
-    rows = conn.execute(
-        select(c.id, c.provider_call_id, c.ended_at)
-        .where(
-            c.account_id == source.account_id,
-            c.integration_id == source.id,
-            c.started_at >= now - LOOK_BACK,
-            c.state == "ended",
-            ~confirmed,
-        )
-        .order_by(c.started_at)
-        .limit(BATCH)
-    ).all()
+    rows = call_repo.ended_unconfirmed(
+        conn, source.account_id, source.id, now - LOOK_BACK, adapter.STATISTICS, BATCH
+    )
     found = []
     for row in rows:
-        start = _call_start(conn, row.id)
+        start = _call_start(conn, row["id"])
         if start is not None:
-            found.append(Waiting(row.id, row.provider_call_id, start, row.ended_at or now))
+            found.append(Waiting(row["id"], row["provider_call_id"], start, row["ended_at"] or now))
     return found
 
 
