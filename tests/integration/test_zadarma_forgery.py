@@ -18,7 +18,7 @@ from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, integrations
 from callpath.telephony.zadarma import adapter, api, freshness
-from callpath.web.hooks_zadarma import API_URL_ENV
+from callpath.web.hooks.zadarma import API_URL_ENV
 from callpath.workers.zadarma_confirm import Confirmer
 from tests.helpers import Seeded, call_row, count, wait_for
 from tests.integration.test_zadarma_webhook import (

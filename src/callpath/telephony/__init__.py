@@ -7,48 +7,73 @@ answers in its provider's terms.
 
 from __future__ import annotations
 
-import functools
-import importlib
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 from callpath.domain.calls import CallEvent
+from callpath.telephony.asterisk import adapter as asterisk
+from callpath.telephony.generic import adapter as generic
+from callpath.telephony.sip import adapter as sip
+from callpath.telephony.twilio import adapter as twilio
+from callpath.telephony.zadarma import adapter as zadarma
+from callpath.telephony.zadarma import screen as zadarma_screen
 
 Parser = Callable[[bytes], tuple[CallEvent, str]]
 Screen = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]  # one call's stored events
 
-# Each kind is a package `callpath.telephony.<kind>` whose `adapter` module has
-# `parse(body) -> (CallEvent, dedup key)` (the stored raw body, read again when folding)
-# and `instructions(url, secret) -> str` (what `callpath integration add` prints).
-# A kind whose secret is the provider's own (an auth token) takes it from the user.
-KINDS = ("generic", "twilio", "zadarma", "sip", "asterisk")
-PROVIDER_SECRET = frozenset({"twilio", "zadarma"})
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """One kind of integration, as its folder provides it (checked by mypy, not looked
+    up by name at run time)."""
+
+    kind: str
+    # (the stored raw body, read again when folding) -> (CallEvent, dedup key)
+    parse: Parser
+    # (webhook URL, secret) -> what `callpath integration add` prints
+    instructions: Callable[[str, str], str]
+    # Which stored events of one call are folded, for a provider whose events must vouch
+    # for each other (Zadarma: an END counts only with its call's START). None: all.
+    screen: Screen | None = None
+    # The secret is the provider's own (an auth token), given by the user.
+    provider_secret: bool = False
 
 
-def _adapter(kind: str) -> ModuleType:
-    if kind not in KINDS:
+PROVIDERS: dict[str, Provider] = {
+    p.kind: p
+    for p in (
+        Provider("generic", generic.parse, generic.instructions),
+        Provider("twilio", twilio.parse, twilio.instructions, provider_secret=True),
+        Provider(
+            "zadarma",
+            zadarma.parse,
+            zadarma.instructions,
+            screen=zadarma_screen.screen,
+            provider_secret=True,
+        ),
+        Provider("sip", sip.parse, sip.instructions),
+        Provider("asterisk", asterisk.parse, asterisk.instructions),
+    )
+}
+KINDS = tuple(PROVIDERS)
+PROVIDER_SECRET = frozenset(kind for kind, p in PROVIDERS.items() if p.provider_secret)
+
+
+def provider(kind: str) -> Provider:
+    found = PROVIDERS.get(kind)
+    if found is None:
         raise KeyError(f"unknown integration kind {kind!r}")
-    return importlib.import_module(f"callpath.telephony.{kind}.adapter")
+    return found
 
 
 def parser(kind: str) -> Parser:
-    return cast(Parser, _adapter(kind).parse)
+    return provider(kind).parse
 
 
-@functools.cache
 def screen(kind: str) -> Screen | None:
-    """A provider's `screen(rows)` (module `callpath.telephony.<kind>.screen`): which
-    stored events of one call are folded, for a provider whose events must vouch for each
-    other (Zadarma: an END counts only with its call's START). None: all of them."""
-    _adapter(kind)
-    try:
-        module = importlib.import_module(f"callpath.telephony.{kind}.screen")
-    except ModuleNotFoundError:
-        return None
-    return cast(Screen, module.screen)
+    return provider(kind).screen
 
 
 def instructions(kind: str, url: str, secret: str) -> str:
-    fn = cast(Callable[[str, str], str], _adapter(kind).instructions)
-    return fn(url, secret)
+    return provider(kind).instructions(url, secret)

@@ -33,9 +33,6 @@ from callpath.web import (
     demo,
     errors,
     hooks,
-    hooks_sip,
-    hooks_twilio,
-    hooks_zadarma,
     journal,
     planner_page,
     recordings_page,
@@ -114,10 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     routers = (
         tracker_api.router,
-        hooks.router,
-        hooks_sip.router,
-        hooks_twilio.router,
-        hooks_zadarma.router,
+        *hooks.ROUTERS,
         demo.router,
         admin.router,
         admin_forms.router,

@@ -18,17 +18,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from callpath.domain import phone
 from callpath.services.calls import Integration
 from callpath.services.enrich import client_ip
-from callpath.telephony.base import BadEvent
 from callpath.telephony.sip import adapter
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
-from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
-from callpath.web.hooks import run_hook
+from callpath.web.hooks.common import NO_STORE, checked, receive
 
 router = APIRouter(prefix="/hooks/sip", tags=["telephony"])
 _MAX_BODY = 4096
-_NO_STORE = {"Cache-Control": "no-store"}
 IntegrationId = Annotated[str, Query(max_length=24, description="The SIP integration's id")]
 
 
@@ -52,23 +49,17 @@ async def sip_route(
 ) -> PlainTextResponse:
     c = _allowed(request)
     given = request.headers.get(adapter.AUTH_HEADER)
-    try:
-        body = adapter.started_body(call_id, caller, to, c.pipeline.clock())
-    except BadEvent as exc:
-        raise ClientError(400, str(exc)) from exc
+    body = checked(lambda: adapter.started_body(call_id, caller, to, c.pipeline.clock()))
 
     def admit(integ: Integration, _now: float) -> None:
         adapter.verify(integ.secret, given)
         _screen(c, integ, to)
 
     try:
-        reply = await run_hook(
-            c, c.pipeline.receive, "sip", integration, body, admit, adapter.parse
-        )
+        reply = await receive(c, background, "sip", integration, body, admit)
     except UnknownNumber:
-        return PlainTextResponse("not a tracking number", status_code=404, headers=_NO_STORE)
-    apply_after(c, background, reply)
-    return PlainTextResponse(str(reply.body.get("forward_to") or ""), headers=_NO_STORE)
+        return PlainTextResponse("not a tracking number", status_code=404, headers=NO_STORE)
+    return PlainTextResponse(str(reply.body.get("forward_to") or ""), headers=NO_STORE)
 
 
 @router.post(
@@ -81,17 +72,13 @@ async def sip_event(
     c = _allowed(request)
     given = request.headers.get(adapter.AUTH_HEADER)
     raw = await read_limited(request, _MAX_BODY)
-    try:
-        body = adapter.event_body(raw, c.pipeline.clock())
-    except BadEvent as exc:
-        raise ClientError(400, str(exc)) from exc
+    body = checked(lambda: adapter.event_body(raw, c.pipeline.clock()))
 
     def verify(integ: Integration, _now: float) -> None:
         adapter.verify(integ.secret, given)
 
-    reply = await run_hook(c, c.pipeline.receive, "sip", integration, body, verify, adapter.parse)
-    apply_after(c, background, reply)
-    return JSONResponse({"ok": True, "call": reply.body.get("call")}, headers=_NO_STORE)
+    reply = await receive(c, background, "sip", integration, body, verify)
+    return JSONResponse({"ok": True, "call": reply.body.get("call")}, headers=NO_STORE)
 
 
 def _allowed(request: Request) -> Context:

@@ -17,13 +17,11 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from callpath.services.calls import Integration
-from callpath.telephony.base import BadEvent
 from callpath.telephony.zadarma import adapter, api
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
-from callpath.web.dbcall import apply_after
 from callpath.web.errors import ClientError
-from callpath.web.hooks import run_hook
+from callpath.web.hooks.common import NO_STORE, checked, receive
 from callpath.workers.zadarma_confirm import Confirmer
 
 router = APIRouter(prefix="/hooks", tags=["telephony"])
@@ -41,7 +39,7 @@ API_URL_ENV = "CALLPATH_ZADARMA_API_URL"  # Novofon: its own API address
 def zadarma_echo(integration_id: str, zd_echo: str | None = None) -> PlainTextResponse:
     if zd_echo is None or not _ECHO.fullmatch(zd_echo):
         raise ClientError(400, "zd_echo: required, letters and digits (Zadarma's URL check)")
-    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    headers = {**NO_STORE, "X-Content-Type-Options": "nosniff"}
     return PlainTextResponse(zd_echo, headers=headers)
 
 
@@ -59,10 +57,8 @@ async def zadarma_notification(
     c = ctx(request)
     if extension is not None and not _EXTENSION.fullmatch(extension):
         raise ClientError(400, "extension: the PBX extension number (digits)")
-    try:
-        fields = adapter.read_form(await read_limited(request, _MAX_BODY))
-    except BadEvent as exc:
-        raise ClientError(400, str(exc)) from exc
+    raw = await read_limited(request, _MAX_BODY)
+    fields = checked(lambda: adapter.read_form(raw))
     given = request.headers.get("signature")
 
     keyed = False
@@ -73,13 +69,10 @@ async def zadarma_notification(
         keyed = adapter.credentials(integ.secret)[0] is not None
 
     body = adapter.stored_body(fields, c.pipeline.clock())
-    reply = await run_hook(
-        c, c.pipeline.receive, "zadarma", integration_id, body, verify, adapter.parse
-    )
-    apply_after(c, background, reply)
+    reply = await receive(c, background, "zadarma", integration_id, body, verify)
     if keyed and reply.call_key and fields.get("event") == "NOTIFY_END":
         background.add_task(_confirmer(request, c).wake)
-    headers = {"Cache-Control": "no-store"}
+    headers = dict(NO_STORE)
     if isinstance(reply.body.get("call"), str):
         headers["X-Callpath-Call"] = reply.body["call"]
     return JSONResponse(adapter.reply(reply.body, extension), headers=headers)

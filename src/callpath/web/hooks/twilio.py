@@ -14,13 +14,10 @@ from fastapi.responses import Response
 
 from callpath.services.calls import Integration
 from callpath.services.pipeline import Reply
-from callpath.telephony.base import BadEvent
 from callpath.telephony.twilio import adapter, signature, twiml
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
-from callpath.web.dbcall import apply_after
-from callpath.web.errors import ClientError
-from callpath.web.hooks import run_hook
+from callpath.web.hooks.common import NO_STORE, checked, receive
 
 router = APIRouter(prefix="/hooks/twilio", tags=["telephony"])
 _MAX_BODY = 65_536
@@ -66,28 +63,16 @@ async def _receive(
     request: Request, background: BackgroundTasks, integration_id: str, callback: str
 ) -> tuple[Reply, signature.Params]:
     c = ctx(request)
-    try:
-        params = adapter.form(await read_limited(request, _MAX_BODY))
-    except BadEvent as exc:
-        raise ClientError(400, str(exc)) from exc
+    raw = await read_limited(request, _MAX_BODY)
+    params = checked(lambda: adapter.form(raw))
     url = _signed_url(request)
     sent = request.headers.get("x-twilio-signature")
-    body = adapter.canonical(callback, params, c.pipeline.clock())
+    body = checked(lambda: adapter.canonical(callback, params, c.pipeline.clock()))
 
     def verify(integ: Integration, _now: float) -> None:
         signature.verify(integ.secret, url, params, sent)
 
-    reply = await run_hook(
-        c,
-        c.pipeline.receive,
-        "twilio",
-        integration_id,
-        body,
-        verify,
-        adapter.parse,
-        unauthorized=403,
-    )
-    apply_after(c, background, reply)
+    reply = await receive(c, background, "twilio", integration_id, body, verify, unauthorized=403)
     return reply, params
 
 
@@ -106,4 +91,4 @@ def _signed_url(request: Request) -> str:
 
 
 def _xml(text: str) -> Response:
-    return Response(text, media_type=twiml.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    return Response(text, media_type=twiml.CONTENT_TYPE, headers=NO_STORE)
