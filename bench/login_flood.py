@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tracker_load import HOST, Server, free_port
 
-from callpath.services import accounts, setup
-from callpath.storage.db import make_engine, transaction
+from callpath.storage.db import make_engine
 from callpath.storage.migrate import upgrade
 from callpath.telephony.generic import adapter as generic
+from tests.helpers import add_hook, seed_site
 
 NUMBER = "+74951234567"
 
@@ -45,21 +45,13 @@ NUMBER = "+74951234567"
 def seed(url: str) -> tuple[str, str]:
     """A site with one pool number and a generic integration: its path and secret."""
     upgrade(url)
-    engine, now = make_engine(url), time.time()
-    with transaction(engine) as conn:
-        account = accounts.create_account(conn, "Bench", now)
-        site = setup.create_site(
-            conn,
-            account,
-            setup.SiteInput(
-                name="Bench", original_numbers=["+74951096375"], default_destination="+74951096375"
-            ),
-            now,
-        )
-        setup.add_number(conn, account, int(site["id"]), setup.NumberInput(NUMBER, "pool"), now)
-        made = setup.create_integration(conn, account, int(site["id"]), "generic", "bench", now)
-    engine.dispose()
-    return f"/hooks/generic/{made.id}", made.secret
+    engine = make_engine(url)
+    try:
+        site = seed_site(engine, name="Bench", default=False, pool_numbers=[NUMBER])
+        hook = add_hook(engine, site)
+    finally:
+        engine.dispose()
+    return hook.path, hook.secret
 
 
 def probe(base: str, path: str, secret: str, rate: float, seconds: float) -> list[float]:

@@ -55,7 +55,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests/
+from tests.throwaway_pg import HOST, PgCluster, free_port
+
 PATH = "/t/v1/session"
 SITE_ORIGIN = "https://shop.example"
 USER_AGENT = (
@@ -334,12 +336,6 @@ def bare_server_main(port: int) -> None:
 # --------------------------------------------------------------------- orchestration
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _cpu_ticks(pid: int) -> int:
     """utime + stime of one process (Linux /proc), 0 when unavailable."""
     try:
@@ -451,88 +447,6 @@ class Server:
             self.proc.wait()
 
 
-class PgCluster:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (fsync off), deleted by stop()."""
-
-    def __init__(self) -> None:
-        versions = sorted(
-            glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: float(Path(p).parent.name)
-        )
-        if not versions:
-            raise RuntimeError(
-                "no /usr/lib/postgresql/*/bin: install postgresql or pass --postgres-url"
-            )
-        self.bindir = Path(versions[-1])
-        self.dir = Path(tempfile.mkdtemp(prefix="callpath-pg-"))
-        self.data = self.dir / "data"
-        self.port = free_port()
-        self.started = False
-
-    def _run(self, *args: str, **kw: Any) -> None:
-        cmd = list(args)
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
-
-    def start(self) -> str:
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run(
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "callpath",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        opts = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} -c fsync=off "
-            "-c max_connections=200"
-        )
-        self.started = True
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.dir / "server.log"),
-            "-o",
-            opts,
-            "-w",
-            "start",
-            start_new_session=True,
-        )
-        return f"postgresql+psycopg://callpath@{HOST}:{self.port}/postgres"
-
-    def postmaster_pid(self) -> int:
-        try:
-            return int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, IndexError, ValueError):
-            return 0
-
-    def stop(self) -> None:
-        if self.started:
-            with contextlib.suppress(subprocess.CalledProcessError, OSError):
-                self._run(
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-t",
-                    "30",
-                    "stop",
-                    stderr=subprocess.DEVNULL,
-                )
-            self.started = False
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def _create_pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
     """A fresh database on the server of `server_url`; returns its URL and a dropper."""
     from sqlalchemy import create_engine, make_url, text
@@ -556,49 +470,29 @@ def _create_pg_database(server_url: str) -> tuple[str, Callable[[], None]]:
 
 
 def seed(database_url: str, pool_size: int) -> tuple[str, int]:
-    """Migrate, then add one site with a default number and `pool_size` pool numbers."""
-    from callpath.domain.pool import PoolSettings
-    from callpath.services import accounts, setup
+    """Migrate, then add one site with a default number and `pool_size` pool numbers
+    (`pool_number(i)`, so other benchmarks can dial them)."""
     from callpath.storage import migrate
-    from callpath.storage.db import make_engine, transaction
+    from callpath.storage.db import make_engine
+    from tests.helpers import seed_site
 
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
-    now = time.time()
     try:
-        with transaction(engine) as conn:
-            account = accounts.create_account(conn, "Bench account", now)
-            site = setup.create_site(
-                conn,
-                account,
-                setup.SiteInput(
-                    name="Bench shop",
-                    domains=["shop.example"],
-                    original_numbers=["+74951096375"],
-                    default_destination="+74951096375",
-                    pool=PoolSettings(),
-                ),
-                now,
-            )
-            site_id = int(site["id"])
-            setup.add_number(
-                conn,
-                account,
-                site_id,
-                setup.NumberInput(number="+74952999999", kind="default"),
-                now,
-            )
-            for i in range(pool_size):
-                setup.add_number(
-                    conn,
-                    account,
-                    site_id,
-                    setup.NumberInput(number=f"+7495{3_000_000 + i:07d}", kind="pool"),
-                    now,
-                )
+        seeded = seed_site(
+            engine,
+            name="Bench shop",
+            domains=("shop.example",),
+            default_number="+74952999999",
+            pool_numbers=[pool_number(i) for i in range(pool_size)],
+        )
     finally:
         engine.dispose()
-    return str(site["key"]), site_id
+    return seeded.key, seeded.site_id
+
+
+def pool_number(i: int) -> str:
+    return f"+7495{3_000_000 + i:07d}"
 
 
 def reset_pool(database_url: str, site_id: int) -> None:
@@ -861,7 +755,7 @@ def run(args: argparse.Namespace) -> int:
                     server_url = args.postgres_url
                 else:
                     cluster = PgCluster()
-                    stack.callback(cluster.stop)
+                    stack.callback(cluster.remove)
                     server_url = cluster.start()
                     print(
                         f"  throwaway PostgreSQL ({cluster.bindir.parent.name}) on "
@@ -955,7 +849,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{srv.log.read_text(errors='replace')[-2000:]}"
                     )
             if cluster is not None:
-                cluster.stop()
+                cluster.remove()
         print_table(rows, args)
     failed = any(_errors(r.peak) + _errors(r.half) for r in rows)
     return 1 if failed else 0

@@ -58,6 +58,7 @@ from tracker_load import (
     _start_py_spy,
     _tree_pids,
     free_port,
+    pool_number,
     run_child,
     run_phase,
 )
@@ -213,7 +214,7 @@ def seed(database_url: str) -> dict[str, Any]:
             }
     finally:
         engine.dispose()
-    numbers = [f"+7495{3_000_000 + i:07d}" for i in range(POOL)]  # tracker_load's pool
+    numbers = [pool_number(i) for i in range(POOL)]  # tracker_load's pool
     routes = {kind: {"id": m.id, "secret": m.secret} for kind, m in made.items()}
     return {"numbers": numbers, **routes}
 
@@ -308,7 +309,7 @@ def run_backend(
         server_url = args.postgres_url
         if not server_url:
             cluster = PgCluster()
-            stack.callback(cluster.stop)
+            stack.callback(cluster.remove)
             server_url = cluster.start()
             db_pids = lambda: _tree_pids(cluster.postmaster_pid())  # noqa: E731
         db_url, drop = _create_pg_database(server_url)

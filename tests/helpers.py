@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +25,9 @@ from callpath.domain.pool import PoolSettings
 from callpath.services import accounts, auth, setup
 from callpath.storage.db import transaction
 from callpath.telephony.generic import adapter as generic
+from tests.throwaway_pg import PgCluster as PgCluster  # re-exported: the tests' one import
+from tests.throwaway_pg import free_port as free_port
+from tests.throwaway_pg import postgres_bin
 
 _numbers = itertools.count(1)
 
@@ -73,7 +72,13 @@ def seed_site(
     domains: tuple[str, ...] = (),
     excluded: tuple[str, ...] = (),
     account_id: int | None = None,
+    default_number: str | None = None,
+    pool_numbers: Sequence[str] | None = None,
+    name: str = "Test site",
 ) -> Seeded:
+    """An account (or `account_id`'s) with one site, its default number and `pool_size`
+    pool numbers (fresh ones, or exactly `pool_numbers`): the tests' and the benchmarks'
+    one way to make them."""
     now = time.time()
     with transaction(engine) as conn:
         account = account_id or accounts.create_account(conn, "Test account", now)
@@ -81,7 +86,7 @@ def seed_site(
             conn,
             account,
             setup.SiteInput(
-                name="Test site",
+                name=name,
                 original_numbers=[original],
                 domains=list(domains),
                 default_destination=original,
@@ -92,14 +97,14 @@ def seed_site(
         )
         seeded = Seeded(account, int(site["id"]), str(site["key"]), original, None)
         if default:
-            seeded.default = next_number()
+            seeded.default = default_number or next_number()
             _add(conn, seeded, seeded.default, "default", None, now)
         for label in statics:
             seeded.static[label] = next_number()
             _add(conn, seeded, seeded.static[label], "static", label, now)
-        for _ in range(pool_size):
-            seeded.pool.append(next_number())
-            _add(conn, seeded, seeded.pool[-1], "pool", None, now)
+        for number in pool_numbers or [next_number() for _ in range(pool_size)]:
+            seeded.pool.append(number)
+            _add(conn, seeded, number, "pool", None, now)
     return seeded
 
 
@@ -109,12 +114,6 @@ def _add(
     setup.add_number(
         conn, s.account_id, s.site_id, setup.NumberInput(number=number, kind=kind, label=label), now
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerProcess:
@@ -224,12 +223,6 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
-def postgres_bin() -> Path | None:
-    """Debian keeps the PostgreSQL server binaries out of PATH."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return found[-1].parent if found else None
-
-
 # Tests that start a PostgreSQL cluster of their own (to kill or stop it) are slow, and
 # need the server's binaries.
 OWN_CLUSTER = [
@@ -238,56 +231,6 @@ OWN_CLUSTER = [
         postgres_bin() is None, reason="needs PostgreSQL (scripts/test installs it)"
     ),
 ]
-
-
-class PgCluster:
-    """A throwaway PostgreSQL server of one test's own, that the test may kill."""
-
-    def __init__(self) -> None:
-        bindir = postgres_bin()
-        if bindir is None:
-            raise RuntimeError(
-                "PostgreSQL server binaries not installed (scripts/test installs them)"
-            )
-        self._bin = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="callpath-pgtest-"))
-        self.port = free_port()
-        self.url = f"postgresql+psycopg://callpath@127.0.0.1:{self.port}/postgres"
-        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self._as:
-            shutil.chown(self.dir, "postgres")
-        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "callpath")
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self._as, str(self._bin / tool), *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.dir / "data"),
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "-o",
-            opts,
-            "start",
-        )
-
-    def kill(self) -> None:
-        """Stop at once, as a crash would: no checkpoint, connections cut."""
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # not running
-            self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def count(engine: Engine, table: Any) -> int:

@@ -14,30 +14,12 @@ import random
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from callpath.sim.draws import lognormal, pick
+from callpath.sim import call_behaviour
 from callpath.sim.trace import Event
-from callpath.sim.traffic_model import (
-    CALL,
-    DAY_DELAY,
-    DAYS_DELAY,
-    DELAY_CLASSES,
-    HOUR,
-    IN_SESSION_DELAY,
-    MINUTE,
-    NIGHT_END,
-    OPENING_HOUR,
-    REPEAT,
-    REPEAT_AGAIN,
-    REPEAT_LATER_DELAY,
-    REPEAT_QUICK,
-    REPEAT_QUICK_DELAY,
-    REPEAT_SAME_NUMBER,
-    RETURNING_CALL,
-)
 
 SEED = 1
 
@@ -79,11 +61,7 @@ class _Draw:
     def morning(self, t: float) -> float:
         """A late call that would fall at night is made after opening time instead."""
         local = datetime.fromtimestamp(self.base + t, self.tz)
-        if local.hour >= NIGHT_END:
-            return t
-        opening = local.replace(hour=OPENING_HOUR, minute=0, second=0, microsecond=0)
-        shift = (opening - local) / timedelta(seconds=1)
-        return t + shift + self.rng.uniform(0, 3 * HOUR)
+        return call_behaviour.morning(self.rng, t, local)
 
 
 def draw_calls(
@@ -102,36 +80,30 @@ def draw_calls(
 
 
 def _first_call(draw: _Draw, h: Human) -> _Call | None:
-    rng = draw.rng
-    chance = CALL.get(h.device, CALL["desktop"]) * (RETURNING_CALL if h.returning else 1.0)
-    if rng.random() >= chance:
+    plan = call_behaviour.plan_call(draw.rng, h.device, h.returning)
+    if plan is None:
         return None
-    klass = pick(rng, DELAY_CLASSES)
+    klass, delay = plan
     if klass == "in":  # from the page: while the recorded visit lasts
-        t = h.start + min(lognormal(rng, IN_SESSION_DELAY), max(0.0, h.end - h.start))
+        t = h.start + min(delay, max(0.0, h.end - h.start))
     elif klass == "quarter":
-        t = h.start + rng.uniform(15 * MINUTE, 30 * MINUTE)
+        t = h.start + delay
     else:
-        t = draw.morning(h.start + lognormal(rng, DAY_DELAY if klass == "day" else DAYS_DELAY))
+        t = draw.morning(h.start + delay)
     return _Call(t, draw.latest(h.visitor, t), h.visitor)
 
 
 def _repeats(draw: _Draw, calls: list[_Call], duration: float) -> list[_Call]:
     """Callers who call again: a quick redial, or a follow-up hours or days later."""
-    rng = draw.rng
     callers: set[str] = set()
     queue = sorted(calls, key=attrgetter("t"))
     for call in queue:  # the loop also visits the repeats appended below
-        chance = REPEAT_AGAIN if call.visitor in callers else REPEAT
+        again = call_behaviour.call_again(draw.rng, call.t, call.visitor in callers, draw.morning)
         callers.add(call.visitor)
-        if rng.random() >= chance:
+        if again is None:
             continue
-        if rng.random() < REPEAT_QUICK:
-            t, session = call.t + lognormal(rng, REPEAT_QUICK_DELAY), call.session
-        else:
-            t = draw.morning(call.t + lognormal(rng, REPEAT_LATER_DELAY))
-            same = rng.random() < REPEAT_SAME_NUMBER
-            session = call.session if same else draw.latest(call.visitor, t)
+        t, same = again
+        session = call.session if same else draw.latest(call.visitor, t)
         if t < duration:
             queue.append(_Call(t, session, call.visitor))
     return queue

@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from callpath.sim import trace
+from callpath.sim import call_behaviour, trace
 from callpath.sim.draws import ip, landing, lognormal, pick
 from callpath.sim.trace import Event, Header
 from callpath.sim.traffic_model import (
@@ -36,13 +36,9 @@ from callpath.sim.traffic_model import (
     BOT_SHARE,
     BOTS,
     BOUNCE,
-    CALL,
     CHANNELS,
     CLOSE,
     DAY,
-    DAY_DELAY,
-    DAYS_DELAY,
-    DELAY_CLASSES,
     DEVICES,
     DWELL,
     DWELL_SIGMA,
@@ -51,26 +47,16 @@ from callpath.sim.traffic_model import (
     HOURLY,
     IDLE_TIME,
     IDLE_VISIBLE,
-    IN_SESSION_DELAY,
     LAST_DWELL_SIGMA,
     MINUTE,
     MOBILE_NETS,
     MORE_PAGES,
-    NIGHT_END,
-    OPENING_HOUR,
     OTHER_DEVICE,
     PAGES,
     QUARTER_IN_SESSION,
-    REPEAT,
-    REPEAT_AGAIN,
-    REPEAT_LATER_DELAY,
-    REPEAT_QUICK,
-    REPEAT_QUICK_DELAY,
-    REPEAT_SAME_NUMBER,
     RETURN_CHANNELS,
     RETURN_DELAY,
     RETURN_TRY,
-    RETURNING_CALL,
     SITE,
     TALK,
     TAP,
@@ -326,16 +312,8 @@ def _call_in_session(visit: _Visit, delay: float) -> None:
 
 def _call_plan(visit: _Visit) -> tuple[str, float] | None:
     """Whether this session calls: its delay class and its delay from the start."""
-    rng, kind = visit.session.world.rng, visit.device.kind
-    chance = CALL[kind] * (RETURNING_CALL if visit.returning else 1.0)
-    if rng.random() >= chance:
-        return None
-    klass = pick(rng, DELAY_CLASSES)
-    if klass == "in":
-        return klass, lognormal(rng, IN_SESSION_DELAY)
-    if klass == "quarter":
-        return klass, rng.uniform(15 * MINUTE, 30 * MINUTE)
-    return klass, lognormal(rng, DAY_DELAY if klass == "day" else DAYS_DELAY)
+    rng = visit.session.world.rng
+    return call_behaviour.plan_call(rng, visit.device.kind, visit.returning)
 
 
 def _human_session(world: _World, t: float, person: _Person, returning: bool) -> None:
@@ -392,12 +370,7 @@ def _session(world: _World, t: float) -> None:
 # --- calls placed after the sessions -------------------------------------------------------------
 def _morning(world: _World, t: float) -> float:
     """A delayed call that would fall at night is made after opening time instead."""
-    local = world.local(t)
-    if local.hour >= NIGHT_END:
-        return t
-    opening = local.replace(hour=OPENING_HOUR, minute=0, second=0, microsecond=0)
-    shift = (opening - local).total_seconds()
-    return t + shift + world.rng.uniform(0, 3 * HOUR)
+    return call_behaviour.morning(world.rng, t, world.local(t))
 
 
 def _latest_session(person: _Person, t: float) -> str:
@@ -414,20 +387,17 @@ def _place_delayed(world: _World) -> None:
 
 def _repeats(world: _World) -> None:
     """Callers who call again: a quick redial, or a follow-up hours or days later."""
-    rng = world.rng
     queue = sorted(world.calls, key=attrgetter("t"))
     for call in queue:  # the loop also visits repeats appended below
         phone = call.person.phone
-        chance = REPEAT_AGAIN if phone in world.callers else REPEAT
+        again = call_behaviour.call_again(
+            world.rng, call.t, phone in world.callers, lambda t: _morning(world, t)
+        )
         world.callers.add(phone)
-        if rng.random() >= chance:
+        if again is None:
             continue
-        if rng.random() < REPEAT_QUICK:
-            t, session = call.t + lognormal(rng, REPEAT_QUICK_DELAY), call.session
-        else:
-            t = _morning(world, call.t + lognormal(rng, REPEAT_LATER_DELAY))
-            latest = rng.random() >= REPEAT_SAME_NUMBER
-            session = _latest_session(call.person, t) if latest else call.session
+        t, same = again
+        session = call.session if same else _latest_session(call.person, t)
         if t < world.duration:
             queue.append(_Call(t, session, call.person))
     world.calls = queue
