@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from callpath.services import setup
+from callpath.services import setup, site_input
 from callpath.services.auth import MANAGERS, Principal
 from callpath.storage.db import transaction
 from callpath.web.admin import site_view, sites_view
@@ -72,7 +72,7 @@ def _site_changes(form: dict[str, str]) -> dict[str, Any]:
     """The settings form's fields as `SiteChanges` arguments (a field not posted: None)."""
     texts = ("name", "default_destination", "timezone", "currency", "region")
     lists = ("domains", "original_numbers", "excluded_channels")
-    seconds = (*setup.POOL_FIELDS, "match_window")
+    seconds = (*site_input.POOL_FIELDS, "match_window")
     changes: dict[str, Any] = {name: form.get(name) for name in texts}
     changes |= {name: _split(form[name]) for name in lists if name in form}
     changes |= {name: _seconds(name, form[name]) for name in seconds if name in form}

@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callpath.domain.pool import PoolSettings
-from callpath.services.setup import MATCH_WINDOW_MAX, unstorable
+from callpath.services.site_input import MATCH_WINDOW_MAX, unstorable
 
 
 class Inbound(BaseModel):
