@@ -44,8 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -56,6 +54,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests/
+from tests.served import Served as Server
 from tests.throwaway_pg import HOST, PgCluster, free_port
 
 PATH = "/t/v1/session"
@@ -403,48 +402,6 @@ class MachineMeter:
     def stop(self) -> float:
         wall = time.perf_counter() - self._t0
         return (self._busy() - self._busy0) / self._hz / wall if wall > 0 else math.nan
-
-
-class Server:
-    """A server subprocess in its own session (Ctrl-C reaches only us; we stop it)."""
-
-    def __init__(
-        self, name: str, cmd: list[str], env: dict[str, str], port: int, log: Path
-    ) -> None:
-        self.name, self.cmd, self.env, self.port, self.log = name, cmd, env, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def _create_pg_database(server_url: str) -> tuple[str, Callable[[], None]]:

@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -14,10 +13,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
@@ -25,6 +22,7 @@ from callpath.domain.pool import PoolSettings
 from callpath.services import accounts, auth, setup
 from callpath.storage.db import transaction
 from callpath.telephony.generic import adapter as generic
+from tests.served import Served
 from tests.throwaway_pg import PgCluster as PgCluster  # re-exported: the tests' one import
 from tests.throwaway_pg import free_port as free_port
 from tests.throwaway_pg import postgres_bin
@@ -116,8 +114,12 @@ def _add(
     )
 
 
-class ServerProcess:
-    """`callpath serve` as a user runs it, on 127.0.0.1:`port`, logging to `log`."""
+class ServerProcess(Served):
+    """`callpath serve` as a user runs it, on 127.0.0.1:`port`, logging to `log`.
+
+    Stopped with SIGTERM and given longer than `serve` gives its apply process
+    (`ApplierProcess.stop`, 30 s), so that process's last pass never runs on into the
+    next test."""
 
     def __init__(
         self,
@@ -128,61 +130,23 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         healthy: bool = True,
     ) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        self._cmd = [
-            sys.executable,
-            "-m",
-            "callpath",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ]
-        self._env = {
+        cmd = [sys.executable, "-m", "callpath", "serve", "--port", str(port)]
+        environment = {
             **os.environ,
             "CALLPATH_DATABASE_URL": database_url,
             "CALLPATH_SITE_CACHE_SECONDS": "0",
             "CALLPATH_SPOOL_DIR": str(log.parent / "spool"),
             **(env or {}),
         }
-        self._proc: subprocess.Popen[bytes] | None = None
-        # False: ready once it answers at all (e.g. 503 while its database is down)
-        self._ready = (200,) if healthy else (200, 503)
-
-    def __enter__(self) -> ServerProcess:
-        self._out = self.log.open("wb")
-        self._proc = subprocess.Popen(
-            self._cmd, env=self._env, stdout=self._out, stderr=subprocess.STDOUT
+        # healthy False: ready once it answers at all (503 while its database is down)
+        super().__init__(
+            "callpath serve",
+            [*cmd, "--workers", str(workers)],
+            environment,
+            port,
+            log,
+            ready=(200,) if healthy else (200, 503),
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code in self._ready:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()}")
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """SIGTERM, as a service manager stops it. The wait outlasts `serve`'s own for its
-        apply process (`ApplierProcess.stop`, 30 s), so that process's last pass never
-        runs on into the next test."""
-        if self._proc and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._out.close()
 
 
 @dataclass

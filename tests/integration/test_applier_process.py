@@ -44,8 +44,7 @@ def _children(pid: int) -> dict[int, str]:
 
 
 def _appliers(server: ServerProcess) -> list[int]:
-    assert server._proc is not None
-    return [pid for pid, cmd in _children(server._proc.pid).items() if MODULE in cmd]
+    return [pid for pid, cmd in _children(server.pid).items() if MODULE in cmd]
 
 
 def _post_call(client: httpx.Client, hook: Hook, call_id: str, to: str) -> None:
