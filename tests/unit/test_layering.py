@@ -31,6 +31,8 @@ RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 
 # Who may read and write the tables: the repositories, and the reports' reads.
 SQL_OWNERS = {"storage", "reports"}
+# Who may start processes or trap signals: the processes themselves and the command.
+PROCESS_OWNERS = {"workers", "cli"}
 # What anyone may take from the tables module: constants, not tables.
 TABLE_CONSTANTS = {"MAX_ID"}
 # What others may take from SQLAlchemy: the types a connection or an engine is passed as,
@@ -173,6 +175,19 @@ def test_only_repositories_and_reports_build_sql() -> None:
         if name not in SQLALCHEMY_TYPES and source != "sqlalchemy.exc"
     ]
     assert builders == [], "SQL belongs in storage/ (or reports/, to read for a page)"
+
+
+def test_only_workers_and_the_command_start_processes_or_trap_signals() -> None:
+    """Libraries are started; they start nothing (a library that spawns or traps signals
+    surprises every process that imports it)."""
+    found = [
+        f"{_module(path)}:{line} imports {source}"
+        for path in sorted(ROOT.rglob("*.py"))
+        if _package(_module(path)) not in PROCESS_OWNERS
+        for top in ("subprocess", "signal", "multiprocessing")
+        for source, _name, line in _third_party(path, top)
+    ]
+    assert found == []
 
 
 def _third_party(path: Path, top: str) -> Iterator[tuple[str, str, int]]:
