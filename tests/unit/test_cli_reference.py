@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import callpath
 from callpath.cli import reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -23,3 +24,9 @@ def test_the_reference_covers_every_command_group_and_its_commands() -> None:
     for command in words:
         assert f"## callpath {command}".rstrip() in text
     assert "Usage: callpath integration enable" in text
+
+
+def test_the_reference_does_not_depend_on_where_callpath_is_installed() -> None:
+    """A default shown as the install folder's path would differ on every checkout."""
+    installed = str(Path(callpath.__file__).resolve().parent.parent)
+    assert installed not in reference.markdown()

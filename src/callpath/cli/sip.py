@@ -134,7 +134,13 @@ def sip_config(
         int, typer.Option(help="Seconds of ringing before a call counts as not answered.")
     ] = 60,
     debug: Annotated[int, typer.Option(help="kamailio log level (-1..3).", min=-1, max=3)] = 2,
-    template: Annotated[Path, typer.Option(help="Configuration template.")] = TEMPLATE,
+    template: Annotated[
+        Path,
+        typer.Option(
+            help="Configuration template.",
+            show_default="the kamailio.cfg.tmpl shipped with callpath",
+        ),
+    ] = TEMPLATE,
     output: Annotated[
         Path | None, typer.Option(help="Write to this file (mode 0600) instead of stdout.")
     ] = None,
