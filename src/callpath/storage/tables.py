@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -296,6 +297,35 @@ calls = Table(
     Index("ix_calls_account_started", "account_id", "started_at", "id"),
     Index("ix_calls_caller", "site_id", "caller", "started_at"),
     Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
+)
+
+# A sale and its money: entered on the API (a CRM's deal, idempotent by its external id)
+# and linked to the call, visit or visitor it came from. Money in cents (hundredths of
+# the currency), never a float.
+deals = Table(
+    "deals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("title", String(200), nullable=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(8), nullable=False),  # open | won | lost
+    Column("closed_at", Float, nullable=True),
+    Column("link", String(12), nullable=False),  # how it was linked (deals.LINKS)
+    Column("call_id", ForeignKey("calls.id"), nullable=True),
+    Column("session_id", ForeignKey("sessions.id"), nullable=True),
+    Column("visitor_id", String(64), nullable=True),
+    Column("caller", String(32), nullable=True),
+    Column("visit_code", String(8), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("uq_deals_external", "account_id", "external_id", unique=True),
+    Index("ix_deals_site_closed", "site_id", "closed_at"),
+    Index("ix_deals_call", "call_id"),
+    Index("ix_deals_visitor", "site_id", "visitor_id"),
 )
 
 pool_plans = Table(
