@@ -261,3 +261,62 @@ def test_deals_are_listed_in_pages_filtered_by_site_and_status(
     assert [d["amount"] for d in won["items"]] == ["1.00", "3.00"]
     assert client.get("/api/v1/deals?status=maybe", headers=crm).status_code == 422
     assert client.get("/api/v1/deals?cursor=x", headers=crm).status_code == 400
+
+
+def _page_login(app: Any, engine: Engine, site: Seeded, role: str) -> TestClient:
+    email = f"page-{role}@shop.example"
+    with transaction(engine) as conn:
+        accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+    page = TestClient(app, raise_server_exceptions=False)
+    r = page.post("/app/login", data={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text  # followed to the first page
+    return page
+
+
+def test_a_deal_is_entered_on_the_calls_page(
+    app: Any,
+    client: TestClient,
+    engine: Engine,
+    site: Seeded,
+    hook: Hook,
+    crm: dict[str, str],
+) -> None:
+    shown = _visit(client, site)
+    call = _call(client, hook, shown["number"])
+    page = _page_login(app, engine, site, "analyst")
+    before = page.get(f"/app/calls/{call}")
+    assert before.status_code == 200 and 'id="deals"' in before.text
+    origin = {"Origin": "http://testserver"}
+    r = page.post(
+        f"/app/calls/{call}/deals",
+        data={"amount": "12\u00a0500,50", "status": "won", "title": "Sofa"},
+        headers=origin,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    after = page.get(f"/app/calls/{call}")
+    assert "Sofa" in after.text and "12500.50 RUB" in after.text
+    listed = client.get("/api/v1/deals", headers=crm).json()["items"]
+    assert [(d["call_id"], d["session_id"], d["amount"]) for d in listed] == [
+        (call, shown["session"], "12500.50")
+    ]
+    bad = page.post(f"/app/calls/{call}/deals", data={"amount": "-3"}, headers=origin)
+    assert bad.status_code == 400 and 'id="deal-error"' in bad.text
+    assert "amount" in bad.text
+    assert _count(engine) == 1
+
+
+def test_operators_neither_see_nor_enter_deals_on_a_call(
+    app: Any, client: TestClient, engine: Engine, site: Seeded, hook: Hook
+) -> None:
+    shown = _visit(client, site)
+    call = _call(client, hook, shown["number"])
+    page = _page_login(app, engine, site, "operator")
+    assert 'id="deals"' not in page.get(f"/app/calls/{call}").text
+    r = page.post(
+        f"/app/calls/{call}/deals",
+        data={"amount": "1"},
+        headers={"Origin": "http://testserver"},
+    )
+    assert r.status_code == 403
+    assert _count(engine) == 0

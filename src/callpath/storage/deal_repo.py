@@ -52,6 +52,12 @@ def page(
     return [dict(r._mapping) for r in conn.execute(query.order_by(d.id).limit(limit))]
 
 
+def of_call(conn: Connection, account_id: int, call_id: str) -> list[Row]:
+    """The deals linked to a call, in the order recorded."""
+    query = select(deals).where(d.account_id == account_id, d.call_id == call_id)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(d.id))]
+
+
 def call_of_account(conn: Connection, account_id: int, call_id: str) -> Row | None:
     """A call's site and the visit it was matched to (id, site_id, session_id, visitor_id)."""
     query = select(c.id, c.site_id, c.session_id, c.visitor_id).where(

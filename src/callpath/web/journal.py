@@ -11,15 +11,18 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from callpath.domain.calls import is_call_key
+from callpath.domain.deals import STATUSES, amount_text
 from callpath.reports import calls as report
-from callpath.services import visit_codes
+from callpath.services import deals, visit_codes
 from callpath.services.auth import Principal
-from callpath.storage import recording_repo, site_repo
+from callpath.services.site_input import NotFound, SetupError
+from callpath.storage import deal_repo, recording_repo, site_repo
 from callpath.storage.db import transaction
-from callpath.web import call_view, filters
+from callpath.web import api_deals, call_view, filters
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
@@ -113,18 +116,37 @@ def call_page(call_id: str, request: Request, who: PageUser) -> HTMLResponse:
 
 
 def _call_page(
-    request: Request, who: Principal, call_id: str, error: str | None = None, status: int = 200
+    request: Request,
+    who: Principal,
+    call_id: str,
+    error: str | None = None,
+    status: int = 200,
+    deal_error: str | None = None,
 ) -> HTMLResponse:
     if not is_call_key(call_id):
         raise ClientError(404, "no such call")
+    dealer = who.role in api_deals.DEALERS
     with transaction(ctx(request).engine, write=False) as conn:
         row = report.call_by_id(conn, who.account_id, call_id)
         entry = visit_codes.entry_of(conn, row["id"]) if row else None
         held = recording_repo.of_call(conn, who.account_id, call_id) if row else None
+        linked = deal_repo.of_call(conn, who.account_id, call_id) if row and dealer else []
     if row is None:
         raise ClientError(404, "no such call")
     view = call_view.page_call(row, who, held)
-    return render(request, "call.html", status, who=who, call=view, entry=entry, error=error)
+    return render(
+        request,
+        "call.html",
+        status,
+        who=who,
+        call=view,
+        entry=entry,
+        error=error,
+        dealer=dealer,
+        deals=[{**d, "amount": amount_text(d["amount_cents"])} for d in linked],
+        deal_error=deal_error,
+        statuses=STATUSES,
+    )
 
 
 @router.post("/app/calls/{call_id}/visit-code", response_model=None)
@@ -140,6 +162,39 @@ async def enter_visit_code(call_id: str, request: Request, who: PageUser) -> Res
     except visit_codes.CodeError as exc:
         return _call_page(request, who, call_id, str(exc), exc.status)
     return RedirectResponse(f"/app/calls/{done.call_id}", status_code=303)
+
+
+@router.post("/app/calls/{call_id}/deals", response_model=None)
+async def add_deal(call_id: str, request: Request, who: PageUser) -> Response:
+    """A deal made on this call (owners, admins and analysts), as `POST /api/v1/deals`
+    with the call's id: the deal takes the call's site, visit and visitor."""
+    if who.role not in api_deals.DEALERS:
+        raise ClientError(403, "only owners, admins and analysts record deals")
+    if not is_call_key(call_id):
+        raise ClientError(404, "no such call")
+    form = await read_form(request)
+    data = deals.DealInput(
+        amount=_typed_amount(form.get("amount", "")),
+        status=form.get("status", "open"),
+        title=form.get("title") or None,
+        call_id=call_id,
+    )
+    try:
+        await run_in_threadpool(_record_deal, ctx(request).engine, who.account_id, data)
+    except SetupError as exc:
+        status = 404 if isinstance(exc, NotFound) else 400
+        return _call_page(request, who, call_id, status=status, deal_error=str(exc))
+    return RedirectResponse(f"/app/calls/{call_id}#deals", status_code=303)
+
+
+def _typed_amount(text: str) -> str:
+    """An amount as people type it: "12 500,50" (spaces, a decimal comma) is 12500.50."""
+    return "".join(text.split()).replace("\u202f", "").replace(",", ".")
+
+
+def _record_deal(engine: Engine, account_id: int, data: deals.DealInput) -> None:
+    with transaction(engine) as conn:
+        deals.record(conn, account_id, data, time.time())
 
 
 def csv_export(request: Request, who: Principal, q: JournalQuery) -> Response:
