@@ -18,6 +18,7 @@ from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
 from callpath.cli import integrations as cli_integrations
+from callpath.cli import leads as cli_leads
 from callpath.cli import numbers as cli_numbers
 from callpath.cli import pool as cli_pool
 from callpath.cli import recordings as cli_recordings
@@ -70,6 +71,7 @@ app.add_typer(cli_pool.pool_app, name="pool")
 app.add_typer(cli_sip.sip_app, name="sip")
 app.add_typer(cli_asterisk.asterisk_app, name="asterisk")
 app.add_typer(cli_recordings.recordings_app, name="recordings")
+app.add_typer(cli_leads.leads_app, name="leads")
 
 DEMO_EMAIL = "demo@callpath.local"
 

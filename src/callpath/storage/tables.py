@@ -81,6 +81,8 @@ sites = Table(
     # number, no sticky numbers, attribution to the holder at ring time only).
     Column("policy", String(20), nullable=False, server_default="standard"),
     Column("created_at", Float, nullable=False),
+    # What a call counts as (domain/leads.Rules); NULL: the defaults.
+    Column("lead_rules", JSON, nullable=True),
 )
 
 tracking_numbers = Table(
@@ -297,6 +299,42 @@ calls = Table(
     Index("ix_calls_account_started", "account_id", "started_at", "id"),
     Index("ix_calls_caller", "site_id", "caller", "started_at"),
     Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
+)
+
+# Every call is a lead; what it counts as is derived from the calls by the site's rules
+# (domain/leads.py) and written again when a rule changes. Forms and callbacks will be
+# leads too (their own `kind`, their own ids).
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", String(40), primary_key=True),  # a call's: the call id
+    Column("kind", String(12), nullable=False),  # call
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("call_id", ForeignKey("calls.id"), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("caller", String(32), nullable=True),
+    Column("first_time", Boolean, nullable=False),
+    Column("target", Boolean, nullable=False),
+    Column("missed", Boolean, nullable=False),
+    Column("abandoned", Boolean, nullable=False),
+    Column("lost", Boolean, nullable=False),
+    Column("recovered_after", Float, nullable=True),
+    Column("spam", Boolean, nullable=False),
+    Column("spam_score", Float, nullable=False),
+    Column("spam_reason", String(200), nullable=True),
+    Column("classified_at", Float, nullable=False),
+    Index("ix_leads_site_started", "site_id", "started_at"),
+)
+
+# The account's spam block list: calls from these numbers are spam, never target.
+blocked_numbers = Table(
+    "blocked_numbers",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("e164", String(32), primary_key=True),
+    Column("note", String(200), nullable=True),
+    Column("created_at", Float, nullable=False),
 )
 
 # A sale and its money: entered on the API (a CRM's deal, idempotent by its external id)

@@ -1,0 +1,138 @@
+"""Leads and what classifying them reads: a site's calls by caller, the block list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callpath.storage.tables import blocked_numbers, calls, leads, sites
+
+Row = dict[str, Any]
+c, ld, b, s = calls.c, leads.c, blocked_numbers.c, sites.c
+_LEAD_COLUMNS = [col.name for col in leads.columns]
+_ANSWERED = case(((c.status == "answered") | c.answered_at.is_not(None), True), else_=False).label(
+    "answered"
+)
+_CALL_FACTS = (c.id, c.account_id, c.caller, c.state, c.started_at, c.ended_at, _ANSWERED, c.talk)
+
+
+def _upsert(module: Any) -> Any:
+    stmt = module.insert(leads)
+    updated = {name: stmt.excluded[name] for name in _LEAD_COLUMNS if name != "id"}
+    return stmt.on_conflict_do_update(index_elements=["id"], set_=updated)
+
+
+_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+
+
+def rules(conn: Connection, site_id: int) -> Row | None:
+    """The site's stored rules (None: the defaults) and what classifying needs of it."""
+    query = select(s.id, s.account_id, s.lead_rules).where(s.id == site_id)
+    row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
+def set_rules(conn: Connection, site_id: int, stored: Row) -> None:
+    conn.execute(update(sites).where(s.id == site_id).values(lead_rules=stored))
+
+
+def calls_between(conn: Connection, site_id: int, since: float, until: float) -> list[Row]:
+    """The site's calls started in [since, until), in time order."""
+    query = select(*_CALL_FACTS).where(
+        c.site_id == site_id, c.started_at >= since, c.started_at < until
+    )
+    return [dict(r._mapping) for r in conn.execute(query.order_by(c.started_at, c.id))]
+
+
+def caller_calls(
+    conn: Connection, site_id: int, caller: str, since: float, until: float
+) -> list[Row]:
+    """One caller's calls to the site started in [since, until), in time order."""
+    query = select(*_CALL_FACTS).where(
+        c.site_id == site_id, c.caller == caller, c.started_at >= since, c.started_at < until
+    )
+    return [dict(r._mapping) for r in conn.execute(query.order_by(c.started_at, c.id))]
+
+
+def call_facts(conn: Connection, call_id: str) -> Row | None:
+    row = conn.execute(select(*_CALL_FACTS).where(c.id == call_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def last_calls_before(
+    conn: Connection, site_id: int, callers: Sequence[str], before: float
+) -> dict[str, float]:
+    """Each caller's latest call to the site before `before` (callers with none: absent)."""
+    found: dict[str, float] = {}
+    for start in range(0, len(callers), 500):  # bounded IN lists
+        chunk = list(callers[start : start + 500])
+        query = (
+            select(c.caller, func.max(c.started_at))
+            .where(c.site_id == site_id, c.caller.in_(chunk), c.started_at < before)
+            .group_by(c.caller)
+        )
+        found.update({str(r[0]): float(r[1]) for r in conn.execute(query)})
+    return found
+
+
+def blocked(conn: Connection, account_id: int, numbers: Iterable[str]) -> set[str]:
+    wanted = sorted(set(numbers))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(b.e164).where(
+            b.account_id == account_id, b.e164.in_(wanted[start : start + 500])
+        )
+        found.update(str(r[0]) for r in conn.execute(query))
+    return found
+
+
+def block(conn: Connection, account_id: int, e164: str, note: str | None, now: float) -> bool:
+    """False when the number was on the list already."""
+    if conn.execute(select(b.e164).where(b.account_id == account_id, b.e164 == e164)).first():
+        return False
+    conn.execute(
+        insert(blocked_numbers).values(account_id=account_id, e164=e164, note=note, created_at=now)
+    )
+    return True
+
+
+def unblock(conn: Connection, account_id: int, e164: str) -> bool:
+    done = conn.execute(delete(blocked_numbers).where(b.account_id == account_id, b.e164 == e164))
+    return bool(done.rowcount)
+
+
+def block_list(conn: Connection, account_id: int) -> list[Row]:
+    query = select(blocked_numbers).where(b.account_id == account_id).order_by(b.e164)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def save(conn: Connection, rows: Sequence[Row]) -> None:
+    if rows:
+        conn.execute(_UPSERT[conn.dialect.name], list(rows))
+
+
+def page(
+    conn: Connection,
+    account_id: int,
+    site_id: int | None,
+    since: float | None,
+    until: float | None,
+    after: tuple[float, str] | None,
+    limit: int,
+) -> list[Row]:
+    """The account's leads, newest first, after the cursor (started_at, id)."""
+    query = select(leads).where(ld.account_id == account_id)
+    if site_id is not None:
+        query = query.where(ld.site_id == site_id)
+    if since is not None:
+        query = query.where(ld.started_at >= since)
+    if until is not None:
+        query = query.where(ld.started_at < until)
+    if after is not None:
+        t, lead_id = after
+        query = query.where((ld.started_at < t) | ((ld.started_at == t) & (ld.id < lead_id)))
+    query = query.order_by(ld.started_at.desc(), ld.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
