@@ -17,6 +17,7 @@ from callpath import settings as settings_mod
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
+from callpath.cli import costs as cli_costs
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
 from callpath.cli import numbers as cli_numbers
@@ -72,6 +73,7 @@ app.add_typer(cli_sip.sip_app, name="sip")
 app.add_typer(cli_asterisk.asterisk_app, name="asterisk")
 app.add_typer(cli_recordings.recordings_app, name="recordings")
 app.add_typer(cli_leads.leads_app, name="leads")
+app.add_typer(cli_costs.costs_app, name="costs")
 
 DEMO_EMAIL = "demo@callpath.local"
 

@@ -327,6 +327,27 @@ leads = Table(
     Index("ix_leads_site_started", "site_id", "started_at"),
 )
 
+# Ad spend per day (the site's calendar) and channel, imported from a file; re-importing
+# a period of one origin replaces that origin's days in it. Money in cents.
+costs = Table(
+    "costs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("origin", String(20), nullable=False),  # csv | yandex-direct | google-ads
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD
+    Column("source", String(255), nullable=False),
+    Column("medium", String(255), nullable=False),
+    Column("campaign", String(255), nullable=False),
+    Column("term", String(255), nullable=False),
+    Column("content", String(255), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),  # in the site's currency
+    Column("clicks", Integer, nullable=True),
+    Column("imported_at", Float, nullable=False),
+    Index("ix_costs_site_day", "site_id", "day"),
+)
+
 # The account's spam block list: calls from these numbers are spam, never target.
 blocked_numbers = Table(
     "blocked_numbers",
