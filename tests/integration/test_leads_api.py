@@ -5,6 +5,7 @@ input is refused with a reason; other accounts and narrower roles see nothing.""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from typer.testing import CliRunner
 from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
 from callpath.services import accounts, auth
+from callpath.services import leads as leads_service
 from callpath.storage.db import transaction
 from callpath.storage.tables import calls, leads
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, iso, seed_site
+from tests.helpers import Hook, Seeded, iso, seed_site, wait_for
 
 PASSWORD = "correct horse battery"
 CALLER = "+79161234567"
@@ -76,7 +78,14 @@ def _call(
     return str(started.json()["call"])
 
 
+def _due(client: TestClient) -> None:
+    """What the apply process or the call worker does between rounds (the worker's own
+    run is tested below): the leads of the calls saved meanwhile."""
+    leads_service.classify_due(client.app.state.ctx.engine, time.time)  # type: ignore[attr-defined]
+
+
 def _leads(client: TestClient, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    _due(client)
     r = client.get("/api/v1/leads?limit=500", headers=headers)
     assert r.status_code == 200, r.text
     return {lead["call_id"]: lead for lead in r.json()["items"]}
@@ -210,6 +219,7 @@ def test_narrow_roles_and_other_accounts_see_no_leads(
     client: TestClient, engine: Engine, site: Seeded, hook: Hook, admin: dict[str, str]
 ) -> None:
     _call(client, hook, site, "p1", T0, talk=40)
+    _due(client)
     operator = _token(engine, site, "operator")
     assert client.get("/api/v1/leads", headers=operator).status_code == 403
     analyst = _token(engine, site, "analyst")
@@ -235,6 +245,7 @@ def test_leads_are_paged_newest_first(
         _call(client, hook, site, f"p{i}", T0 + i * 600, talk=40, caller=f"+7916000000{i}")
         for i in range(5)
     ]
+    _due(client)
     page = client.get("/api/v1/leads?limit=2", headers=admin).json()
     assert [lead["call_id"] for lead in page["items"]] == made[:-3:-1]
     rest = client.get(f"/api/v1/leads?cursor={page['next_cursor']}", headers=admin).json()
@@ -246,6 +257,7 @@ def test_the_command_classifies_history_again_and_refuses_bad_days(
     client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str], database_url: str
 ) -> None:
     call = _call(client, hook, site, "p1", T0, talk=40)
+    assert _leads(client, admin)[call]["target"] is True
     rules = f"/api/v1/sites/{site.site_id}/lead-rules"
     client.patch(rules, json={"target_talk": 60}, headers=admin)
     assert _leads(client, admin)[call]["target"] is True  # rules changed, history not yet
@@ -259,3 +271,94 @@ def test_the_command_classifies_history_again_and_refuses_bad_days(
         assert bad.exit_code == 2 and "error:" in bad.output and "Traceback" not in bad.output
     unknown = CliRunner().invoke(cli_app, ["leads", "classify", "--site", "nope"], env=env)
     assert unknown.exit_code == 2
+
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def _visit(client: TestClient, site: Seeded, url: str, visitor: str | None = None) -> Any:
+    body = {"site": site.key, "url": url, "referrer": None, "visitor": visitor}
+    r = client.post(
+        "/t/v1/session",
+        content=json.dumps(body),
+        headers={"Content-Type": "text/plain", "User-Agent": CHROME},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _to(client: TestClient, hook: Hook, number: str, pbx_id: str, caller: str = CALLER) -> str:
+    now = time.time()
+    base = {"call_id": pbx_id, "caller": caller, "called": number}
+    started = hook.post(client, {**base, "event": "started", "at": iso(now)})
+    ended = {**base, "event": "ended", "at": iso(now + 60), "talk": 50, "status": "answered"}
+    assert hook.post(client, ended).status_code == 200
+    return str(started.json()["call"])
+
+
+def _credits(client: TestClient, headers: dict[str, str], call: str, model: str) -> Any:
+    _due(client)
+    r = client.get(f"/api/v1/leads?model={model}", headers=headers)
+    assert r.status_code == 200, r.text
+    lead = next(i for i in r.json()["items"] if i["call_id"] == call)
+    return [(c["source"], c["medium"], c["share"]) for c in lead["credits"]]
+
+
+def test_each_lead_is_credited_to_its_journey_under_every_model(
+    client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str]
+) -> None:
+    token = admin
+    cpc = _visit(client, site, "https://shop.example/?utm_source=yandex&utm_medium=cpc")
+    direct = _visit(client, site, "https://shop.example/", visitor=cpc["visitor"])
+    assert direct["visitor"] == cpc["visitor"]
+    call = _to(client, hook, direct["number"], "j1")
+    assert _credits(client, token, call, "last_non_direct") == [("yandex", "cpc", 1.0)]
+    assert _credits(client, token, call, "first_touch") == [("yandex", "cpc", 1.0)]
+    assert _credits(client, token, call, "last_touch") == [("(direct)", "(none)", 1.0)]
+    assert _credits(client, token, call, "linear") == [
+        ("yandex", "cpc", 0.5),
+        ("(direct)", "(none)", 0.5),
+    ]
+    # The same person on a phone: a new visitor, the same caller id; the journey joins.
+    phone = _visit(client, site, "https://shop.example/?utm_source=vk&utm_medium=social")
+    second = _to(client, hook, phone["number"], "j2")
+    assert _credits(client, token, second, "first_touch") == [("yandex", "cpc", 1.0)]
+    assert _credits(client, token, second, "last_touch") == [("vk", "social", 1.0)]
+    assert client.get("/api/v1/leads?model=magic", headers=token).status_code == 422
+
+
+def test_a_call_matched_to_no_visit_credits_its_own_channel(
+    client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str]
+) -> None:
+    call = _call(client, hook, site, "p1", T0, talk=40)  # to the default number
+    assert _credits(client, admin, call, "last_non_direct") == [("(not set)", "(not set)", 1.0)]
+
+
+def test_the_servers_call_worker_classifies_new_calls_by_itself(
+    app: Any, site: Seeded, hook: Hook, admin: dict[str, str]
+) -> None:
+    with TestClient(app) as running:  # the app's lifespan: its call worker runs
+        call = _call(running, hook, site, "w1", T0, talk=40)
+
+        def classified() -> bool:
+            r = running.get("/api/v1/leads", headers=admin)
+            return any(i["call_id"] == call and i["target"] for i in r.json()["items"])
+
+        assert wait_for(classified, 60)
+
+
+def test_a_call_that_changes_after_its_lead_was_written_is_classified_again(
+    client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str]
+) -> None:
+    base = {"call_id": "late-end", "caller": CALLER, "called": site.default}
+    started = hook.post(client, {**base, "event": "started", "at": iso(T0)})
+    call = str(started.json()["call"])
+    ringing = _leads(client, admin)[call]
+    assert not ringing["missed"] and not ringing["lost"]  # still ringing: not missed yet
+    ended = {**base, "event": "ended", "at": iso(T0 + 30), "status": "missed"}
+    assert hook.post(client, ended).status_code == 200
+    over = _leads(client, admin)[call]
+    assert over["missed"] and over["lost"]

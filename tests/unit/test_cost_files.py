@@ -95,5 +95,28 @@ def test_a_bad_file_is_refused_naming_the_line(text: str, fmt: str, message: str
     assert message in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("cost", "amount"),
+    [
+        ('"12,345.67"', "12345.67"),
+        ('"12.345,67"', "12345.67"),
+        ('"12 345,67"', "12345.67"),
+        ("12345.67", "12345.67"),
+        ('"1,234,567"', "1234567"),
+        ("0.50", "0.50"),
+        ('"0,5"', "0.5"),
+    ],
+)
+def test_google_numbers_in_any_locale_are_read_as_written(cost: str, amount: str) -> None:
+    text = f"Campaign,Day,Cost\nBrand,2026-03-01,{cost}\n"
+    assert parse(text, "google-ads")[0].amount == Decimal(amount)
+
+
+@pytest.mark.parametrize("cost", ['"1,234"', "1.234"])
+def test_a_google_number_that_reads_two_ways_is_refused(cost: str) -> None:
+    with pytest.raises(CostError, match=r"line 2: Cost .* could be read two ways"):
+        parse(f"Campaign,Day,Cost\nBrand,2026-03-01,{cost}\n", "google-ads")
+
+
 def test_amounts_round_half_up_to_cents() -> None:
     assert [cents(Decimal(v)) for v in ("0.005", "0.004", "1234.565", "7")] == [1, 0, 123457, 700]

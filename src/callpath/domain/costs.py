@@ -183,12 +183,37 @@ def _google(lines: list[str]) -> list[CostRow]:
                 _text(get("campaign"), line, "Campaign"),
                 _text(get(term) if term else "", line, "Keyword"),
                 "",
-                _money(get("cost").replace(",", ""), line, "Cost", comma=False),
+                _money(_plain_number(get("cost"), line, "Cost"), line, "Cost", comma=False),
                 _currency(get(currency) if currency else "", line),
-                _clicks(get("clicks").replace(",", ""), line),
+                _clicks(re.sub(r"[,.\s]", "", get("clicks")), line),  # whole: "1,204"
             )
         )
     return rows
+
+
+def _plain_number(text: str, line: int, column: str) -> str:
+    """A number as an export writes it in its account's locale ("1,234.56", "1.234,56",
+    "1 234,56", "1234.56") without separators of thousands and with a decimal point.
+    A form that could be read two ways ("1,234" or "1.234" alone) is refused: read the
+    wrong way it would be off a thousandfold without a word."""
+    value = "".join(text.split())
+    commas, dots = value.count(","), value.count(".")
+    if commas and dots:
+        decimal = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        return value.replace(thousands, "").replace(decimal, ".")
+    mark = "," if commas else "." if dots else None
+    if mark is None:
+        return value
+    groups = value.split(mark)
+    if len(groups) > 2:  # 1,234,567 or 1.234.567: separators of thousands
+        return value.replace(mark, "")
+    if len(groups[1]) == 3 and groups[0].isdigit() and groups[0] != "0":
+        raise CostError(
+            f"line {line}: {column} {text[:20]!r} could be read two ways"
+            " (export the report with a decimal point and no separators)"
+        )
+    return value.replace(mark, ".")
 
 
 def _is_google_header(cells: list[str]) -> bool:

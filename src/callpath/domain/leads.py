@@ -38,6 +38,10 @@ class Rules:
     callback_minutes: int = 60
     spam_burst_calls: int = 3
     spam_burst_minutes: int = 10
+    # Attribution (domain/attribution.py): how far back a journey reaches, and the
+    # time-decay model's half-life.
+    lookback_days: int = 90
+    half_life_days: int = 7
 
     def __post_init__(self) -> None:
         limits = {
@@ -47,6 +51,8 @@ class Rules:
             "callback_minutes": (1, 10_080),
             "spam_burst_calls": (2, 1000),
             "spam_burst_minutes": (1, 1440),
+            "lookback_days": (1, 365),
+            "half_life_days": (1, 90),
         }
         for name, (low, high) in limits.items():
             value = getattr(self, name)

@@ -23,7 +23,6 @@ from callpath.domain.matching import (
     by_visit_code,
     match_call,
 )
-from callpath.services import leads
 from callpath.storage import call_repo
 from callpath.storage.db import is_sqlite, transaction
 from callpath.telephony.base import BadEvent
@@ -123,7 +122,6 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
                 return True  # another applier saved this very fold meanwhile
             if plan.values is not None:
                 call_repo.upsert_call(conn, plan.values)
-                leads.after_save(conn, plan.values, clock())
             call_repo.mark_applied(conn, plan.event_ids, clock())
             return True
     return False
@@ -141,7 +139,6 @@ def _apply_locked(engine: Engine, key: str, clock: Clock) -> bool:
             return True
         if plan.values is not None:
             call_repo.upsert_call(conn, plan.values)
-            leads.after_save(conn, plan.values, clock())
         call_repo.mark_applied(conn, plan.event_ids, clock())
     return True
 

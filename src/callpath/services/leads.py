@@ -1,26 +1,34 @@
 """Leads: every call, and what it counts as by its site's rules (`domain/leads.py`).
 
-A call's lead is written when the call is saved (`calls.apply` calls `after_save`), with
-its caller's neighbouring calls, since a new call can change what they count as (a missed
-call got through after all; a burst of silent calls). A rule change, or a block-list
-change, is applied to history by `classify_period`: the verdicts are derived, the calls
-themselves are never touched.
+A call's lead is written shortly after the call is saved (`classify_due`, run by the apply
+process and the call worker between their rounds, in batches: never inside a call's own
+save, so routing and folding do not wait on it), with its caller's neighbouring calls,
+since a new call can change what they count as (a missed call got through after all; a
+burst of silent calls). A rule change, or a block-list change, is applied to history by
+`classify_period`: the verdicts are derived, the calls themselves are never touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from callpath.domain import phone
-from callpath.domain.leads import Call, Rules, Verdict, classify
+from callpath.domain.attribution import MODELS, Touch, shares
+from callpath.domain.channel import NOT_SET
+from callpath.domain.leads import DAY, Call, Rules, Verdict, classify
 from callpath.services.site_input import NotFound, SetupError
 from callpath.storage import lead_repo
+from callpath.storage.db import transaction
 
 Row = dict[str, Any]
+Clock = Callable[[], float]
+DUE_BATCH = 500  # calls classified in one transaction
+DUE_LOOK_BACK = 7 * 86_400.0  # a call changed longer ago than this is left to `classify_period`
+NEIGHBOURS = 200  # of a caller's calls around the due ones, at most this many are judged
 RULE_NAMES = tuple(f.name for f in fields(Rules))
 
 
@@ -51,41 +59,131 @@ def classify_period(
     rules = Rules.of(site["lead_rules"])
     reach = rules.reach()
     rows = lead_repo.calls_between(conn, site_id, since - reach, until + reach)
-    written = _classify(conn, site, rules, rows, since - reach, now)
-    lead_repo.save(conn, [w for w in written if since <= w["started_at"] < until])
-    return sum(1 for w in written if since <= w["started_at"] < until)
+    judged = _classify(conn, site, rules, rows, since - reach, now)
+    kept = [(lead, call) for lead, call in judged if since <= lead["started_at"] < until]
+    _save(conn, site, rules, kept)
+    return len(kept)
 
 
-def after_save(conn: Connection, call: Mapping[str, Any], now: float) -> None:
-    """The lead of a call just saved, and its caller's calls it may change."""
-    site_id = call.get("site_id")
-    if site_id is None:
-        return  # a call to a number of no site: nobody's lead
+def classify_due(engine: Engine, clock: Clock, limit: int = DUE_BATCH) -> int:
+    """Classify the calls saved since their lead was (or that have none), with their
+    callers' calls a new one may change; how many were due. One transaction per batch,
+    outside any call's own save: classifying never holds up routing or folding (the
+    apply process and the call worker run it between their rounds)."""
+    now = clock()
+    with transaction(engine, write=False) as conn:  # most rounds find nothing due:
+        if not lead_repo.due_calls(conn, now - DUE_LOOK_BACK, 1):  # no write lock then
+            return 0
+    with transaction(engine) as conn:
+        due = lead_repo.due_calls(conn, now - DUE_LOOK_BACK, limit)
+        by_site: dict[int, list[Row]] = {}
+        for row in due:
+            by_site.setdefault(int(row["site_id"]), []).append(row)
+        for site_id, rows in by_site.items():
+            _classify_site_due(conn, site_id, rows, now)
+    return len(due)
+
+
+def _classify_site_due(conn: Connection, site_id: int, due: list[Row], now: float) -> None:
     site = lead_repo.rules(conn, site_id)
     if site is None:
         return
     rules = Rules.of(site["lead_rules"])
-    reach, t = rules.reach(), float(call["started_at"])
-    if call.get("caller"):
-        rows = lead_repo.caller_calls(conn, site_id, call["caller"], t - 2 * reach, t + 2 * reach)
-    else:
-        alone = lead_repo.call_facts(conn, call["id"])
-        rows = [alone] if alone is not None else []
-    written = _classify(conn, site, rules, rows, t - 2 * reach, now)
-    lead_repo.save(conn, [w for w in written if abs(w["started_at"] - t) <= reach])
+    reach = rules.reach()
+    judged: dict[str, tuple[Row, Row]] = {}
+    credited: list[tuple[Row, Row]] = []
+    for caller, calls in _by_caller(due).items():
+        times = [float(c["started_at"]) for c in calls]
+        if caller is None:
+            rows = calls
+        else:
+            since, until = min(times) - 2 * reach, max(times) + 2 * reach
+            rows = lead_repo.caller_calls_near(
+                conn, site_id, caller, since, until, NEIGHBOURS + len(calls)
+            )
+        wanted = {c["id"] for c in calls}
+        for lead, call in _classify(conn, site, rules, rows, min(times) - 2 * reach, now):
+            t = lead["started_at"]
+            if lead["id"] in wanted:
+                credited.append((lead, call))
+            if lead["id"] in wanted or any(abs(t - u) <= reach for u in times):
+                judged[lead["id"]] = (lead, call)
+    lead_repo.save(conn, [lead for lead, _call in judged.values()])
+    credits = [row for _lead, call in credited for row in _credits(conn, site, rules, call)]
+    lead_repo.save_credits(conn, [lead["id"] for lead, _call in credited], credits)
+
+
+def _by_caller(rows: list[Row]) -> dict[str | None, list[Row]]:
+    grouped: dict[str | None, list[Row]] = {}
+    for row in rows:
+        grouped.setdefault(row["caller"] or None, []).append(row)
+    return grouped
+
+
+def _save(conn: Connection, site: Row, rules: Rules, judged: list[tuple[Row, Row]]) -> None:
+    """The leads, and their credit under every attribution model."""
+    lead_repo.save(conn, [lead for lead, _call in judged])
+    credits = [row for _lead, call in judged for row in _credits(conn, site, rules, call)]
+    lead_repo.save_credits(conn, [lead["id"] for lead, _call in judged], credits)
+
+
+def _credits(conn: Connection, site: Row, rules: Rules, call: Row) -> list[Row]:
+    """The call's journey (its visitor's visits, and those of the caller's other devices,
+    within the lookback) credited by each model. A call matched to no visit has one touch:
+    its own channel (a static number's), or "(not set)"."""
+    at = float(call["started_at"])
+    since = at - rules.lookback_days * DAY
+    visitors = {call["visitor_id"]} if call["visitor_id"] else set()
+    if call["caller"]:
+        visitors |= lead_repo.caller_visitors(conn, site["id"], call["caller"], since, at + 1)
+    visits = lead_repo.journey(conn, site["id"], visitors, since, at + 1)
+    touches = [
+        Touch(v["started_at"], v["source"], v["medium"], v["campaign"], v["keyword"], v["id"])
+        for v in visits
+    ] or [
+        Touch(
+            at,
+            call["source"] or NOT_SET,
+            call["medium"] or NOT_SET,
+            call["campaign"],
+            call["keyword"],
+        )
+    ]
+    rows = []
+    for model in MODELS:
+        for n, (touch, share) in enumerate(
+            zip(touches, shares(touches, model, at, rules.half_life_days), strict=True)
+        ):
+            if share > 0:
+                rows.append(
+                    {
+                        "lead_id": call["id"],
+                        "model": model,
+                        "n": n,
+                        "session_id": touch.session_id,
+                        "at": touch.at,
+                        "source": touch.source,
+                        "medium": touch.medium,
+                        "campaign": touch.campaign,
+                        "keyword": touch.keyword,
+                        "share": share,
+                    }
+                )
+    return rows
 
 
 def _classify(
     conn: Connection, site: Row, rules: Rules, rows: list[Row], context_start: float, now: float
-) -> list[Row]:
-    """Leads of `rows` (calls in time order), each caller's calls judged together."""
+) -> list[tuple[Row, Row]]:
+    """Leads of `rows` (calls in time order), each caller's calls judged together; each
+    with its call."""
     by_caller: dict[str | None, list[Row]] = {}
     for row in rows:
         by_caller.setdefault(row["caller"] or None, []).append(row)
     callers = [c for c in by_caller if c is not None]
     last = lead_repo.last_calls_before(conn, site["id"], callers, context_start)
     blocked = lead_repo.blocked(conn, site["account_id"], callers)
-    leads: list[Row] = []
+    leads: list[tuple[Row, Row]] = []
     for caller, calls in by_caller.items():
         facts = [_facts(r) for r in calls]
         if caller is None:  # no caller id: each call alone
@@ -98,7 +196,7 @@ def _classify(
                 blocked=caller in blocked,
                 last_before=last.get(caller),
             )
-        leads += [_lead(site, r, v, now) for r, v in zip(calls, verdicts, strict=True)]
+        leads += [(_lead(site, r, v, now), r) for r, v in zip(calls, verdicts, strict=True)]
     return leads
 
 

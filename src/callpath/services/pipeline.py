@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath.domain import phone
 from callpath.domain.calls import CallEvent
-from callpath.services import calls, heartbeat
+from callpath.services import calls, heartbeat, leads
 from callpath.services.calls import Clock, Integration, Received
 from callpath.services.routing import RouteCache, forward_to
 from callpath.services.spool import Spool
@@ -229,6 +229,7 @@ class CallPipeline:
             self.drain_spool()
             if not self.applier_alive:
                 calls.apply_pending(self.engine, self.clock)
+                leads.classify_due(self.engine, self.clock)
         except DBAPIError:
             pass  # the database is away; try again next round
         except Exception:  # a bug here must not stop the loop that drains the spool

@@ -8,15 +8,31 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callpath.storage.tables import blocked_numbers, calls, leads, sites
+from callpath.storage.tables import blocked_numbers, calls, lead_credits, leads, sessions, sites
 
 Row = dict[str, Any]
 c, ld, b, s = calls.c, leads.c, blocked_numbers.c, sites.c
+se, lc = sessions.c, lead_credits.c
+NOT_TOUCHES = ("bot",)  # sessions that are no visit of a person
 _LEAD_COLUMNS = [col.name for col in leads.columns]
 _ANSWERED = case(((c.status == "answered") | c.answered_at.is_not(None), True), else_=False).label(
     "answered"
 )
-_CALL_FACTS = (c.id, c.account_id, c.caller, c.state, c.started_at, c.ended_at, _ANSWERED, c.talk)
+_CALL_FACTS = (
+    c.id,
+    c.account_id,
+    c.caller,
+    c.state,
+    c.started_at,
+    c.ended_at,
+    _ANSWERED,
+    c.talk,
+    c.visitor_id,
+    c.source,
+    c.medium,
+    c.campaign,
+    c.keyword,
+)
 
 
 def _upsert(module: Any) -> Any:
@@ -47,19 +63,40 @@ def calls_between(conn: Connection, site_id: int, since: float, until: float) ->
     return [dict(r._mapping) for r in conn.execute(query.order_by(c.started_at, c.id))]
 
 
-def caller_calls(
-    conn: Connection, site_id: int, caller: str, since: float, until: float
-) -> list[Row]:
-    """One caller's calls to the site started in [since, until), in time order."""
-    query = select(*_CALL_FACTS).where(
-        c.site_id == site_id, c.caller == caller, c.started_at >= since, c.started_at < until
+def due_calls(conn: Connection, since: float, limit: int) -> list[Row]:
+    """Calls of a site changed since `since` whose lead is missing or older than the
+    call's last change (index `ix_calls_updated`), oldest change first."""
+    query = (
+        select(*_CALL_FACTS, c.site_id)
+        .select_from(calls.outerjoin(leads, ld.id == c.id))
+        .where(
+            c.updated_at >= since,
+            c.site_id.is_not(None),
+            (ld.id.is_(None)) | (ld.classified_at < c.updated_at),
+        )
+        .order_by(c.updated_at, c.id)
+        .limit(limit)
     )
-    return [dict(r._mapping) for r in conn.execute(query.order_by(c.started_at, c.id))]
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def call_facts(conn: Connection, call_id: str) -> Row | None:
-    row = conn.execute(select(*_CALL_FACTS).where(c.id == call_id)).first()
-    return dict(row._mapping) if row else None
+def caller_calls_near(
+    conn: Connection, site_id: int, caller: str, since: float, until: float, most: int
+) -> list[Row]:
+    """One caller's calls to the site in [since, until), in time order, at most `most`
+    (the latest): a number calling thousands of times costs a bounded amount."""
+    query = (
+        select(*_CALL_FACTS)
+        .where(
+            c.site_id == site_id,
+            c.caller == caller,
+            c.started_at >= since,
+            c.started_at < until,
+        )
+        .order_by(c.started_at.desc(), c.id.desc())
+        .limit(most)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)][::-1]
 
 
 def last_calls_before(
@@ -135,4 +172,59 @@ def page(
         t, lead_id = after
         query = query.where((ld.started_at < t) | ((ld.started_at == t) & (ld.id < lead_id)))
     query = query.order_by(ld.started_at.desc(), ld.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def caller_visitors(
+    conn: Connection, site_id: int, caller: str, since: float, until: float
+) -> set[str]:
+    """The visitors the caller's calls were matched to (one person on several devices)."""
+    query = select(c.visitor_id).where(
+        c.site_id == site_id,
+        c.caller == caller,
+        c.started_at >= since,
+        c.started_at < until,
+        c.visitor_id.is_not(None),
+    )
+    return {str(r[0]) for r in conn.execute(query.distinct())}
+
+
+def journey(
+    conn: Connection, site_id: int, visitors: Iterable[str], since: float, until: float
+) -> list[Row]:
+    """The visitors' visits to the site in [since, until), oldest first, bots left out."""
+    wanted = sorted(set(visitors))
+    if not wanted:
+        return []
+    query = (
+        select(se.id, se.started_at, se.source, se.medium, se.campaign, se.keyword)
+        .where(
+            se.site_id == site_id,
+            se.visitor_id.in_(wanted[:50]),
+            se.started_at >= since,
+            se.started_at < until,
+            se.number_reason.not_in(NOT_TOUCHES),
+        )
+        .order_by(se.started_at, se.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def save_credits(conn: Connection, lead_ids: Sequence[str], rows: Sequence[Row]) -> None:
+    """The leads' credits become `rows` (all models)."""
+    for start in range(0, len(lead_ids), 500):
+        chunk = list(lead_ids[start : start + 500])
+        conn.execute(delete(lead_credits).where(lc.lead_id.in_(chunk)))
+    for start in range(0, len(rows), 1000):
+        conn.execute(insert(lead_credits), list(rows[start : start + 1000]))
+
+
+def credits_of(conn: Connection, lead_ids: Sequence[str], model: str) -> list[Row]:
+    if not lead_ids:
+        return []
+    query = (
+        select(lead_credits)
+        .where(lc.lead_id.in_(list(lead_ids)), lc.model == model)
+        .order_by(lc.lead_id, lc.n)
+    )
     return [dict(r._mapping) for r in conn.execute(query)]

@@ -299,6 +299,7 @@ calls = Table(
     Index("ix_calls_account_started", "account_id", "started_at", "id"),
     Index("ix_calls_caller", "site_id", "caller", "started_at"),
     Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
+    Index("ix_calls_updated", "updated_at"),  # leads to classify (services/leads.py)
 )
 
 # Every call is a lead; what it counts as is derived from the calls by the site's rules
@@ -346,6 +347,23 @@ costs = Table(
     Column("clicks", Integer, nullable=True),
     Column("imported_at", Float, nullable=False),
     Index("ix_costs_site_day", "site_id", "day"),
+)
+
+# Each lead's credit per attribution model (domain/attribution.py), one row a touch of its
+# journey with a share of it: reports sum shares instead of replaying journeys.
+lead_credits = Table(
+    "lead_credits",
+    metadata,
+    Column("lead_id", ForeignKey("leads.id"), primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("n", Integer, primary_key=True),  # the touch's place in the journey
+    Column("session_id", ForeignKey("sessions.id"), nullable=True),
+    Column("at", Float, nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("medium", String(255), nullable=False),
+    Column("campaign", String(255), nullable=True),
+    Column("keyword", String(255), nullable=True),
+    Column("share", Float, nullable=False),
 )
 
 # The account's spam block list: calls from these numbers are spam, never target.

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
+from callpath.domain.attribution import DEFAULT_MODEL, MODELS
 from callpath.services import auth, leads
 from callpath.storage import lead_repo
 from callpath.storage.db import transaction
@@ -44,6 +45,8 @@ class RulesIn(Inbound):
     callback_minutes: StrictInt | None = Field(default=None, ge=1, le=10_080)
     spam_burst_calls: StrictInt | None = Field(default=None, ge=2, le=1000)
     spam_burst_minutes: StrictInt | None = Field(default=None, ge=1, le=1440)
+    lookback_days: StrictInt | None = Field(default=None, ge=1, le=365)
+    half_life_days: StrictInt | None = Field(default=None, ge=1, le=90)
 
 
 class PeriodIn(Inbound):
@@ -104,7 +107,7 @@ def _lead_view(row: dict[str, Any]) -> dict[str, Any]:
 
 Cursor = Annotated[str | None, Query(max_length=80)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-When = Annotated[str | None, Query(max_length=40)]
+Model = Annotated[str, Query(pattern=f"^({'|'.join(MODELS)})$")]
 
 
 @router.get("/leads", summary="The account's leads, newest first")
@@ -114,10 +117,12 @@ def list_leads(
     site_id: QueryId = None,
     start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+    model: Model = DEFAULT_MODEL,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
-    """`from`/`to`: ISO-8601 times with their offset, or dates (UTC)."""
+    """`from`/`to`: ISO-8601 times with their offset, or dates (UTC). Each lead comes
+    with its credits under `model`: the touches of its journey and their shares."""
     _may(who, READERS, "read leads")
     after = _cursor(cursor)
     with transaction(ctx(request).engine, write=False) as conn:
@@ -130,13 +135,22 @@ def list_leads(
             after,
             limit + 1,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more, rows = len(rows) > limit, rows[:limit]
+        credits = lead_repo.credits_of(conn, [r["id"] for r in rows], model)
     last = rows[-1] if rows else None
+    by_lead: dict[str, list[dict[str, Any]]] = {}
+    for credit in credits:
+        by_lead.setdefault(credit["lead_id"], []).append(_credit_view(credit))
     return {
-        "items": [_lead_view(r) for r in rows],
+        "model": model,
+        "items": [{**_lead_view(r), "credits": by_lead.get(r["id"], [])} for r in rows],
         "next_cursor": f"{last['started_at']!r}:{last['id']}" if more and last else None,
     }
+
+
+def _credit_view(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("session_id", "source", "medium", "campaign", "keyword")
+    return {**{k: row[k] for k in keys}, "at": iso(row["at"]), "share": round(row["share"], 6)}
 
 
 def _cursor(text: str | None) -> tuple[float, str] | None:

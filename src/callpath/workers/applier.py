@@ -39,7 +39,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
-from callpath.services import calls
+from callpath.services import calls, leads
 from callpath.services.heartbeat import BEAT_EVERY, beat, heartbeat_path
 from callpath.storage import call_repo
 from callpath.storage.db import make_engine, transaction
@@ -84,9 +84,21 @@ class Applier:
         while not stop.is_set():
             self._beat()
             done = self.apply_due()
+            self._classify_leads()
             wait = self.busy_wait if done else min(wait * 2, self.idle_wait)
             stop.wait(wait)
         self.finish()
+
+    def _classify_leads(self) -> None:
+        """Leads of the calls this round saved, in one transaction after their folding
+        (analytics: never inside a call's save); a round with none due takes no write
+        lock."""
+        try:
+            leads.classify_due(self.engine, self.clock)
+        except DBAPIError:
+            log.warning("database error classifying leads; next round tries again")
+        except Exception:  # a bug here must not stop the folding
+            log.exception("classifying leads failed")
 
     def finish(self, seconds: float = 20.0) -> None:
         """Apply what is due until none is left (or `seconds` passed)."""
