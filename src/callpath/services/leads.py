@@ -26,7 +26,7 @@ from callpath.storage.db import transaction
 
 Row = dict[str, Any]
 Clock = Callable[[], float]
-DUE_BATCH = 500  # calls classified in one transaction
+DUE_BATCH = 25  # calls classified in one round (its writes: one short transaction)
 DUE_LOOK_BACK = 7 * 86_400.0  # a call changed longer ago than this is left to `classify_period`
 NEIGHBOURS = 200  # of a caller's calls around the due ones, at most this many are judged
 RULE_NAMES = tuple(f.name for f in fields(Rules))
@@ -67,31 +67,47 @@ def classify_period(
 
 def classify_due(engine: Engine, clock: Clock, limit: int = DUE_BATCH) -> int:
     """Classify the calls saved since their lead was (or that have none), with their
-    callers' calls a new one may change; how many were due. One transaction per batch,
-    outside any call's own save: classifying never holds up routing or folding (the
-    apply process and the call worker run it between their rounds)."""
+    callers' calls a new one may change; how many were due. Everything is read first
+    (no write lock: SQLite's readers do not hold up its writer), then written in one
+    short transaction of a few bulk statements, so routing's writes wait on it for
+    milliseconds at most. Runs after the apply process's and the call worker's rounds,
+    never inside a call's own save. A call changed after `now` is due again next time
+    (its `updated_at` is newer than the lead's `classified_at`)."""
     now = clock()
-    with transaction(engine, write=False) as conn:  # most rounds find nothing due:
-        if not lead_repo.due_calls(conn, now - DUE_LOOK_BACK, 1):  # no write lock then
-            return 0
-    with transaction(engine) as conn:
+    with transaction(engine, write=False) as conn:
         due = lead_repo.due_calls(conn, now - DUE_LOOK_BACK, limit)
+        if not due:
+            return 0
         by_site: dict[int, list[Row]] = {}
         for row in due:
             by_site.setdefault(int(row["site_id"]), []).append(row)
+        leads: list[Row] = []
+        credited: list[str] = []
+        credits: list[Row] = []
         for site_id, rows in by_site.items():
-            _classify_site_due(conn, site_id, rows, now)
+            site_leads, site_credited, site_credits = _judge_site_due(conn, site_id, rows, now)
+            leads += site_leads
+            credited += site_credited
+            credits += site_credits
+    with transaction(engine) as conn:
+        lead_repo.save(conn, leads)
+        lead_repo.save_credits(conn, credited, credits)
     return len(due)
 
 
-def _classify_site_due(conn: Connection, site_id: int, due: list[Row], now: float) -> None:
+def _judge_site_due(
+    conn: Connection, site_id: int, due: list[Row], now: float
+) -> tuple[list[Row], list[str], list[Row]]:
+    """The leads to write (the due calls and the neighbours they may change), the ids
+    whose credits are recomputed (the due calls), and those credits. Reads only."""
     site = lead_repo.rules(conn, site_id)
     if site is None:
-        return
+        return [], [], []
     rules = Rules.of(site["lead_rules"])
     reach = rules.reach()
-    judged: dict[str, tuple[Row, Row]] = {}
-    credited: list[tuple[Row, Row]] = []
+    judged: dict[str, Row] = {}
+    credited: list[str] = []
+    credits: list[Row] = []
     for caller, calls in _by_caller(due).items():
         times = [float(c["started_at"]) for c in calls]
         if caller is None:
@@ -105,12 +121,11 @@ def _classify_site_due(conn: Connection, site_id: int, due: list[Row], now: floa
         for lead, call in _classify(conn, site, rules, rows, min(times) - 2 * reach, now):
             t = lead["started_at"]
             if lead["id"] in wanted:
-                credited.append((lead, call))
+                credited.append(lead["id"])
+                credits += _credits(conn, site, rules, call)
             if lead["id"] in wanted or any(abs(t - u) <= reach for u in times):
-                judged[lead["id"]] = (lead, call)
-    lead_repo.save(conn, [lead for lead, _call in judged.values()])
-    credits = [row for _lead, call in credited for row in _credits(conn, site, rules, call)]
-    lead_repo.save_credits(conn, [lead["id"] for lead, _call in credited], credits)
+                judged[lead["id"]] = lead
+    return list(judged.values()), credited, credits
 
 
 def _by_caller(rows: list[Row]) -> dict[str | None, list[Row]]:

@@ -34,6 +34,7 @@ from callpath.storage.db import defer_checkpoints, is_sqlite, transaction
 from callpath.telephony.base import Ignored, Unauthorized
 from callpath.telephony.generic import adapter as generic
 
+LEAD_BATCHES = 8  # lead batches per round of the call worker (each a short write)
 log = logging.getLogger("callpath.calls")
 
 
@@ -229,7 +230,9 @@ class CallPipeline:
             self.drain_spool()
             if not self.applier_alive:
                 calls.apply_pending(self.engine, self.clock)
-                leads.classify_due(self.engine, self.clock)
+                for _ in range(LEAD_BATCHES):  # a backlog is worked off a batch at a time
+                    if not leads.classify_due(self.engine, self.clock):
+                        break
         except DBAPIError:
             pass  # the database is away; try again next round
         except Exception:  # a bug here must not stop the loop that drains the spool

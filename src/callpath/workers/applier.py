@@ -48,6 +48,7 @@ log = logging.getLogger("callpath.applier")
 
 Clock = Callable[[], float]
 RETRY_FAILED = 5.0  # a call whose apply raised is tried again after this long
+LEADS_BUSY_EVERY = 0.5  # seconds between lead batches while calls keep coming
 EVERY_EVENT = 4_102_444_800.0  # "received before 2100": every pending event, whatever its clock
 NICENESS = 10  # the OS scheduler serves the routing answers first when cores are short
 
@@ -77,6 +78,7 @@ class Applier:
         self.idle_wait = idle_wait
         self._failed: dict[str, float] = {}  # call key -> monotonic time to retry at
         self._next_beat = 0.0
+        self._next_leads = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set; then one last pass, so nothing stored before is left."""
@@ -84,7 +86,8 @@ class Applier:
         while not stop.is_set():
             self._beat()
             done = self.apply_due()
-            self._classify_leads()
+            if not done or time.monotonic() >= self._next_leads:
+                self._classify_leads()
             wait = self.busy_wait if done else min(wait * 2, self.idle_wait)
             stop.wait(wait)
         self.finish()
@@ -92,7 +95,9 @@ class Applier:
     def _classify_leads(self) -> None:
         """Leads of the calls this round saved, in one transaction after their folding
         (analytics: never inside a call's save); a round with none due takes no write
-        lock."""
+        lock. While calls keep coming, at most every `LEADS_BUSY_EVERY` seconds: folding,
+        which routing's neighbours wait for, goes first."""
+        self._next_leads = time.monotonic() + LEADS_BUSY_EVERY
         try:
             leads.classify_due(self.engine, self.clock)
         except DBAPIError:
