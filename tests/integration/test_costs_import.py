@@ -3,7 +3,6 @@ imported again replaces it, other currencies only with a rate, VAT added when as
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
-from callpath.services import accounts, auth
-from callpath.storage.db import transaction
 from callpath.storage.tables import costs
-from callpath.web.app import create_app
-from tests.helpers import Seeded, seed_site
+from tests.helpers import Seeded, api_headers, seed_site
 
-PASSWORD = "correct horse battery"
 MARCH = (
     "Date,UTMSource,UTMMedium,UTMCampaign,Expenses,Clicks\n"
     "2026-03-01,yandex,cpc,spring,1000.10,10\n"
@@ -30,32 +24,13 @@ MARCH = (
 
 
 @pytest.fixture
-def app(engine: Engine, database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_SPOOL_DIR": str(tmp_path)}
-    return create_app(settings_mod.load(env))
-
-
-@pytest.fixture
-def client(app: Any) -> TestClient:
-    return TestClient(app, raise_server_exceptions=False)
-
-
-@pytest.fixture
 def site(engine: Engine) -> Seeded:
     return seed_site(engine, pool_size=0)
 
 
-def _token(engine: Engine, site: Seeded, role: str) -> dict[str, str]:
-    now, email = time.time(), f"{role}@shop.example"
-    with transaction(engine) as conn:
-        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, now)
-        who = auth.Principal(user_id, site.account_id, email, role)
-        return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', now)}"}
-
-
 @pytest.fixture
 def admin(engine: Engine, site: Seeded) -> dict[str, str]:
-    return _token(engine, site, "admin")
+    return api_headers(engine, site, "admin")
 
 
 def _import(client: TestClient, site: Seeded, headers: dict[str, str], text: str, **q: Any) -> Any:
@@ -150,12 +125,12 @@ def test_a_direct_report_in_micros_imports(
 def test_only_owners_and_admins_import_and_other_accounts_see_nothing(
     client: TestClient, engine: Engine, site: Seeded, admin: dict[str, str]
 ) -> None:
-    analyst = _token(engine, site, "analyst")
+    analyst = api_headers(engine, site, "analyst")
     assert _import(client, site, analyst, MARCH).status_code == 403
     assert _import(client, site, admin, MARCH).status_code == 200
     assert len(_daily(client, site, analyst)) == 3  # analysts read
     other = seed_site(engine, pool_size=0)
-    stranger = _token(engine, other, "owner")
+    stranger = api_headers(engine, other, "owner")
     assert _import(client, site, stranger, MARCH).status_code == 404
     r = client.get(
         f"/api/v1/sites/{site.site_id}/costs?from=2026-03-01&to=2026-03-31", headers=stranger

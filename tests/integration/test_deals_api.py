@@ -7,19 +7,16 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from callpath import settings as settings_mod
-from callpath.services import accounts, auth
+from callpath.services import accounts
 from callpath.storage.db import transaction
 from callpath.storage.tables import deals
-from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, iso, seed_site
+from tests.helpers import Hook, Seeded, api_headers, iso, seed_site
 
 PASSWORD = "correct horse battery"
 CHROME = (
@@ -31,37 +28,13 @@ CALLER = "+79161234567"
 
 
 @pytest.fixture
-def app(engine: Engine, database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {
-        "CALLPATH_DATABASE_URL": database_url,
-        "CALLPATH_SPOOL_DIR": str(tmp_path),
-        "CALLPATH_SITE_CACHE_SECONDS": "0",
-    }
-    return create_app(settings_mod.load(env))
-
-
-@pytest.fixture
 def site(engine: Engine) -> Seeded:
     return seed_site(engine, pool_size=1)
 
 
 @pytest.fixture
-def client(app: Any) -> TestClient:
-    return TestClient(app, raise_server_exceptions=False)
-
-
-def _token(engine: Engine, site: Seeded, role: str, email: str | None = None) -> dict[str, str]:
-    now = time.time()
-    email = email or f"{role}@shop.example"
-    with transaction(engine) as conn:
-        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, now)
-        who = auth.Principal(user_id, site.account_id, email, role)
-        return {"Authorization": f"Bearer {auth.create_token(conn, who, 'CRM', now)}"}
-
-
-@pytest.fixture
 def crm(engine: Engine, site: Seeded) -> dict[str, str]:
-    return _token(engine, site, "analyst")
+    return api_headers(engine, site, "analyst")
 
 
 def _visit(client: TestClient, site: Seeded) -> dict[str, Any]:
@@ -231,11 +204,11 @@ def test_operators_and_other_accounts_see_no_deals(
     shown = _visit(client, site)
     call = _call(client, hook, shown["number"])
     made = _post(client, crm, amount=1, call_id=call).json()
-    operator = _token(engine, site, "operator")
+    operator = api_headers(engine, site, "operator")
     assert _post(client, operator, amount=1, site_id=site.site_id).status_code == 403
     assert client.get("/api/v1/deals", headers=operator).status_code == 403
     other_site = seed_site(engine, pool_size=0)
-    stranger = _token(engine, other_site, "owner", "owner@elsewhere.example")
+    stranger = api_headers(engine, other_site, "owner")
     assert client.get(f"/api/v1/deals/{made['id']}", headers=stranger).status_code == 404
     assert client.get("/api/v1/deals", headers=stranger).json()["items"] == []
     # Another account's call and site cannot be named either.

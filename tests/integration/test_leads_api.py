@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,47 +14,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
-from callpath.services import accounts, auth
 from callpath.services import leads as leads_service
-from callpath.storage.db import transaction
 from callpath.storage.tables import calls, leads
-from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, iso, seed_site, wait_for
+from tests.helpers import Hook, Seeded, api_headers, iso, seed_site, wait_for
 
-PASSWORD = "correct horse battery"
 CALLER = "+79161234567"
 T0 = time.time() - 3 * 3600  # three hours ago: room for calls an hour apart
 
 
 @pytest.fixture
-def app(engine: Engine, database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {
-        "CALLPATH_DATABASE_URL": database_url,
-        "CALLPATH_SPOOL_DIR": str(tmp_path),
-        "CALLPATH_SITE_CACHE_SECONDS": "0",
-    }
-    return create_app(settings_mod.load(env))
-
-
-@pytest.fixture
-def client(app: Any) -> TestClient:
-    return TestClient(app, raise_server_exceptions=False)
-
-
-def _token(engine: Engine, site: Seeded, role: str, email: str | None = None) -> dict[str, str]:
-    now = time.time()
-    email = email or f"{role}@shop.example"
-    with transaction(engine) as conn:
-        user_id = accounts.create_user(conn, site.account_id, email, PASSWORD, role, now)
-        who = auth.Principal(user_id, site.account_id, email, role)
-        return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', now)}"}
-
-
-@pytest.fixture
 def admin(engine: Engine, site: Seeded) -> dict[str, str]:
-    return _token(engine, site, "admin")
+    return api_headers(engine, site, "admin")
 
 
 def _call(
@@ -220,13 +190,13 @@ def test_narrow_roles_and_other_accounts_see_no_leads(
 ) -> None:
     _call(client, hook, site, "p1", T0, talk=40)
     _due(client)
-    operator = _token(engine, site, "operator")
+    operator = api_headers(engine, site, "operator")
     assert client.get("/api/v1/leads", headers=operator).status_code == 403
-    analyst = _token(engine, site, "analyst")
+    analyst = api_headers(engine, site, "analyst")
     assert len(client.get("/api/v1/leads", headers=analyst).json()["items"]) == 1
     rules = f"/api/v1/sites/{site.site_id}/lead-rules"
     assert client.patch(rules, json={"target_talk": 5}, headers=analyst).status_code == 403
-    stranger = _token(engine, seed_site(engine, pool_size=0), "owner", "o@elsewhere.example")
+    stranger = api_headers(engine, seed_site(engine, pool_size=0), "owner")
     assert client.get("/api/v1/leads", headers=stranger).json()["items"] == []
     assert client.get(rules, headers=stranger).status_code == 404
     r = client.post(
