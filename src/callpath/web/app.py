@@ -33,6 +33,7 @@ from callpath.web import (
     api_deals,
     api_leads,
     api_plans,
+    api_reports,
     demo,
     errors,
     hooks,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_deals.router,
         api_leads.router,
         api_plans.router,
+        api_reports.router,
         tokens_page.router,
         planner_page.router,
         recordings_page.router,
@@ -156,4 +158,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/app", status_code=303)
 
     return app
-

@@ -1,0 +1,141 @@
+"""The call-center report: how the site's calls were answered in a period.
+
+- answer rate (answered of calls, spam left out), the average wait to answer and the
+  average wait before a caller hung up unanswered;
+- calls, missed and lost by local weekday x hour (a heat map: 7 rows of 24);
+- missed callers, newest first, with what became of them: lost (did not get through
+  within the site's callback window) or got through, and after how long.
+
+The calls of a period are a few thousand, so they are read once and counted here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from callpath.reports.period import Period
+from callpath.storage.tables import calls, leads
+
+LOST_LIMIT = 200
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+k, ld = calls.c, leads.c
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    at: float
+    answered: bool
+    missed: bool
+    lost: bool
+    abandoned: bool
+    spam: bool
+    wait: float | None
+    recovered_after: float | None
+    caller: str | None
+    number: str | None
+    channel: str | None
+
+
+def report(conn: Connection, site_id: int, period: Period) -> dict[str, Any]:
+    rows = _calls(conn, site_id, period)
+    counted = [c for c in rows if not c.spam]
+    answered = [c for c in counted if c.answered]
+    missed = [c for c in counted if c.missed]
+    return {
+        "summary": {
+            "calls": len(counted),
+            "answered": len(answered),
+            "missed": len(missed),
+            "abandoned": sum(1 for c in missed if c.abandoned),
+            "lost": sum(1 for c in missed if c.lost),
+            "got_through": sum(1 for c in missed if c.recovered_after is not None),
+            "spam": len(rows) - len(counted),
+            "answer_rate": _pct(len(answered), len(counted)),
+            "average_wait_to_answer": _mean([c.wait for c in answered]),
+            "average_wait_to_hang_up": _mean([c.wait for c in missed]),
+            "average_time_to_get_through": _mean([c.recovered_after for c in missed]),
+        },
+        "heatmap": _heatmap(counted, period.zone),
+        "missed_callers": [_missed(c, period.zone) for c in missed[::-1][:LOST_LIMIT]],
+    }
+
+
+def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
+    answered = (k.status == "answered") | k.answered_at.is_not(None)
+    query = (
+        select(
+            ld.started_at,
+            answered.label("answered"),
+            ld.missed,
+            ld.lost,
+            ld.abandoned,
+            ld.spam,
+            k.wait,
+            ld.recovered_after,
+            ld.caller,
+            k.tracking_number,
+            k.source,
+            k.medium,
+        )
+        .select_from(leads.join(calls, k.id == ld.call_id))
+        .where(
+            ld.site_id == site_id,
+            ld.started_at >= period.since,
+            ld.started_at < period.until,
+        )
+        .order_by(ld.started_at, ld.id)
+    )
+    return [
+        _Call(
+            float(r.started_at),
+            bool(r.answered),
+            bool(r.missed),
+            bool(r.lost),
+            bool(r.abandoned),
+            bool(r.spam),
+            None if r.wait is None else float(r.wait),
+            None if r.recovered_after is None else float(r.recovered_after),
+            r.caller,
+            r.tracking_number,
+            "/".join(x for x in (r.source, r.medium) if x) or None,
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def _heatmap(rows: list[_Call], zone: str) -> dict[str, Any]:
+    tz = ZoneInfo(zone)
+    grid = {name: [[0] * 24 for _ in range(7)] for name in ("calls", "missed", "lost")}
+    for c in rows:
+        local = datetime.fromtimestamp(c.at, tz)
+        day, hour = local.weekday(), local.hour
+        grid["calls"][day][hour] += 1
+        grid["missed"][day][hour] += int(c.missed)
+        grid["lost"][day][hour] += int(c.lost)
+    return {"weekdays": list(WEEKDAYS), "hours": list(range(24)), **grid}
+
+
+def _missed(c: _Call, zone: str) -> dict[str, Any]:
+    return {
+        "started": datetime.fromtimestamp(c.at, ZoneInfo(zone)).isoformat(timespec="seconds"),
+        "caller": c.caller,
+        "number": c.number,
+        "channel": c.channel,
+        "waited": None if c.wait is None else round(c.wait, 1),
+        "status": "lost" if c.lost else "got through" if c.recovered_after is not None else "",
+        "got_through_after": None if c.recovered_after is None else round(c.recovered_after),
+    }
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 1) if known else None
