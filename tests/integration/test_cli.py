@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
-from sqlalchemy import Engine, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from callpath import settings as settings_mod
 from callpath.cli import app
-from callpath.storage.tables import sites, tracking_numbers, users
+from callpath.services import auth
+from callpath.storage import user_repo
+from callpath.storage.db import transaction
+from callpath.storage.tables import (
+    calls,
+    costs,
+    deals,
+    leads,
+    sessions,
+    sites,
+    tracking_numbers,
+    users,
+)
+from callpath.web.app import create_app
 
 runner = CliRunner()
 
@@ -43,8 +61,8 @@ def test_migrate_is_idempotent(env: dict[str, str]) -> None:
 def test_demo_seeds_once_and_prints_a_new_login_each_time(
     engine: Engine, env: dict[str, str]
 ) -> None:
-    first = runner.invoke(app, ["demo"], env=env)
-    second = runner.invoke(app, ["demo"], env=env)
+    first = runner.invoke(app, ["demo", "--no-history"], env=env)
+    second = runner.invoke(app, ["demo", "--no-history"], env=env)
     assert first.exit_code == second.exit_code == 0
     assert "demo@callpath.local" in first.output
     pw1 = first.output.split("password:")[1].strip()
@@ -55,6 +73,52 @@ def test_demo_seeds_once_and_prints_a_new_login_each_time(
         assert conn.execute(select(sites.c.key)).scalars().all() == ["demo"]
         assert len(conn.execute(select(users.c.id)).all()) == 1
     assert sorted(kinds) == ["default"] + ["pool"] * 5 + ["static"] * 2
+
+
+def test_demo_history_fills_the_reports_once(
+    engine: Engine, env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    first = runner.invoke(app, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "demo history:" in first.output
+    counts = _history_counts(engine)
+    assert counts["sessions"] > 5000 and counts["calls"] > 200 and counts["deals"] > 20
+    assert counts["costs"] > 100 and counts["leads"] == counts["calls"]
+    again = runner.invoke(app, ["demo"], env=env)
+    assert again.exit_code == 0 and "demo history:" not in again.output
+    assert _history_counts(engine) == counts
+    client = TestClient(
+        create_app(settings_mod.load({**env, "CALLPATH_SPOOL_DIR": str(tmp_path)})),
+        raise_server_exceptions=False,
+    )
+    headers = _owner_token(engine)
+    rows = {}
+    for model in ("last_non_direct", "first_touch"):
+        r = client.get(f"/api/v1/reports/channels?site=demo&model={model}", headers=headers)
+        assert r.status_code == 200, r.text
+        rows[model] = {(x["source"], x["medium"]): x for x in r.json()["rows"]}
+    paid = rows["last_non_direct"][("yandex", "cpc")]
+    assert paid["calls"] > 0 and paid["cost"] > 0 and paid["cpl"] > 0 and paid["roi"] is not None
+    board = rows["last_non_direct"][("billboard", "offline")]
+    assert board["calls"] > 0 and board["cost"] == pytest.approx(1500 * 30 / 30.5, rel=0.05)
+    direct = ("(direct)", "(none)")
+    assert rows["first_touch"][direct]["calls"] != rows["last_non_direct"][direct]["calls"]
+
+
+def _history_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in (sessions, calls, deals, costs, leads)
+        }
+
+
+def _owner_token(engine: Engine) -> dict[str, str]:
+    with transaction(engine) as conn:
+        user = user_repo.by_email(conn, "demo@callpath.local")
+        assert user is not None
+        who = auth.Principal(user["id"], user["account_id"], user["email"], user["role"])
+        return {"Authorization": f"Bearer {auth.create_token(conn, who, 'tests', time.time())}"}
 
 
 def test_site_and_number_add(engine: Engine, env: dict[str, str]) -> None:

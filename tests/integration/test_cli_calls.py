@@ -107,7 +107,7 @@ def test_token_add_prints_a_token_that_opens_the_api(
     engine: Engine, database_url: str, server: ServerProcess
 ) -> None:
     env = {"CALLPATH_DATABASE_URL": database_url}
-    assert runner.invoke(app, ["demo"], env=env).exit_code == 0
+    assert runner.invoke(app, ["demo", "--no-history"], env=env).exit_code == 0
     result = runner.invoke(app, ["token", "add", "--user", "demo@callpath.local"], env=env)
     assert result.exit_code == 0
     token = re.search(r"(cp_\S+)", result.output)

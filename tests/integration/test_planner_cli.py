@@ -74,7 +74,7 @@ def test_plan_from_recorded_sessions(engine: Engine, env: dict[str, str]) -> Non
 def test_demo_site_gets_a_recommendation_on_stated_generated_traffic(
     engine: Engine, env: dict[str, str]
 ) -> None:
-    assert runner.invoke(app, ["demo"], env=env).exit_code == 0
+    assert runner.invoke(app, ["demo", "--no-history"], env=env).exit_code == 0
     result = runner.invoke(app, ["pool", "plan", "--site", "demo", "--sizes", "16"], env=env)
     assert result.exit_code == 0, result.output
     out = result.stdout

@@ -38,6 +38,7 @@ from callpath.cli.common import (
 )
 from callpath.services import accounts, setup
 from callpath.settings import SettingsError
+from callpath.sim import history
 from callpath.storage import migrate as migrate_mod
 from callpath.storage import site_repo, user_repo
 from callpath.storage.db import transaction
@@ -156,6 +157,7 @@ def _demo_account(conn: Connection, now: float) -> int:
         ("+7 495 222-33-02", "static", "Yandex Maps", "yandex_maps", "maps"),
         *[(f"+7 495 111-22-3{i}", "pool", None, None, None) for i in range(1, 6)],
     ]:
+        monthly = {"billboard": 1500.0, "yandex_maps": 900.0}.get(source or "")
         setup.add_number(
             conn,
             account_id,
@@ -167,6 +169,7 @@ def _demo_account(conn: Connection, now: float) -> int:
                 source=source,
                 medium=medium,
                 forward_to="+7 (495) 109-63-75",
+                monthly_cost=monthly,
             ),
             now,
         )
@@ -174,7 +177,15 @@ def _demo_account(conn: Connection, now: float) -> int:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    with_history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Also write 60 days of generated visits, calls, deals and spend (once).",
+        ),
+    ] = True,
+) -> None:
     """Seed the demo account (idempotent) and print a fresh demo login."""
     engine = open_engine()
     password = secrets.token_urlsafe(9)
@@ -187,6 +198,12 @@ def demo() -> None:
         else:
             accounts.create_user(conn, account_id, DEMO_EMAIL, password, "owner", now)
         name = user_repo.account_name(conn, account_id)
+    seeded = history.seed(engine, "demo", now) if with_history else None
+    if seeded is not None:
+        typer.echo(
+            f"demo history: {seeded.visits:,} visits, {seeded.calls:,} calls, "
+            f"{seeded.deals:,} deals and spend over the last {seeded.spend_days} days"
+        )
     typer.echo(f"demo account {name!r} ready\n  login:    {DEMO_EMAIL}\n  password: {password}")
 
 
