@@ -292,3 +292,17 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     if error:
         raise error[0]
     return result[0]
+
+
+def page_login(app: Any, engine: Engine, site: Seeded, role: str) -> Any:
+    """A browser-like client of `app`, logged in to the admin pages as a new user of the
+    site's account with `role`."""
+    from fastapi.testclient import TestClient
+
+    email = f"page-{role}@shop.example"
+    with transaction(engine) as conn:
+        accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
+    page = TestClient(app, raise_server_exceptions=False)
+    r = page.post("/app/login", data={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text  # followed to the first page
+    return page

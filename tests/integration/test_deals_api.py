@@ -13,10 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from callpath.services import accounts
-from callpath.storage.db import transaction
 from callpath.storage.tables import deals
-from tests.helpers import Hook, Seeded, api_headers, iso, seed_site
+from tests.helpers import Hook, Seeded, api_headers, iso, page_login, seed_site
 
 PASSWORD = "correct horse battery"
 CHROME = (
@@ -236,16 +234,6 @@ def test_deals_are_listed_in_pages_filtered_by_site_and_status(
     assert client.get("/api/v1/deals?cursor=x", headers=crm).status_code == 400
 
 
-def _page_login(app: Any, engine: Engine, site: Seeded, role: str) -> TestClient:
-    email = f"page-{role}@shop.example"
-    with transaction(engine) as conn:
-        accounts.create_user(conn, site.account_id, email, PASSWORD, role, time.time())
-    page = TestClient(app, raise_server_exceptions=False)
-    r = page.post("/app/login", data={"email": email, "password": PASSWORD})
-    assert r.status_code == 200, r.text  # followed to the first page
-    return page
-
-
 def test_a_deal_is_entered_on_the_calls_page(
     app: Any,
     client: TestClient,
@@ -256,7 +244,7 @@ def test_a_deal_is_entered_on_the_calls_page(
 ) -> None:
     shown = _visit(client, site)
     call = _call(client, hook, shown["number"])
-    page = _page_login(app, engine, site, "analyst")
+    page = page_login(app, engine, site, "analyst")
     before = page.get(f"/app/calls/{call}")
     assert before.status_code == 200 and 'id="deals"' in before.text
     origin = {"Origin": "http://testserver"}
@@ -284,7 +272,7 @@ def test_operators_neither_see_nor_enter_deals_on_a_call(
 ) -> None:
     shown = _visit(client, site)
     call = _call(client, hook, shown["number"])
-    page = _page_login(app, engine, site, "operator")
+    page = page_login(app, engine, site, "operator")
     assert 'id="deals"' not in page.get(f"/app/calls/{call}").text
     r = page.post(
         f"/app/calls/{call}/deals",

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from callpath.cli import app as cli_app
 from callpath.services import leads as leads_service
 from callpath.storage.tables import calls, leads
-from tests.helpers import Hook, Seeded, api_headers, iso, seed_site, wait_for
+from tests.helpers import Hook, Seeded, api_headers, iso, page_login, seed_site, wait_for
 
 CALLER = "+79161234567"
 T0 = time.time() - 3 * 3600  # three hours ago: room for calls an hour apart
@@ -101,6 +101,12 @@ def test_a_silent_burst_is_spam_and_a_blocked_number_is_spam(
     found = _leads(client, admin)
     assert all(found[c]["spam"] and not found[c]["lost"] for c in burst)
     assert found[burst[0]]["spam_reason"] == "3 calls without talk within 10 min"
+    page = page_login(client.app, engine, site, "operator").get(f"/app/calls/{burst[1]}")
+    assert page.status_code == 200
+    assert "<strong>Spam</strong> 1.00: 3 calls without talk within 10 min" in page.text
+    assert (
+        "missed, hung up while ringing" in page.text and "(not set) / (not set) 100%" in page.text
+    )
     other = "+79169990000"
     answered = _call(client, hook, site, "o1", T0 + 3600, talk=120, caller=other)
     assert _leads(client, admin)[answered]["target"] is True

@@ -233,8 +233,8 @@ def _call_row(
 ) -> Row:
     rng = build.rng
     answered = rng.random() < ANSWERED
-    wait = rng.uniform(4, 20) if answered else rng.uniform(2, 40)
-    talk = min(1800.0, rng.lognormvariate(4.4, 0.8)) if answered else 0.0
+    wait = float(round(rng.uniform(4, 20) if answered else rng.uniform(2, 40)))
+    talk = float(round(min(1800.0, rng.lognormvariate(4.4, 0.8)))) if answered else 0.0
     repeat = caller in build.callers
     build.callers.add(caller)
     return {

@@ -228,3 +228,12 @@ def credits_of(conn: Connection, lead_ids: Sequence[str], model: str) -> list[Ro
         .order_by(lc.lead_id, lc.n)
     )
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def lead_of(conn: Connection, account_id: int, call_id: str) -> tuple[Row | None, list[Row]]:
+    """A call's lead (None: not classified yet) and its credits under every model."""
+    row = conn.execute(select(leads).where(ld.account_id == account_id, ld.id == call_id)).first()
+    if row is None:
+        return None, []
+    query = select(lead_credits).where(lc.lead_id == call_id).order_by(lc.model, lc.n)
+    return dict(row._mapping), [dict(r._mapping) for r in conn.execute(query)]

@@ -69,8 +69,8 @@ def api_call(
         "tracking_number": row["tracking_number"],
         "number_label": row["number_label"],
         "forward_to": row["forward_to"],
-        "wait": row["wait"],
-        "talk": row["talk"],
+        "wait": _seconds(row["wait"]),
+        "talk": _seconds(row["talk"]),
         "duration": row["duration"],
         "recording_url": row["recording_url"],
         "recording": recording_view.api_field(row["recording_url"], recording),
@@ -119,6 +119,14 @@ def csv_row(row: dict[str, Any], who: Principal) -> list[str]:
         "confidence": view["match"]["confidence"],
     }
     return [safe_cell(flat.get(col)) for col in CSV_COLUMNS]
+
+
+def _seconds(value: float | None) -> float | int | None:
+    """Whole seconds as a whole number (60, not 60.0); fractions to a tenth."""
+    if value is None:
+        return None
+    rounded = round(float(value), 1)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def safe_cell(value: object) -> str:

@@ -20,13 +20,14 @@ from callpath.reports import calls as report
 from callpath.services import deals, visit_codes
 from callpath.services.auth import Principal
 from callpath.services.site_input import NotFound, SetupError
-from callpath.storage import deal_repo, recording_repo, site_repo
+from callpath.storage import deal_repo, lead_repo, recording_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.web import api_deals, call_view, filters
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
+from callpath.web.lead_view import lead_view
 from callpath.web.pages import render
 from callpath.web.params import QueryId
 
@@ -131,6 +132,8 @@ def _call_page(
         entry = visit_codes.entry_of(conn, row["id"]) if row else None
         held = recording_repo.of_call(conn, who.account_id, call_id) if row else None
         linked = deal_repo.of_call(conn, who.account_id, call_id) if row and dealer else []
+        lead, credits = lead_repo.lead_of(conn, who.account_id, call_id)
+        rules = lead_repo.rules(conn, row["site_id"]) if row and row["site_id"] else None
     if row is None:
         raise ClientError(404, "no such call")
     view = call_view.page_call(row, who, held)
@@ -146,6 +149,7 @@ def _call_page(
         deals=[{**d, "amount": amount_text(d["amount_cents"])} for d in linked],
         deal_error=deal_error,
         statuses=STATUSES,
+        lead=lead_view(lead, credits, rules["lead_rules"] if rules else None),
     )
 
 
