@@ -83,6 +83,13 @@ def test_every_call_becomes_a_lead_classified_by_the_sites_rules(
     assert not found[short]["target"]  # 12 s of talk: under the 30 s rule
     assert found[hidden]["first_time"] and found[hidden]["lost"]  # no caller id: alone
     assert not any(lead["spam"] for lead in found.values())
+    assert all(lead["value"] == [] for lead in found.values())  # no deal yet
+    for amount, status in (("2500.50", "won"), ("100", "lost"), ("99.50", "won")):
+        deal = {"call_id": through, "amount": amount, "status": status}
+        assert client.post("/api/v1/deals", json=deal, headers=admin).status_code == 201
+    valued = _leads(client, admin)
+    assert valued[through]["value"] == [{"amount": "2600.00", "currency": "RUB"}]
+    assert valued[missed]["value"] == []
 
 
 def test_a_later_call_changes_what_an_earlier_one_counts_as(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from callpath.storage.tables import calls, deals, sessions
 
@@ -56,6 +56,21 @@ def of_call(conn: Connection, account_id: int, call_id: str) -> list[Row]:
     """The deals linked to a call, in the order recorded."""
     query = select(deals).where(d.account_id == account_id, d.call_id == call_id)
     return [dict(r._mapping) for r in conn.execute(query.order_by(d.id))]
+
+
+def won_by_call(conn: Connection, account_id: int, call_ids: list[str]) -> dict[str, Row]:
+    """{call id: {currency: cents}}: the won deals' amounts of each call, per currency."""
+    out: dict[str, Row] = {}
+    if not call_ids:
+        return out
+    query = (
+        select(d.call_id, d.currency, func.sum(d.amount_cents))
+        .where(d.account_id == account_id, d.call_id.in_(call_ids), d.status == "won")
+        .group_by(d.call_id, d.currency)
+    )
+    for call_id, currency, cents in conn.execute(query):
+        out.setdefault(call_id, {})[currency] = int(cents)
+    return out
 
 
 def call_of_account(conn: Connection, account_id: int, call_id: str) -> Row | None:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from callpath.domain.attribution import DEFAULT_MODEL, MODELS
+from callpath.domain.deals import amount_text
 from callpath.services import auth, leads
-from callpath.storage import lead_repo
+from callpath.storage import deal_repo, lead_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import ApiUser
 from callpath.web.call_view import iso
@@ -137,15 +138,28 @@ def list_leads(
         )
         more, rows = len(rows) > limit, rows[:limit]
         credits = lead_repo.credits_of(conn, [r["id"] for r in rows], model)
+        won = deal_repo.won_by_call(conn, who.account_id, [str(r["call_id"]) for r in rows])
     last = rows[-1] if rows else None
     by_lead: dict[str, list[dict[str, Any]]] = {}
     for credit in credits:
         by_lead.setdefault(credit["lead_id"], []).append(_credit_view(credit))
     return {
         "model": model,
-        "items": [{**_lead_view(r), "credits": by_lead.get(r["id"], [])} for r in rows],
+        "items": [
+            {
+                **_lead_view(r),
+                "value": _value(won.get(str(r["call_id"]))),
+                "credits": by_lead.get(r["id"], []),
+            }
+            for r in rows
+        ],
         "next_cursor": f"{last['started_at']!r}:{last['id']}" if more and last else None,
     }
+
+
+def _value(cents: dict[str, int] | None) -> list[dict[str, str]]:
+    """The won deals' amounts, per currency ("1234.50"): empty until a deal is won."""
+    return [{"amount": amount_text(c), "currency": cur} for cur, c in sorted((cents or {}).items())]
 
 
 def _credit_view(row: dict[str, Any]) -> dict[str, Any]:
