@@ -306,3 +306,33 @@ def page_login(app: Any, engine: Engine, site: Seeded, role: str) -> Any:
     r = page.post("/app/login", data={"email": email, "password": PASSWORD})
     assert r.status_code == 200, r.text  # followed to the first page
     return page
+
+
+# A city the tests' city database knows: GeoLite2-City's layout, as MaxMind's own test
+# data places 81.2.69.0/24.
+LONDON_NET = "81.2.69.0/24"
+LONDON_IP = "81.2.69.142"
+LONDON = {
+    "country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
+    "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
+    "city": {"names": {"en": "London"}},
+}
+
+
+def write_city_db(path: Path, records: dict[str, object]) -> Path:
+    """A MaxMind-format city database at `path` holding `records` (network -> record),
+    IPv6 with the IPv4 networks mapped in, as GeoLite2-City ships."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type="GeoLite2-City",
+        languages=["en"],
+        description={"en": "callpath tests"},
+    )
+    for network, record in records.items():
+        writer.insert_network(IPSet([network]), record)
+    writer.to_db_file(str(path))
+    return path

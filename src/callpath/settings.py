@@ -39,6 +39,9 @@ class Settings:
     recordings_retention_days: int = 90  # 0: keep forever
     recordings_max_mb: int = 200
     recordings_allow_private: bool = False  # fetch from private/loopback addresses
+    # A MaxMind-format city database (GeoLite2-City): country, region and city of a new
+    # session. None: the country only, from the table geoip2fast ships.
+    geoip_city_db: Path | None = None
     clients: ClientLimits = field(default_factory=lambda: ClientLimits())
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -136,6 +139,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "CALLPATH_RECORDINGS_RETENTION_DAYS", 90, 0, 36_500),
         recordings_max_mb=_int(env, "CALLPATH_RECORDINGS_MAX_MB", 200, 1, 4096),
         recordings_allow_private=_bool(env, "CALLPATH_RECORDINGS_ALLOW_PRIVATE"),
+        geoip_city_db=_geoip_city_db(env),
         clients=_client_limits(env),
     )
 
@@ -177,6 +181,33 @@ def _recordings_dir(env: Mapping[str, str]) -> Path | None:
     if path.exists() and not path.is_dir():
         raise SettingsError(f"CALLPATH_RECORDINGS_DIR: {raw!r} is not a folder")
     return path
+
+
+def _geoip_city_db(env: Mapping[str, str]) -> Path | None:
+    """Unset: the country table. Set: a readable file, as an absolute path (whether it is
+    a MaxMind database is checked where it is opened, `services/geo.open_city_db`)."""
+    raw = env.get("CALLPATH_GEOIP_CITY_DB", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).absolute()
+    try:
+        problem = _file_problem(path)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL in it
+        raise SettingsError(f"CALLPATH_GEOIP_CITY_DB: {raw!r} cannot be read ({exc})") from exc
+    if problem:
+        raise SettingsError(f"CALLPATH_GEOIP_CITY_DB: {raw!r} {problem}")
+    return path
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why `path` is not a file we can read, if it is not."""
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a file"
+    if not os.access(path, os.R_OK):
+        return "is not readable"
+    return None
 
 
 def ensure_sqlite_dir(url: str) -> None:

@@ -36,7 +36,7 @@ from callpath.cli.common import (
     shown_url,
     unreachable,
 )
-from callpath.services import accounts, setup
+from callpath.services import accounts, enrich, setup
 from callpath.settings import SettingsError
 from callpath.sim import history
 from callpath.storage import migrate as migrate_mod
@@ -113,6 +113,7 @@ def serve(
 
     try:
         settings = settings_mod.load()
+        enrich.locator(settings.geoip_city_db)  # a city database that cannot be read: now
     except SettingsError as exc:
         raise fail(str(exc)) from exc
     checked_engine(settings.database_url, may_wait=True).dispose()  # the schema, if reachable

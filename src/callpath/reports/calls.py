@@ -82,6 +82,8 @@ def _calls_query(account_id: int) -> Select[Any]:
             s.browser,
             s.os,
             s.country,
+            s.region,
+            s.city,
             n.label.label("number_label"),
             n.kind.label("number_kind"),
             st.timezone,

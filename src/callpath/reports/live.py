@@ -59,6 +59,8 @@ def recent_sessions(conn: Connection, account_id: int, site_id: int, limit: int 
             s.device,
             s.browser,
             s.country,
+            s.region,
+            s.city,
             s.number_reason,
             n.e164,
         )

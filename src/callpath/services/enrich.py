@@ -1,4 +1,4 @@
-"""What a request tells about the visitor: device, browser, OS, country, client ids."""
+"""What a request tells about the visitor: device, browser, OS, place, client ids."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from callpath.services import geo as geo_mod
+from callpath.services.geo import Locator, Place
 from callpath.settings import Network
 
 _GA = re.compile(r"^(?:GA\d\.\d+\.)?(\d{1,20}\.\d{1,20})$")
@@ -55,16 +58,15 @@ class _Geo:
         self._lock = threading.Lock()
 
     def country(self, ip: str | None) -> str | None:
-        if not ip:
+        addr = geo_mod.public_address(ip)
+        if addr is None:
             return None
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return None
-        if addr.is_private or addr.is_loopback or addr.is_reserved:
-            return None
-        code = str(getattr(self._load().lookup(str(addr)), "country_code", "") or "")
+        code = str(getattr(self._load().lookup(addr), "country_code", "") or "")
         return code if re.fullmatch(r"[A-Z]{2}", code) else None
+
+    def place(self, ip: str | None) -> Place:
+        country = self.country(ip)
+        return Place(country) if country else geo_mod.NOWHERE
 
     @property
     def loaded(self) -> bool:
@@ -83,12 +85,18 @@ geo = _Geo()
 SAMPLE_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0"
 
 
-def load() -> None:
-    """Load the user-agent rules and the country table now. They load on first use, which
-    took half a second (0.28 s and 0.2 s) at the first visitor after a start: on the
-    event loop, where every answer (routing included) waited for it."""
+def locator(city_db: Path | None) -> Locator:
+    """Where visits are placed: the city database `CALLPATH_GEOIP_CITY_DB` names, opened
+    now (SettingsError if it cannot be read), else the country table (`geo`)."""
+    return geo_mod.open_city_db(city_db) if city_db is not None else geo
+
+
+def load(where: Locator | None = None) -> None:
+    """Load the user-agent rules and the country table (or warm `where`) now. They load
+    on first use, which took half a second (0.28 s and 0.2 s) at the first visitor after
+    a start: on the event loop, where every answer (routing included) waited for it."""
     parse_user_agent(SAMPLE_UA)
-    geo.country("8.8.8.8")
+    (where or geo).place(geo_mod.PROBE)
 
 
 def client_ip(

@@ -19,6 +19,7 @@ from callpath.domain.channel import parse_landing
 from callpath.domain.site import SiteConfig
 from callpath.services import enrich, shown
 from callpath.services.client_limits import Client
+from callpath.services.geo import Locator, Place
 from callpath.services.shown import Assignment
 from callpath.storage import group_claim, pool_repo, prepared, session_repo
 from callpath.storage.db import batched
@@ -38,6 +39,8 @@ class Visit:
     # The per-client limits (the web endpoints; the trace replay models no abuse): None
     # lets any client hold any share of the pool and start sessions at any pace.
     client: Client | None = None
+    # Where the address is placed (the app's `enrich.locator`); None: the country table.
+    locator: Locator | None = None
 
 
 # The URL-safe characters in their byte order, so encoded times sort as the times do.
@@ -95,14 +98,14 @@ class _New:
 
     start: Start
     session_id: str
-    country: str | None
+    place: Place
     device: enrich.Device | None
 
     @classmethod
     def of(cls, start: Start) -> _New:
-        ua = start.visit.user_agent
-        device = enrich.parse_user_agent(ua) if ua else None
-        return cls(start, new_id(), enrich.geo.country(start.visit.ip), device)
+        visit = start.visit
+        device = enrich.parse_user_agent(visit.user_agent) if visit.user_agent else None
+        return cls(start, new_id(), (visit.locator or enrich.geo).place(visit.ip), device)
 
 
 def write_new(conn: Connection, starts: list[Start], now: float) -> list[Assignment]:
@@ -195,7 +198,7 @@ def _decide_run(
 def _seeks(new: _New) -> pool_groups.Order:
     """The sub-pools a new session that looks for a number looks in."""
     ch = new.start.landing.channel
-    return shown.pool_order(new.start.site, ch.source, ch.medium, new.country)
+    return shown.pool_order(new.start.site, ch.source, ch.medium, new.place.country)
 
 
 def _why_not(new: _New) -> str | None:
@@ -292,7 +295,9 @@ def _session_row(new: _New, got: shown.Outcome, now: float) -> dict[str, Any]:
         "device": device.device if device else None,
         "browser": device.browser if device else None,
         "os": device.os if device else None,
-        "country": new.country,
+        "country": new.place.country,
+        "region": new.place.region,
+        "city": new.place.city,
         "number_id": got.number_id,
         "number_reason": got.reason,
         "visit_code": got.code,

@@ -51,6 +51,8 @@ SESSION_FIELDS = (
     "browser",
     "os",
     "country",
+    "region",
+    "city",
     "number",
 )
 

@@ -61,7 +61,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         c.pipeline.refresh_routes()
     except DBAPIError:
         c.pipeline.routes.load_snapshot()  # database away at start: route from the last map
-    enrich.load()  # before any request: its first use stalled the event loop
+    enrich.load(c.geo)  # before any request: its first use stalled the event loop
     # What start-up built (modules, compiled statements, caches) lives as long as the
     # process: kept out of the collector's full passes, which otherwise walk all of it
     # while a routing answer waits.
@@ -100,6 +100,7 @@ def _recordings_worker(c: Context, stop: threading.Event) -> threading.Thread | 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_mod.load()
+    geo = enrich.locator(settings.geoip_city_db)  # opened once; SettingsError if unreadable
     engine = make_engine(settings.database_url, busy_budget=settings.database_wait_seconds)
     app = FastAPIOffline(  # /docs served from the package: no CDN on offline installs
         title="callpath",
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     sites = SiteCache(engine, settings.site_cache_seconds)
-    app.state.ctx = Context(settings, engine, sites, pipeline_mod.build(settings, engine))
+    app.state.ctx = Context(settings, engine, sites, pipeline_mod.build(settings, engine), geo)
     errors.install(app)
     routers = (
         tracker_api.router,

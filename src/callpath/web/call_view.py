@@ -25,6 +25,8 @@ CSV_COLUMNS = (
     "landing_url",
     "device",
     "country",
+    "region",
+    "city",
     "status",
     "wait",
     "talk",
@@ -80,6 +82,8 @@ def api_call(
         "browser": row["browser"],
         "os": row["os"],
         "country": row["country"],
+        "region": row["region"],
+        "city": row["city"],
         "session_id": row["session_id"],
         "visitor_id": row["visitor_id"],
         "match": {

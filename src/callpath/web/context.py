@@ -1,4 +1,5 @@
-"""What every request handler shares: settings, the engine, cached site configs."""
+"""What every request handler shares: settings, the engine, cached site configs, the
+geo look-up."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from callpath.domain.site import SiteConfig
+from callpath.services.geo import Locator
 from callpath.services.pipeline import CallPipeline
 from callpath.settings import Settings
 from callpath.storage import site_repo
@@ -65,6 +67,7 @@ class Context:
     engine: Engine
     sites: SiteCache
     pipeline: CallPipeline
+    geo: Locator  # where a new session's address is placed (`enrich.locator`)
 
     def site_changed(self) -> None:
         """After a site's settings changed: this process reads them again at once (other

@@ -212,6 +212,7 @@ async def start_session(request: Request) -> JSONResponse:
         ip=ip,
         client_ids=enrich.client_ids(body.ga, body.ym),
         client=_client(c, request, ip, visitor or ""),
+        locator=c.geo,
     )
     result = await _starts(c, request.app.state)((site, visit))
     return _reply(_assignment(result))
