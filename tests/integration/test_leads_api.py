@@ -92,6 +92,40 @@ def test_every_call_becomes_a_lead_classified_by_the_sites_rules(
     assert valued[missed]["value"] == []
 
 
+def test_a_missed_caller_called_back_by_the_business_is_not_lost(
+    client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str]
+) -> None:
+    missed = _call(client, hook, site, "m1", T0, length=30)
+    base = {"call_id": "o1", "caller": site.default, "called": CALLER, "direction": "outbound"}
+    started = hook.post(client, {**base, "event": "started", "at": iso(T0 + 600)})
+    assert started.status_code == 200, started.text
+    assert "forward_to" not in started.json()  # the business's own call: not ours to route
+    ended = {**base, "event": "ended", "at": iso(T0 + 700), "talk": 80, "status": "answered"}
+    assert hook.post(client, ended).status_code == 200
+    out = str(started.json()["call"])
+    found = _leads(client, admin)
+    assert set(found) == {missed}  # a call out is no lead
+    assert found[missed]["called_back_after"] == pytest.approx(600, abs=1)
+    assert not found[missed]["lost"] and found[missed]["recovered_after"] is None
+    call = client.get(f"/api/v1/calls/{out}", headers=admin).json()
+    assert (call["direction"], call["caller"], call["tracking_number"]) == (
+        "outbound",
+        CALLER,
+        site.default,
+    )
+    assert call["match"]["method"] == "outbound" and call["session_id"] is None
+    since, until = (time.strftime("%Y-%m-%d", time.gmtime(T0 + d)) for d in (-86_400, 86_400))
+    center = client.get(
+        f"/api/v1/reports/call-center?site={site.key}&from={since}&to={until}", headers=admin
+    )
+    assert center.status_code == 200, center.text
+    summary = center.json()["summary"]
+    assert (summary["calls"], summary["missed"], summary["called_back"]) == (1, 1, 1)
+    assert center.json()["missed_callers"][0]["status"] == "called back"
+    bad = hook.post(client, {**base, "call_id": "o2", "event": "started", "direction": "up"})
+    assert bad.status_code == 400 and "direction" in bad.json()["error"]
+
+
 def test_a_later_call_changes_what_an_earlier_one_counts_as(
     client: TestClient, site: Seeded, hook: Hook, admin: dict[str, str]
 ) -> None:

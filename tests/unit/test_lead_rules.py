@@ -50,6 +50,35 @@ def test_a_missed_call_is_lost_unless_the_caller_gets_through_in_time() -> None:
     assert late[0].lost is True and late[0].recovered_after is None
 
 
+def out(at: float, answered: bool = True) -> Call:
+    """The business calling the number back."""
+    return Call(f"o{at}", T + at, T + at + 60, answered, 40.0 if answered else 0.0, outbound=True)
+
+
+def test_a_missed_caller_called_back_by_the_business_is_not_lost() -> None:
+    rules = Rules(callback_minutes=60)
+    missed = call(0, answered=False, length=20)
+    back = classify([missed, out(25 * MINUTE)], rules, known_caller=True)
+    assert back[0].called_back_after == 25 * MINUTE and back[0].recovered_after is None
+    assert back[0].missed and not back[0].lost
+    assert back[1] == back[1].__class__(False, False, False, False, False, None, False, 0.0, None)
+    unanswered = classify([missed, out(5 * MINUTE, answered=False)], rules, known_caller=True)
+    assert unanswered[0].lost and unanswered[0].called_back_after is None  # nobody reached
+    late = classify([missed, out(61 * MINUTE)], rules, known_caller=True)
+    assert late[0].lost
+    both = classify([missed, out(10 * MINUTE), call(20 * MINUTE)], rules, known_caller=True)
+    assert (both[0].called_back_after, both[0].recovered_after) == (600, 1200)
+
+
+def test_calls_out_count_neither_for_first_time_nor_for_spam() -> None:
+    history = [out(0), out(60, answered=False), out(120, answered=False), call(DAY)]
+    verdicts = classify(history, Rules(), known_caller=True)
+    assert verdicts[3].first_time and not verdicts[3].spam
+    silent = [call(i * 60, answered=False, length=3) for i in range(2)]
+    burst = classify([*silent, out(150, answered=False)], Rules(), known_caller=True)
+    assert not any(v.spam for v in burst)
+
+
 def test_a_call_still_ringing_is_not_missed_yet() -> None:
     ringing = Call("c1", T, None, False, 0.0, ended=False)
     verdict = classify([ringing], Rules(), known_caller=True)[0]

@@ -10,7 +10,9 @@ cannot change the result. The rules:
 - an `ended` with talk time and no `answered` means the call was answered;
 - without a stated status an ended call is answered if it was answered, else missed;
 - a `visit_code` event (entered by an operator or a CRM, never sent by a PBX) changes no
-  time or state; the last one entered names the visit (`CallFacts.visit`).
+  time or state; the last one entered names the visit (`CallFacts.visit`);
+- a call is outbound (the business calling a customer: `caller` is the business's line,
+  `called` the customer) if any of its events says so; otherwise inbound.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0
 _RANK = {"started": 1, "answered": 2, "ended": 3, "recording": 0, VISIT_CODE: 0}
 _NO_TIME = ("recording", VISIT_CODE)  # events whose time says nothing of the call's
 STATES = ("started", "answered", "ended")
+DIRECTIONS = ("inbound", "outbound")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class CallEvent:
     status: str | None = None
     recording_url: str | None = None
     visit: VisitClaim | None = None  # a visit_code event's resolved code
+    direction: str | None = None  # "outbound": the business calls; None: not said
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class CallFacts:
     wait: float | None
     recording_url: str | None
     visit: VisitClaim | None = None  # the visit named by the last visit code entered
+    direction: str = "inbound"
 
 
 def call_key(integration_id: str, provider_call_id: str) -> str:
@@ -99,6 +104,7 @@ def fold(events: Iterable[CallEvent]) -> CallFacts:
         wait=_wait(started_at, answered_at, ended_at),
         recording_url=_first(e.recording_url for e in ordered),
         visit=_visit(ordered),
+        direction="outbound" if any(e.direction == "outbound" for e in ordered) else "inbound",
     )
 
 

@@ -9,10 +9,11 @@ changes: the verdicts are derived, the calls are not touched.
   ever). A call without a caller id cannot be told apart: it counts as first-time.
 - missed: over, and not answered. abandoned: missed, and over within `abandoned_seconds` (the
   caller hung up while it rang).
-- lost: missed, and the caller did not get through (an answered call from the number)
-  within `callback_minutes`; `recovered_after` is the delay when they did. Calls back by
-  the business are not reported by any connector yet, so only the caller's own next
-  answered call counts.
+- lost: missed, and within `callback_minutes` neither did the caller get through (an
+  answered call from the number: `recovered_after`, the delay) nor did the business call
+  them back (an answered outbound call to the number: `called_back_after`).
+- outbound calls (the business calling) are no leads: their verdict is all no, and they
+  count for nothing but calling a missed caller back.
 - spam: a blocked number, or a burst: `spam_burst_calls` calls without talk from one
   number within `spam_burst_minutes`. The score and the reason say which.
 - target: answered, talk of at least `target_talk` seconds, not spam, and first-time when
@@ -85,6 +86,7 @@ class Call:
     answered: bool
     talk: float
     ended: bool = True  # a call still ringing is not missed (yet)
+    outbound: bool = False  # the business calling the number
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,10 @@ class Verdict:
     spam: bool
     spam_score: float
     spam_reason: str | None
+    called_back_after: float | None = None
+
+
+NOT_A_LEAD = Verdict(False, False, False, False, False, None, False, 0.0, None)
 
 
 def classify(
@@ -114,10 +120,13 @@ def classify(
     verdicts = []
     previous = last_before
     for i, call in enumerate(calls):
+        if call.outbound:
+            verdicts.append(NOT_A_LEAD)
+            continue
         first = not known_caller or _first_time(call.started_at, previous, rules)
         missed = call.ended and not call.answered
         abandoned = missed and _short(call, rules)
-        recovered = _recovered(calls, i, rules) if missed and known_caller else None
+        through, back = _recovered(calls, i, rules) if missed and known_caller else (None, None)
         score, reason = _spam(calls, i, rules, blocked) if known_caller else (0.0, None)
         spam = score >= 1.0
         target = (
@@ -126,9 +135,9 @@ def classify(
             and not spam
             and (first or not rules.target_first_time_only)
         )
-        lost = missed and recovered is None and not spam
+        lost = missed and through is None and back is None and not spam
         verdicts.append(
-            Verdict(first, target, missed, abandoned, lost, recovered, spam, score, reason)
+            Verdict(first, target, missed, abandoned, lost, through, spam, score, reason, back)
         )
         previous = call.started_at
     return verdicts
@@ -146,26 +155,31 @@ def _short(call: Call, rules: Rules) -> bool:
     return call.ended_at is not None and call.ended_at - call.started_at <= rules.abandoned_seconds
 
 
-def _recovered(calls: Sequence[Call], i: int, rules: Rules) -> float | None:
-    """The delay until the caller got through after missed call `i`, within the window."""
+def _recovered(calls: Sequence[Call], i: int, rules: Rules) -> tuple[float | None, float | None]:
+    """After missed call `i`, within the window: the delay until the caller got through,
+    and until the business called them back (None: did not)."""
     start = calls[i].started_at
+    through: float | None = None
+    back: float | None = None
     for later in calls[i + 1 :]:
         delay = later.started_at - start
         if delay > rules.callback_minutes * MINUTE:
-            return None
-        if later.answered:
-            return delay
-    return None
+            break
+        if later.answered and later.outbound and back is None:
+            back = delay
+        elif later.answered and not later.outbound and through is None:
+            through = delay
+    return through, back
 
 
 def _spam(calls: Sequence[Call], i: int, rules: Rules, blocked: bool) -> tuple[float, str | None]:
     if blocked:
         return 1.0, "the number is on the account's block list"
-    if calls[i].talk > 0:
+    if calls[i].talk > 0 or calls[i].outbound:
         return 0.0, None
     window = rules.spam_burst_minutes * MINUTE
     t = calls[i].started_at
-    near = [c for c in calls if c.talk <= 0 and abs(c.started_at - t) <= window]
+    near = [c for c in calls if c.talk <= 0 and not c.outbound and abs(c.started_at - t) <= window]
     # The largest run of silent calls within one window that holds this call.
     best = max(
         sum(1 for c in near if a.started_at <= c.started_at <= a.started_at + window)

@@ -36,6 +36,7 @@ class _Call:
     spam: bool
     wait: float | None
     recovered_after: float | None
+    called_back_after: float | None
     caller: str | None
     number: str | None
     channel: str | None
@@ -54,11 +55,13 @@ def report(conn: Connection, site_id: int, period: Period) -> dict[str, Any]:
             "abandoned": sum(1 for c in missed if c.abandoned),
             "lost": sum(1 for c in missed if c.lost),
             "got_through": sum(1 for c in missed if c.recovered_after is not None),
+            "called_back": sum(1 for c in missed if c.called_back_after is not None),
             "spam": len(rows) - len(counted),
             "answer_rate": _pct(len(answered), len(counted)),
             "average_wait_to_answer": _mean([c.wait for c in answered]),
             "average_wait_to_hang_up": _mean([c.wait for c in missed]),
             "average_time_to_get_through": _mean([c.recovered_after for c in missed]),
+            "average_time_to_call_back": _mean([c.called_back_after for c in missed]),
         },
         "heatmap": _heatmap(counted, period.zone),
         "missed_callers": [_missed(c, period.zone) for c in missed[::-1][:LOST_LIMIT]],
@@ -77,6 +80,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
             ld.spam,
             k.wait,
             ld.recovered_after,
+            ld.called_back_after,
             ld.caller,
             k.tracking_number,
             k.source,
@@ -85,6 +89,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
         .select_from(leads.join(calls, k.id == ld.call_id))
         .where(
             ld.site_id == site_id,
+            ld.kind == "call",
             ld.started_at >= period.since,
             ld.started_at < period.until,
         )
@@ -100,6 +105,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
             bool(r.spam),
             None if r.wait is None else float(r.wait),
             None if r.recovered_after is None else float(r.recovered_after),
+            None if r.called_back_after is None else float(r.called_back_after),
             r.caller,
             r.tracking_number,
             "/".join(x for x in (r.source, r.medium) if x) or None,
@@ -127,9 +133,20 @@ def _missed(c: _Call, zone: str) -> dict[str, Any]:
         "number": c.number,
         "channel": c.channel,
         "waited": None if c.wait is None else round(c.wait, 1),
-        "status": "lost" if c.lost else "got through" if c.recovered_after is not None else "",
+        "status": _status(c),
         "got_through_after": None if c.recovered_after is None else round(c.recovered_after),
+        "called_back_after": None if c.called_back_after is None else round(c.called_back_after),
     }
+
+
+def _status(c: _Call) -> str:
+    if c.lost:
+        return "lost"
+    if c.called_back_after is not None and (
+        c.recovered_after is None or c.called_back_after <= c.recovered_after
+    ):
+        return "called back"
+    return "got through" if c.recovered_after is not None else ""
 
 
 def _pct(part: int, whole: int) -> float | None:

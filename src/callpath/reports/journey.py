@@ -148,6 +148,7 @@ def _calls(conn: Connection, site_id: int, visitors: set[str], callers: set[str]
             k.session_id,
             k.match_method,
             k.confidence,
+            k.direction,
             ld.first_time,
             ld.target,
             ld.lost,

@@ -145,6 +145,7 @@ def leads_by(conn: Connection, scope: Scope, dim: Dimension, credited: bool = Tr
         .select_from(joined)
         .where(
             ld.site_id == scope.site_id,
+            ld.kind == "call",
             ld.started_at >= scope.period.since,
             ld.started_at < scope.period.until,
             *model,

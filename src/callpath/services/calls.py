@@ -205,6 +205,8 @@ def _fold_and_match(
     conn: Connection, key: str, integ: dict[str, Any], events: list[CallEvent], now: float
 ) -> dict[str, Any]:
     facts = fold(events)
+    if facts.direction == "outbound":
+        return _outbound(conn, key, integ, events[0].call_id, facts, now)
     called = phone.try_e164(facts.called, integ["region"])
     caller = phone.try_e164(facts.caller, integ["region"])
     number = call_repo.number_by_e164(conn, integ["account_id"], called) if called else None
@@ -222,6 +224,31 @@ def _fold_and_match(
         "tracking_number": called or (facts.called or "")[:32] or None,
         "caller": caller or (facts.caller or "")[:32] or None,
         **_match_values(conn, match, number),
+    }
+
+
+def _outbound(
+    conn: Connection,
+    key: str,
+    integ: dict[str, Any],
+    provider_call_id: str,
+    facts: CallFacts,
+    now: float,
+) -> dict[str, Any]:
+    """A call the business made: `caller` keeps the customer it called (so a missed call
+    of theirs counts as called back), `tracking_number` the line it called from. It is
+    matched to no visit: nobody saw a number before it."""
+    line = phone.try_e164(facts.caller, integ["region"])
+    customer = phone.try_e164(facts.called, integ["region"])
+    number = call_repo.number_by_e164(conn, integ["account_id"], line) if line else None
+    return {
+        **_identity(key, integ, provider_call_id),
+        **_fact_values(facts, now),
+        "site_id": number["site_id"] if number else integ["site_id"],
+        "number_id": number["id"] if number else None,
+        "tracking_number": line or (facts.caller or "")[:32] or None,
+        "caller": customer or (facts.called or "")[:32] or None,
+        **_match_values(conn, Match("outbound", 0.0, None, None, False, None, ()), None),
     }
 
 

@@ -122,7 +122,7 @@ def _judge_site_due(
             t = lead["started_at"]
             if lead["id"] in wanted:
                 credited.append(lead["id"])
-                credits += _credits(conn, site, rules, call)
+                credits += _credits(conn, site, rules, call) if lead["kind"] == "call" else []
             if lead["id"] in wanted or any(abs(t - u) <= reach for u in times):
                 judged[lead["id"]] = lead
     return list(judged.values()), credited, credits
@@ -138,7 +138,12 @@ def _by_caller(rows: list[Row]) -> dict[str | None, list[Row]]:
 def _save(conn: Connection, site: Row, rules: Rules, judged: list[tuple[Row, Row]]) -> None:
     """The leads, and their credit under every attribution model."""
     lead_repo.save(conn, [lead for lead, _call in judged])
-    credits = [row for _lead, call in judged for row in _credits(conn, site, rules, call)]
+    credits = [
+        row
+        for lead, call in judged
+        if lead["kind"] == "call"
+        for row in _credits(conn, site, rules, call)
+    ]
     lead_repo.save_credits(conn, [lead["id"] for lead, _call in judged], credits)
 
 
@@ -223,13 +228,14 @@ def _facts(row: Row) -> Call:
         bool(row["answered"]),
         float(row["talk"] or 0.0),
         ended=row["state"] == "ended",
+        outbound=row["direction"] == "outbound",
     )
 
 
 def _lead(site: Row, row: Row, v: Verdict, now: float) -> Row:
     return {
         "id": row["id"],
-        "kind": "call",
+        "kind": "outbound" if row["direction"] == "outbound" else "call",  # outbound: no lead
         "account_id": site["account_id"],
         "site_id": site["id"],
         "call_id": row["id"],
@@ -241,6 +247,7 @@ def _lead(site: Row, row: Row, v: Verdict, now: float) -> Row:
         "abandoned": v.abandoned,
         "lost": v.lost,
         "recovered_after": v.recovered_after,
+        "called_back_after": v.called_back_after,
         "spam": v.spam,
         "spam_score": v.spam_score,
         "spam_reason": v.spam_reason,

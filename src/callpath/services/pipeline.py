@@ -114,7 +114,7 @@ class CallPipeline:
             except db.UNAVAILABLE:
                 log.warning("database unavailable: spooling call event %s", item.call_key)
         response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
-        if event.kind == "started":
+        if _routed_event(event):
             e164 = phone.try_e164(event.called, integ.region)
             response["forward_to"] = self.routes.forward_to(integ, e164)
         self.spool.put(replace(item, response=response).as_record())
@@ -272,10 +272,15 @@ def _store(engine: Engine, integ: Integration, event: CallEvent, item: Received)
     """Decide the route (a `started`) and store the event, in one transaction."""
     response: dict[str, Any] = {"call": item.call_key, "event": event.kind}
     with transaction(engine) as conn:
-        if event.kind == "started":
+        if _routed_event(event):
             response["forward_to"] = _route(conn, integ, event.called)
         stored, new = calls.store(conn, replace(item, response=response))
     return Reply(stored, item.call_key if new else None)
+
+
+def _routed_event(event: CallEvent) -> bool:
+    """A call's start is routed; a call the business makes (outbound) is not ours to route."""
+    return event.kind == "started" and event.direction != "outbound"
 
 
 def _tracked(engine: Engine, account_id: int, e164: str) -> bool:

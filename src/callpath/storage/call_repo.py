@@ -145,6 +145,7 @@ _EARLIER = (
         c.caller == bindparam("caller"),
         c.started_at < bindparam("before"),
         c.id != bindparam("call_id"),
+        c.direction == "inbound",
     )
     .order_by(c.started_at)
     .limit(50)

@@ -32,6 +32,7 @@ _CALL_FACTS = (
     c.medium,
     c.campaign,
     c.keyword,
+    c.direction,
 )
 
 
@@ -108,7 +109,12 @@ def last_calls_before(
         chunk = list(callers[start : start + 500])
         query = (
             select(c.caller, func.max(c.started_at))
-            .where(c.site_id == site_id, c.caller.in_(chunk), c.started_at < before)
+            .where(
+                c.site_id == site_id,
+                c.caller.in_(chunk),
+                c.started_at < before,
+                c.direction == "inbound",
+            )
             .group_by(c.caller)
         )
         found.update({str(r[0]): float(r[1]) for r in conn.execute(query)})
@@ -161,7 +167,7 @@ def page(
     limit: int,
 ) -> list[Row]:
     """The account's leads, newest first, after the cursor (started_at, id)."""
-    query = select(leads).where(ld.account_id == account_id)
+    query = select(leads).where(ld.account_id == account_id, ld.kind == "call")
     if site_id is not None:
         query = query.where(ld.site_id == site_id)
     if since is not None:

@@ -298,6 +298,9 @@ calls = Table(
     Column("campaign", String(255), nullable=True),
     Column("keyword", String(255), nullable=True),
     Column("updated_at", Float, nullable=False),
+    # inbound | outbound (the business calling a customer: `caller` holds the customer,
+    # `tracking_number` the business's line; never routed, matched or a lead)
+    Column("direction", String(8), nullable=False, server_default="inbound"),
     Index("ix_calls_account_started", "account_id", "started_at", "id"),
     Index("ix_calls_caller", "site_id", "caller", "started_at"),
     Index("ix_calls_provider", "integration_id", "provider_call_id", unique=True),
@@ -323,6 +326,7 @@ leads = Table(
     Column("abandoned", Boolean, nullable=False),
     Column("lost", Boolean, nullable=False),
     Column("recovered_after", Float, nullable=True),
+    Column("called_back_after", Float, nullable=True),  # the business's answered call back
     Column("spam", Boolean, nullable=False),
     Column("spam_score", Float, nullable=False),
     Column("spam_reason", String(200), nullable=True),

@@ -101,6 +101,7 @@ def _lead_view(row: dict[str, Any]) -> dict[str, Any]:
         },
         "started_at": iso(row["started_at"]),
         "recovered_after": row["recovered_after"],
+        "called_back_after": row["called_back_after"],
         "spam_score": round(float(row["spam_score"]), 3),
         "classified_at": iso(row["classified_at"]),
     }

@@ -212,6 +212,7 @@ CALL_CENTER_COLUMNS = (
     "waited",
     "status",
     "got_through_after",
+    "called_back_after",
 )
 
 

@@ -71,9 +71,10 @@ def api_call(
         "tracking_number": row["tracking_number"],
         "number_label": row["number_label"],
         "forward_to": row["forward_to"],
-        "wait": _seconds(row["wait"]),
-        "talk": _seconds(row["talk"]),
+        "wait": row["wait"],
+        "talk": row["talk"],
         "duration": row["duration"],
+        "direction": row.get("direction") or "inbound",
         "recording_url": row["recording_url"],
         "recording": recording_view.api_field(row["recording_url"], recording),
         "channel": {k: row[k] for k in ("source", "medium", "campaign", "keyword")},
@@ -100,6 +101,7 @@ def page_call(
     view = api_call(row, who, recording)
     view["recording_page"] = recording_view.page_fields(row["recording_url"], recording)
     view["started"] = local(row["started_at"], row["timezone"])
+    view["wait"], view["talk"] = _seconds(row["wait"]), _seconds(row["talk"])
     view["zone"] = row["timezone"] or "UTC"
     view["channel_text"] = channel_text(row)
     return view

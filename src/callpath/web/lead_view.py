@@ -20,8 +20,8 @@ MODEL_NAMES = {
 
 
 def lead_view(lead: Row | None, credits: list[Row], stored_rules: Any) -> Row | None:
-    if lead is None:
-        return None
+    if lead is None or lead["kind"] != "call":
+        return None  # not classified yet, or the business's own call out
     rules = Rules.of(stored_rules)
     return {
         "verdicts": _verdicts(lead, rules),
@@ -46,11 +46,17 @@ def _verdicts(lead: Row, rules: Rules) -> list[str]:
     ]
     if lead["missed"]:
         out.append("missed, hung up while ringing" if lead["abandoned"] else "missed")
+        if lead["called_back_after"] is not None:
+            out.append(f"called back {_minutes(lead['called_back_after'])} later")
         if lead["recovered_after"] is not None:
-            out.append(f"got through {round(float(lead['recovered_after']) / 60)} min later")
+            out.append(f"got through {_minutes(lead['recovered_after'])} later")
         elif lead["lost"]:
             out.append(f"lost: did not get through within {rules.callback_minutes} min")
     return out
+
+
+def _minutes(seconds: float) -> str:
+    return f"{max(1, round(float(seconds) / 60))} min"
 
 
 def _touches(credits: list[Row], model: str) -> list[Row]:

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from callpath.domain.calls import EVENT_KINDS, STATUSES, CallEvent, plausible_time
+from callpath.domain.calls import DIRECTIONS, EVENT_KINDS, STATUSES, CallEvent, plausible_time
 from callpath.telephony.base import BadEvent, Ignored, Unauthorized, finite, json_object
 
 REPLAY_WINDOW = 300
@@ -53,6 +53,7 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     texts = {name: _text(data, name) for name in _TEXT_LIMITS}
     if not texts["call_id"]:
         raise BadEvent("call_id: required")
+    direction = _direction(data.get("direction"))
     if kind == "started" and not texts["called"]:
         raise BadEvent("called: required for a started event (it decides the routing)")
     event = CallEvent(
@@ -65,6 +66,7 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
         talk=_seconds(data, "talk"),
         status=_status(data.get("status")),
         recording_url=_url(texts["recording_url"]),
+        direction=direction,
     )
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return event, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -125,6 +127,16 @@ def _status(value: object) -> str | None:
         return None
     if value not in STATUSES:
         raise BadEvent("status: one of " + ", ".join(STATUSES))
+    return str(value)
+
+
+def _direction(value: object) -> str | None:
+    """inbound (the default) or outbound: the business calling a customer (`caller` its
+    line, `called` the customer), reported so a missed caller counts as called back."""
+    if value is None:
+        return None
+    if value not in DIRECTIONS:
+        raise BadEvent("direction: one of " + ", ".join(DIRECTIONS))
     return str(value)
 
 
