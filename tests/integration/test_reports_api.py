@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from callpath.services import leads as leads_service
 from callpath.storage.db import transaction
@@ -266,6 +266,33 @@ def test_drill_down_filters_and_other_dimensions(
         "2026-11-30": (0, 0),
     }
     assert len(_report(client, token, f"timeline?{q}")["rows"]) == 30
+
+
+def test_geo_by_country_region_and_city(
+    client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    with transaction(engine) as conn:
+        n = sessions.c
+        conn.execute(
+            update(sessions).where(n.visitor_id == "A").values(region="Moscow", city="Moscow")
+        )
+        conn.execute(
+            update(sessions).where(n.visitor_id == "C").values(region="Tatarstan", city="Kazan")
+        )
+    q = f"site={site.key}&{PERIOD}"
+    cities = _report(client, token, f"geo?{q}&group=city")
+    got = {
+        (r["country"], r["region"], r["city"]): (r["visits"], r["calls"]) for r in cities["rows"]
+    }
+    assert got == {
+        ("RU", "Moscow", "Moscow"): (2, 1),
+        ("RU", "Tatarstan", "Kazan"): (2, 1),
+        ("RU", "(not set)", "(not set)"): (1, 1),
+    }
+    kazan = _report(client, token, f"channels?{q}&city=Kazan")
+    assert {(r["source"], r["calls"]) for r in kazan["rows"]} == {("google", 1), ("vk", 0)}
+    countries = _report(client, token, f"geo?{q}")
+    assert [(r["country"], r["calls"]) for r in countries["rows"]] == [("RU", 3)]
 
 
 def test_call_center_and_journey(client: TestClient, site: Seeded, token: dict[str, str]) -> None:
