@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from callpath.storage.tables import calls, deals, lead_credits, leads, pageviews, sessions
 
@@ -72,14 +73,10 @@ def _widen(
     conn: Connection, site_id: int, visitors: set[str], callers: set[str]
 ) -> tuple[set[str], set[str]]:
     """The visitors and callers one hop away: a caller's visitors, a visitor's callers."""
-    conds = []
-    if visitors:
-        conds.append(k.visitor_id.in_(sorted(visitors)[:LIMIT]))
-    if callers:
-        conds.append(k.caller.in_(sorted(callers)[:LIMIT]))
-    if not conds:
+    person = _calls_of(visitors, callers)
+    if person is None:
         return visitors, callers
-    query = select(k.visitor_id, k.caller).where(k.site_id == site_id, or_(*conds)).limit(LIMIT)
+    query = select(k.visitor_id, k.caller).where(k.site_id == site_id, person).limit(LIMIT)
     found = conn.execute(query).all()
     return (
         visitors | {r.visitor_id for r in found if r.visitor_id},
@@ -129,13 +126,19 @@ def _pages(conn: Connection, session_ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _calls(conn: Connection, site_id: int, visitors: set[str], callers: set[str]) -> list[Row]:
+def _calls_of(visitors: set[str], callers: set[str]) -> ColumnElement[bool] | None:
+    """Calls matched to one of the visitors or from one of the callers (None: neither)."""
     conds = []
     if visitors:
         conds.append(k.visitor_id.in_(sorted(visitors)[:LIMIT]))
     if callers:
         conds.append(k.caller.in_(sorted(callers)[:LIMIT]))
-    if not conds:
+    return or_(*conds) if conds else None
+
+
+def _calls(conn: Connection, site_id: int, visitors: set[str], callers: set[str]) -> list[Row]:
+    person = _calls_of(visitors, callers)
+    if person is None:
         return []
     query = (
         select(
@@ -155,7 +158,7 @@ def _calls(conn: Connection, site_id: int, visitors: set[str], callers: set[str]
             ld.spam,
         )
         .select_from(calls.outerjoin(leads, ld.id == k.id))
-        .where(k.site_id == site_id, or_(*conds))
+        .where(k.site_id == site_id, person)
         .order_by(k.started_at.desc())
         .limit(LIMIT)
     )
