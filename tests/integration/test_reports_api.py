@@ -31,7 +31,7 @@ from sqlalchemy import Engine, insert, select, update
 from callpath.services import leads as leads_service
 from callpath.storage.db import transaction
 from callpath.storage.tables import calls, costs, deals, sessions, tracking_numbers
-from tests.helpers import Hook, Seeded, api_headers, seed_site
+from tests.helpers import Hook, Seeded, api_headers, page_login, seed_site
 
 MSK = ZoneInfo("Europe/Moscow")
 PERIOD = "from=2026-11-01&to=2026-11-30"
@@ -424,3 +424,46 @@ def test_a_static_numbers_monthly_cost_is_spread_over_its_channel(
     assert (board["cost"], board["kind"], board["channel"]) == (1000, "static", "billboard/offline")
     pool = next(r for r in numbers["rows"] if r["number"] == site.pool[0])
     assert pool["calls"] == 3
+
+
+def test_the_reports_page_shows_the_channels_their_drill_down_and_exports(
+    app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    page = page_login(app, engine, site, "analyst")
+    q = f"site={site.site_id}&{PERIOD}"
+    r = page.get(f"/app/reports?{q}")
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert 'id="channel-table"' in html and "<svg" in html and "Calls a day" in html
+    assert "3\u202f000" in html and "233.33" in html  # yandex's cost and ROI
+    assert "source=yandex&amp;medium=cpc&amp;group=campaign" in html
+    assert 'id="model-table"' in html and "+79160000003" not in html  # lost callers: formatted
+    drilled = page.get(f"/app/reports?{q}&source=google&medium=cpc&group=campaign")
+    assert drilled.status_code == 200 and "generic" in drilled.text
+    file = page.get(f"/app/reports/export/channels?{q}&format=csv")
+    api = client.get(f"/api/v1/reports/channels?{q}&format=csv", headers=token)
+    assert file.status_code == 200 and file.content == api.content
+    assert page.get(f"/app/reports?{q}&colour=red").status_code == 400
+
+
+def test_operators_see_the_call_center_but_not_the_money(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    page = page_login(app, engine, site, "operator")
+    q = f"site={site.site_id}&{PERIOD}"
+    assert page.get(f"/app/reports?{q}").status_code == 403
+    center = page.get(f"/app/reports/call-center?{q}")
+    assert center.status_code == 200
+    assert "+7 916 000-00-03" in center.text and "lost: call back" in center.text
+    assert page.get(f"/app/reports/journey?site={site.site_id}&visitor=A").status_code == 403
+
+
+def test_the_journey_page_tells_one_persons_story(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    page = page_login(app, engine, site, "analyst")
+    r = page.get(f"/app/reports/journey?site={site.site_id}&visitor=A")
+    assert r.status_code == 200
+    text = r.text
+    assert text.index("yandex / cpc") < text.index("(direct) / (none)") < text.index("Deal")
+    assert "Linear: yandex/cpc 50%, (direct)/(none) 50%" in text

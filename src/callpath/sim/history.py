@@ -37,6 +37,7 @@ SEED = 20261207
 ANSWERED = 0.86  # share of calls answered
 DEAL = 0.45  # share of answered calls of a minute or more that become a deal
 WON = 0.8
+CALL_BACK = 0.5  # share of missed callers the office calls back
 STATIC_CALLS_PER_DAY = {"billboard": 1.6, "yandex_maps": 2.4}
 # Daily spend (roubles): the generator's paid channels and campaigns.
 SPEND = (
@@ -95,6 +96,7 @@ def seed(engine: Engine, key: str, now: float, days: int = DAYS) -> Seeded | Non
     )
     _visits(build, events)
     _static_calls(build, days)
+    _calls_back(build)
     build.calls.sort(key=lambda c: c["started_at"])
     deal_rows = _deals(build, now)
     with transaction(engine) as conn:
@@ -262,10 +264,24 @@ def _call_row(
         "confidence": confidence,
         "alternatives": [],
         "repeat": repeat,
+        "direction": "inbound",
         "first_call_id": None,
         **matched,
         "updated_at": t + wait + talk,
     }
+
+
+def _calls_back(build: _Build) -> None:
+    """The office calls back about half of its missed callers, within the hour mostly."""
+    for call in [c for c in build.calls if c["status"] == "missed"]:
+        if build.rng.random() >= CALL_BACK:
+            continue
+        number = {"id": call["number_id"], "e164": call["tracking_number"], "forward_to": None}
+        t = call["started_at"] + build.rng.uniform(3, 50) * 60
+        pbx = f"out-{call['provider_call_id']}"
+        none = {"source": None, "medium": None, "campaign": None, "keyword": None}
+        row = _call_row(build, pbx, call["caller"], t, number, none, confidence=0.0)
+        build.calls.append({**row, "direction": "outbound", "match_method": "outbound"})
 
 
 def _caller(rng: random.Random) -> str:
@@ -283,7 +299,7 @@ def _poisson(rng: random.Random, rate: float) -> int:
 def _deals(build: _Build, now: float) -> list[Row]:
     rows = []
     for call in build.calls:
-        if call["talk"] < 60 or build.rng.random() >= DEAL:
+        if call["direction"] == "outbound" or call["talk"] < 60 or build.rng.random() >= DEAL:
             continue
         closed = min(now, call["ended_at"] + build.rng.uniform(0.5, 72) * 3600)
         status = "won" if build.rng.random() < WON else "lost"

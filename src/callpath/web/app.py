@@ -40,6 +40,7 @@ from callpath.web import (
     journal,
     planner_page,
     recordings_page,
+    reports_page,
     tokens_page,
     tracker_api,
 )
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens_page.router,
         planner_page.router,
         recordings_page.router,
+        reports_page.router,
     )
     for router in routers:
         app.include_router(router)

@@ -38,8 +38,19 @@ def _when(moment: float | None, zone: ZoneInfo | str | None = None) -> str:
     return datetime.fromtimestamp(moment, tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _figure(value: float | None) -> str:
+    """A report figure: thousands apart by a thin space, whole when it is whole, "—" when
+    there is none (no cost known, a ratio over nothing)."""
+    if value is None:
+        return "—"
+    if abs(value - round(value)) < 0.005:
+        return f"{round(value):,}".replace(",", "\u202f")
+    return f"{value:,.2f}".replace(",", "\u202f")
+
+
 env.filters["phone"] = _phone
 env.filters["when"] = _when
+env.filters["figure"] = _figure
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
