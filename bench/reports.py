@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -65,6 +66,7 @@ from sqlalchemy import Connection, Engine, Table, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests/
 from callpath.domain.attribution import DEFAULT_MODEL, MODELS, Touch, shares
 from callpath.domain.channel import NOT_SET
+from callpath.domain.leads import Rules
 from callpath.reports import analytics, call_center
 from callpath.reports.analytics import Shape
 from callpath.reports.dimensions import GROUPS
@@ -89,8 +91,8 @@ from tests.throwaway_pg import PgCluster
 
 YEAR = 2025
 DAY = 86_400.0
-LOOKBACK = 90 * DAY  # domain/leads.Rules defaults
-HALF_LIFE_DAYS = 7.0
+RULES = Rules()  # the site's lead rules: the defaults
+LOOKBACK = RULES.lookback_days * DAY
 MAX_TOUCHES = 4
 GOAL_SECONDS = {"sqlite": 2.0, "postgresql": 1.0}
 GOAL_FLOOR_RATIO = 5.0
@@ -367,7 +369,7 @@ def _call(
     medium: str | None,
 ) -> CallPlan:
     answered = rng.random() < 0.82
-    wait = rng.uniform(3, 25) if answered else rng.uniform(5, 60)
+    wait = rng.uniform(3, 25) if answered else rng.uniform(2, 60)
     talk = rng.lognormvariate(4.3, 1.0) if answered else 0.0
     spam = rng.random() < 0.03
     return CallPlan(t, visit, caller, number, source, medium, answered, wait, talk, spam)
@@ -380,11 +382,10 @@ def session_rows(plan: Plan, numbers: Numbers) -> Iterator[dict[str, Any]]:
     rng = random.Random(plan.seed + 1)
     for i, v in enumerate(plan.visits):
         ch = CHANNELS[v.channel]
-        utm = _utm(ch, v) if ch.paid or ch.medium == "newsletter" else {}
-        query = "?" + "&".join(f"{k}={val}" for k, val in utm.items()) if utm else ""
-        clicks = {"yclid": str(i)} if ch.paid and ch.source == "yandex" else {}
-        if ch.paid and ch.source == "google":
-            clicks = {"gclid": f"Cj0{i:x}"}
+        query, utm = _utm(v.channel, v.campaign, v.keyword)
+        clicks = "{}"
+        if ch.paid and ch.source in ("yandex", "google"):
+            clicks = f'{{"yclid": "{i}"}}' if ch.source == "yandex" else f'{{"gclid": "Cj0{i:x}"}}'
         browser, os_name = rng.choice(BROWSERS.get(v.device, (("Googlebot", "Other"),)))
         reason, number = _shown(plan, numbers, i)
         yield {
@@ -404,7 +405,7 @@ def session_rows(plan: Plan, numbers: Numbers) -> Iterator[dict[str, Any]]:
             "content": None,
             "utm": utm,
             "click_ids": clicks,
-            "client_ids": {"_ym_uid": str(v.visitor)},
+            "client_ids": f'{{"_ym_uid": "{v.visitor}"}}',
             "user_agent": f"Mozilla/5.0 ({os_name}) {browser}",
             "device": v.device,
             "browser": browser,
@@ -416,13 +417,18 @@ def session_rows(plan: Plan, numbers: Numbers) -> Iterator[dict[str, Any]]:
         }
 
 
-def _utm(ch: Channel, v: Visit) -> dict[str, str]:
+@functools.cache
+def _utm(channel: int, campaign: str | None, keyword: str | None) -> tuple[str, str]:
+    """The landing URL's query string and the session's `utm` (JSON text)."""
+    ch = CHANNELS[channel]
+    if not ch.paid and ch.medium != "newsletter":
+        return "", "{}"
     utm = {"utm_source": ch.source, "utm_medium": ch.medium}
-    if v.campaign:
-        utm["utm_campaign"] = v.campaign
-    if v.keyword:
-        utm["utm_term"] = v.keyword.replace(" ", "+")
-    return utm
+    if campaign:
+        utm["utm_campaign"] = campaign
+    if keyword:
+        utm["utm_term"] = keyword.replace(" ", "+")
+    return "?" + "&".join(f"{k}={val}" for k, val in utm.items()), json.dumps(utm)
 
 
 def _referrer(ch: Channel) -> str | None:
@@ -442,17 +448,19 @@ def _shown(plan: Plan, numbers: Numbers, i: int) -> tuple[str, int | None]:
 
 
 def visitor_rows(plan: Plan) -> Iterator[dict[str, Any]]:
-    seen: dict[int, list[float]] = {}
-    for v in plan.visits:
-        span = seen.setdefault(v.visitor, [v.t, v.t])
-        span[1] = v.t
-    for visitor, (first, last) in sorted(seen.items()):
+    """Visitors in the order they first came (so their ids, which start with that time)."""
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    for v in plan.visits:  # in time order
+        first.setdefault(v.visitor, v.t)
+        last[v.visitor] = v.t
+    for visitor, seen in first.items():
         yield {
             "site_id": plan.site_id,
             "id": plan.visitor_id(visitor),
             "account_id": plan.account_id,
-            "first_seen": first,
-            "last_seen": last,
+            "first_seen": seen,
+            "last_seen": last[visitor],
         }
 
 
@@ -483,7 +491,7 @@ def call_rows(plan: Plan, numbers: Numbers) -> Iterator[dict[str, Any]]:
             "visitor_id": plan.visitor_id(v.visitor) if v is not None else None,
             "match_method": "pool" if v is not None else "none",
             "confidence": 0.93 if v is not None else 0.0,
-            "alternatives": [],
+            "alternatives": "[]",
             "repeat": False,
             "first_call_id": None,
             "source": c.source,
@@ -503,7 +511,8 @@ def lead_rows(plan: Plan) -> Iterator[dict[str, Any]]:
         first = c.caller is None or c.caller not in seen
         if c.caller:
             seen.add(c.caller)
-        recovered = None if c.answered or rng.random() < 0.5 else rng.uniform(60, 7200)
+        window = RULES.callback_minutes * 60.0
+        recovered = None if c.answered or rng.random() < 0.5 else rng.uniform(60, window)
         yield {
             "id": plan.call_id(i),
             "kind": "call",
@@ -513,9 +522,9 @@ def lead_rows(plan: Plan) -> Iterator[dict[str, Any]]:
             "started_at": c.t,
             "caller": c.caller,
             "first_time": first and not c.spam,
-            "target": c.answered and c.talk >= 30 and not c.spam,
+            "target": _target(c),
             "missed": not c.answered,
-            "abandoned": not c.answered and c.wait < 15,
+            "abandoned": not c.answered and c.wait <= RULES.abandoned_seconds,
             "lost": not c.answered and recovered is None,
             "recovered_after": recovered,
             "spam": c.spam,
@@ -523,6 +532,10 @@ def lead_rows(plan: Plan) -> Iterator[dict[str, Any]]:
             "spam_reason": "blocked number" if c.spam else None,
             "classified_at": c.t + 600,
         }
+
+
+def _target(c: CallPlan) -> bool:
+    return c.answered and c.talk >= RULES.target_talk and not c.spam
 
 
 def credit_rows(plan: Plan) -> Iterator[dict[str, Any]]:
@@ -533,7 +546,7 @@ def credit_rows(plan: Plan) -> Iterator[dict[str, Any]]:
         touches = journeys.get(i) or [_own_touch(c)]
         plan.touches[len(touches)] += 1
         for model in MODELS:
-            split = shares(touches, model, c.t, HALF_LIFE_DAYS)
+            split = shares(touches, model, c.t, RULES.half_life_days)
             for n, (touch, share) in enumerate(zip(touches, split, strict=True)):
                 if share > 0:
                     yield {
@@ -584,7 +597,7 @@ def _own_touch(c: CallPlan) -> Touch:
 def deal_rows(plan: Plan, count: int, currency: str) -> Iterator[dict[str, Any]]:
     """85% linked to a call (target calls first), the rest to a visit."""
     rng = random.Random(plan.seed + 3)
-    target = [i for i, c in enumerate(plan.calls) if c.answered and c.talk >= 30 and not c.spam]
+    target = [i for i, c in enumerate(plan.calls) if _target(c)]
     by_call = rng.sample(target, min(len(target), int(count * 0.85)))
     humans = [j for j, v in enumerate(plan.visits) if not v.bot]
     by_visit = rng.sample(humans, count - len(by_call))
@@ -678,23 +691,20 @@ class Progress:
         return time.perf_counter() - self.t0
 
 
-def _plain(row: dict[str, Any]) -> tuple[Any, ...]:
-    """A row's values as the driver takes them: JSON columns as text."""
-    return tuple(json.dumps(v) if isinstance(v, dict | list) else v for v in row.values())
-
-
 def _write(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Straight to the driver: SQLAlchemy's per-row work made SQLite's load 3x slower
-    (COPY on PostgreSQL)."""
+    """Straight to the driver (COPY on PostgreSQL): SQLAlchemy's per-row work made
+    SQLite's load 3x slower. JSON columns are given as the text they store."""
     raw: Any = conn.connection.driver_connection
     names = ", ".join(rows[0])
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(_plain(row))
+                copy.write_row(tuple(row.values()))
         return
     marks = ", ".join("?" * len(rows[0]))
-    raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", map(_plain, rows))
+    raw.executemany(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [tuple(r.values()) for r in rows]
+    )
 
 
 def load(engine: Engine, table: Table, rows: Iterator[dict[str, Any]], total: int) -> int:
@@ -910,13 +920,25 @@ def measure(engine: Engine, gen: Generated, args: argparse.Namespace) -> tuple[F
 # ----------------------------------------------------------------------------- output
 
 
+def describe(engine: Engine) -> str:
+    """The database server's version and the settings that bear on these queries."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ("server_version", "shared_buffers", "work_mem", "jit")
+            shown = {n: str(conn.execute(text(f"SHOW {n}")).scalar_one()) for n in names}
+            version = shown.pop("server_version").split()[0]
+            return f"PostgreSQL {version}, " + ", ".join(f"{n} {v}" for n, v in shown.items())
+        version = conn.exec_driver_sql("SELECT sqlite_version()").scalar_one()
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        return f"SQLite {version}, cache_size {cache}"
+
+
 def print_backend(
-    backend: Backend, gen: Generated, floor: Floor, rows: list[Timed], runs: int
+    backend: Backend, server: str, gen: Generated, floor: Floor, rows: list[Timed], runs: int
 ) -> list[str]:
     """The backend's figures; returns its goal lines (printed again at the end)."""
-    label = "SQLite" if backend.name == "sqlite" else "PostgreSQL"
     total = sum(v for k, v in gen.seconds.items())
-    print(f"\n== {label}: {backend.size() / 2**20:,.0f} MB after the load ==")
+    print(f"\n== {server}: {backend.size() / 2**20:,.0f} MB after the load ==")
     print(f"generated in {total:.1f} s (planning {gen.seconds['plan']:.1f} s, then writing):")
     for name, count in gen.counts.items():
         print(f"  {name:<13} {count:>10,} rows  {gen.seconds[name]:6.1f} s")
@@ -1020,10 +1042,11 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> list[str]:
     engine = make_engine(backend.url)
     try:
         gen = generate(engine, args)
+        server = describe(engine)
         floor, rows = measure(engine, gen, args)
     finally:
         engine.dispose()
-    lines = print_backend(backend, gen, floor, rows, args.runs)
+    lines = print_backend(backend, server, gen, floor, rows, args.runs)
     if args.keep:
         print(f"kept: {backend.where}")
     return lines
@@ -1047,7 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (2 cores: above 2, other work ran)")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (this run's own work counts in)")
     for line in goals:
         print(line)
     return 0

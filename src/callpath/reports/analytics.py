@@ -156,12 +156,13 @@ def _spend(rows: dict[Key, Measures], conn: Connection, scope: Scope, dim: Dimen
 
 
 def _distinct_totals(conn: Connection, scope: Scope, credited: bool) -> dict[str, float]:
-    seen = measures.visits(conn, scope, TOTAL).get((), {})
-    called = measures.leads_by(conn, scope, TOTAL, credited).get((), {})
-    return {
-        "visitors": seen.get("visitors", 0.0),
-        "unique_callers": called.get("unique_callers", 0.0),
-    }
+    visitors = measures.distinct_visitors(conn, scope)
+    if scope.filters:  # a filter on the credited touch: count among the credited leads
+        called = measures.leads_by(conn, scope, TOTAL, credited).get((), {})
+        callers = called.get("unique_callers", 0.0)
+    else:
+        callers = measures.distinct_callers(conn, scope)
+    return {"visitors": visitors, "unique_callers": callers}
 
 
 def _row(dim: Dimension, key: Key, m: Measures, shape: Shape) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from callpath.reports.dimensions import (
     CHANNEL,
     COST_COLUMNS,
     COST_COLUMNS_KEYWORD,
+    TIME,
     Dimension,
     Where,
     matches,
@@ -219,25 +220,39 @@ def deals_by(
 
 def spend(conn: Connection, scope: Scope, dim: Dimension) -> list[dict[str, Any]]:
     """Spend rows: {day, source, medium, campaign, keyword, number_id, amount} for the
-    period and the channel filters; imported costs first, then static numbers'."""
+    period and the channel filters; imported costs first, then static numbers'. Summed
+    over the period (day None) unless the dimension is time: a year of daily rows need
+    not cross into Python to be added up there."""
     first, last = scope.period.first.isoformat(), scope.period.last.isoformat()
     columns = {name: co[col] for name, col in COST_COLUMNS.items()}
     columns["keyword"] = co[COST_COLUMNS_KEYWORD]
     cond = [matches(columns[name], value) for name, value in scope.filters.items()]
+    by_day = dim.name in TIME
+    days = [co.day] if by_day else []
     query = (
         select(
-            co.day,
+            *days,
             *(columns[name].label(name) for name in CHANNEL),
             func.sum(co.amount_cents).label("cents"),
         )
         .where(co.site_id == scope.site_id, co.day >= first, co.day <= last, *cond)
-        .group_by(co.day, *(columns[name] for name in CHANNEL))
+        .group_by(*days, *(columns[name] for name in CHANNEL))
     )
     rows = [
-        {**dict(r._mapping), "number_id": None, "amount": float(r.cents) / 100.0}
+        {"day": None, **dict(r._mapping), "number_id": None, "amount": float(r.cents) / 100.0}
         for r in conn.execute(query)
     ]
-    return rows + _number_spend(conn, scope, pool_too=dim.name == "number")
+    numbers = _number_spend(conn, scope, pool_too=dim.name == "number")
+    return rows + (numbers if by_day else _summed(numbers))
+
+
+def _summed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each number's spend over the period as one row."""
+    out: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        found = out.setdefault(row["number_id"], {**row, "day": None, "amount": 0.0})
+        found["amount"] += row["amount"]
+    return list(out.values())
 
 
 def _number_spend(conn: Connection, scope: Scope, pool_too: bool) -> list[dict[str, Any]]:
@@ -280,3 +295,36 @@ def _channel_match(value: str | None, wanted: str) -> bool:
 
 def _month_days(day: date) -> int:
     return calendar.monthrange(day.year, day.month)[1]
+
+
+def distinct_visitors(conn: Connection, scope: Scope) -> float:
+    """Visitors of the period (and filters), counted once: DISTINCT alone, so the
+    database can answer from an index of visitors rather than sort every visit."""
+    where = Where(
+        lambda name: se[name], sessions, se.started_at, se.number_id, scope.period.dialect
+    )
+    inner = (
+        select(se.visitor_id)
+        .where(
+            se.site_id == scope.site_id,
+            se.started_at >= scope.period.since,
+            se.started_at < scope.period.until,
+            se.number_reason.not_in(NOT_VISITS),
+            *_filtered(where, scope),
+        )
+        .distinct()
+        .subquery()
+    )
+    return float(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def distinct_callers(conn: Connection, scope: Scope) -> float:
+    """Callers of the period's leads, counted once. Every lead is credited in full under
+    every model, so without filters the leads alone answer it."""
+    query = select(func.count(ld.caller.distinct())).where(
+        ld.site_id == scope.site_id,
+        ld.kind == "call",
+        ld.started_at >= scope.period.since,
+        ld.started_at < scope.period.until,
+    )
+    return float(conn.execute(query).scalar_one())
