@@ -218,6 +218,9 @@ def test_a_disabled_integration_is_refused_until_enabled(
     hook = add_hook(engine, site)
     event = {"event": "started", "at": iso(time.time()), "called": site.pool[0]}
     assert f"{hook.integration_id}\tgeneric" in _cli(["integration", "list"], env)
+    for given in (str(site.site_id), site.key):  # a site by its id or its key
+        assert hook.integration_id in _cli(["integration", "list", "--site", given], env)
+    assert "nosuch" in _cli(["integration", "list", "--site", "nosuch"], env, code=2)
     assert "disabled" in _cli(["integration", "disable", hook.integration_id], env)
     r = hook.post(client, {**event, "call_id": "d1"})
     assert r.status_code == 401 and "disabled" in r.json()["error"]

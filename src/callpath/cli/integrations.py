@@ -53,14 +53,19 @@ def integration_add(
 
 @integration_app.command("list")
 def integration_list(
-    site: Annotated[str | None, typer.Option(help="Only this site's (its key).")] = None,
+    site: Annotated[str | None, typer.Option(help="Only this site's (its id or key).")] = None,
 ) -> None:
-    """Integrations: id, kind, name, site, state."""
+    """Integrations: id, kind, name, site, state. A site that does not exist is an error,
+    not an empty list."""
 
-    with transaction(open_engine(), write=False) as conn:
-        rows = call_repo.list_integrations(conn)
-        keys = {s: _site_key(conn, s) for s in {r["site_id"] for r in rows}}
-    shown = [r for r in rows if site is None or keys[r["site_id"]] == site]
+    try:
+        with transaction(open_engine(), write=False) as conn:
+            only = int(site_row(conn, site)["id"]) if site is not None else None
+            rows = call_repo.list_integrations(conn)
+            keys = {s: _site_key(conn, s) for s in {r["site_id"] for r in rows}}
+    except setup.SetupError as exc:
+        raise fail(str(exc)) from exc
+    shown = [r for r in rows if only is None or r["site_id"] == only]
     for r in shown:
         state = "active" if r["active"] else "disabled"
         typer.echo(f"{r['id']}\t{r['kind']}\t{r['name']}\tsite {keys[r['site_id']]}\t{state}")
