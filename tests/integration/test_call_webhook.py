@@ -17,7 +17,7 @@ from callpath.services import setup
 from callpath.storage.db import transaction
 from callpath.storage.tables import call_events, calls, integrations
 from callpath.web.app import create_app
-from tests.helpers import Hook, Seeded, call_row, count, iso, seed_site, wait_for
+from tests.helpers import Hook, Seeded, call_row, count, iso, page_login, seed_site, wait_for
 
 CALLER = "+79161234567"
 
@@ -218,3 +218,19 @@ def test_an_integration_cannot_reach_another_accounts_numbers(
         site.site_id,
         None,
     )
+
+
+def test_the_journal_links_only_recordings_the_call_page_links(
+    app: Any, client: TestClient, engine: Engine, site: Seeded, hook: Hook
+) -> None:
+    now = time.time()
+    for pbx, url in (("r1", "http://pbx.example/r1.mp3"), ("r2", "https://pbx.example/r2.mp3")):
+        base = {"call_id": pbx, "caller": "+79161234567", "called": site.pool[0]}
+        assert hook.post(client, {**base, "event": "started", "at": iso(now)}).status_code == 200
+        recording = {**base, "event": "recording", "at": iso(now + 60), "recording_url": url}
+        assert hook.post(client, recording).status_code == 200
+    wait_for(lambda: count(engine, calls) == 2)
+    journal = page_login(app, engine, site, "analyst").get("/app/calls").text
+    assert 'href="https://pbx.example/r2.mp3"' in journal
+    assert 'href="http://pbx.example/r1.mp3"' not in journal  # shown on the call's page only
+    assert "on the call&#39;s page" in journal or "on the call's page" in journal
