@@ -24,8 +24,13 @@ CHANNEL: Final = ("source", "medium", "campaign", "keyword")
 SESSION: Final = ("landing", "device", "browser", "os", "country", "region", "city")
 FILTERS: Final = (*CHANNEL, *SESSION)
 TIME: Final = ("day", "week", "month")
-COST_COLUMNS: Final = {"source": "source", "medium": "medium", "campaign": "campaign"}
-COST_COLUMNS_KEYWORD: Final = "term"
+# A channel attribute's column in the costs table (a keyword is a cost row's `term`).
+COST_COLUMNS: Final = {
+    "source": "source",
+    "medium": "medium",
+    "campaign": "campaign",
+    "keyword": "term",
+}
 
 
 @dataclass(frozen=True, slots=True)

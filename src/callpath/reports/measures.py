@@ -30,7 +30,6 @@ from callpath.domain.channel import NOT_SET
 from callpath.reports.dimensions import (
     CHANNEL,
     COST_COLUMNS,
-    COST_COLUMNS_KEYWORD,
     TIME,
     Dimension,
     Where,
@@ -225,7 +224,6 @@ def spend(conn: Connection, scope: Scope, dim: Dimension) -> list[dict[str, Any]
     not cross into Python to be added up there."""
     first, last = scope.period.first.isoformat(), scope.period.last.isoformat()
     columns = {name: co[col] for name, col in COST_COLUMNS.items()}
-    columns["keyword"] = co[COST_COLUMNS_KEYWORD]
     cond = [matches(columns[name], value) for name, value in scope.filters.items()]
     by_day = dim.name in TIME
     days = [co.day] if by_day else []

@@ -43,11 +43,6 @@ class Period:
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
 
-    def previous(self) -> Period:
-        """The period of the same length just before this one."""
-        length = self.last - self.first + timedelta(days=1)
-        return Period(self.zone, self.first - length, self.last - length, self.dialect)
-
     def local(self, t: ColumnElement[float]) -> ColumnElement[float]:
         """`t` (UTC seconds) as local seconds: what a local clock would read, in seconds
         since 1970-01-01 00:00 local."""

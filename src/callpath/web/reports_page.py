@@ -128,8 +128,7 @@ def _with_site(request: Request, who: auth.Principal, params: dict[str, str]) ->
     """The account's first site when none is named."""
     if "site" in params:
         return params
-    with transaction(ctx(request).engine, write=False) as conn:
-        sites = site_repo.list_sites(conn, who.account_id)
+    sites = _sites(ctx(request).engine, who)
     if not sites:
         raise ClientError(404, "no site yet: add one on the Sites page")
     return {"site": str(sites[0]["id"]), **params}
