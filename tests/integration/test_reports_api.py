@@ -219,6 +219,21 @@ def test_channels_last_non_direct_hand_checked(
     assert any("USD" not in n and "another currency" in n for n in report["notes"])
 
 
+def test_bots_are_no_visits_whatever_number_they_were_shown(
+    client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    """A crawler's session (told by its user agent) counts nowhere, even on a site whose
+    policy showed it a pool number like anyone else's."""
+    bot = _session(site, "z1", "Z", at(7, 3), "google", "cpc", "generic", "bot")
+    with transaction(engine) as conn:
+        conn.execute(insert(sessions), [bot])
+    report = _report(client, token, f"channels?site={site.key}&{PERIOD}")
+    assert _rows(report)["google/cpc"]["visits"] == 2
+    assert (report["totals"]["visits"], report["totals"]["visitors"]) == (5, 3)
+    devices = _report(client, token, f"devices?site={site.key}&{PERIOD}")
+    assert "bot" not in {r["device"] for r in devices["rows"]}
+
+
 def test_first_touch_and_linear_move_the_credit(
     client: TestClient, site: Seeded, token: dict[str, str]
 ) -> None:

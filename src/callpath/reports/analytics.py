@@ -21,6 +21,7 @@ from callpath.domain.report_metrics import Measures
 from callpath.reports import measures
 from callpath.reports.dimensions import CHANNEL, TIME, TOTAL, Dimension
 from callpath.reports.measures import Scope
+from callpath.storage.db import roomy
 from callpath.storage.tables import tracking_numbers
 
 Key = tuple[str, ...]
@@ -49,6 +50,7 @@ class Report:
 def breakdown(conn: Connection, scope: Scope, dim: Dimension, shape: Shape) -> Report:
     """The dimension's rows under the scope's model (the numbers report counts each call
     whole, to the number that rang)."""
+    roomy(conn)
     credited = dim.name != "number"
     with_cost = dim.costed and all(name in CHANNEL for name in scope.filters)
     rows, notes = _gather(conn, scope, dim, credited, with_cost)
@@ -67,6 +69,7 @@ def breakdown(conn: Connection, scope: Scope, dim: Dimension, shape: Shape) -> R
 def models_side_by_side(conn: Connection, scope: Scope, dim: Dimension, shape: Shape) -> Report:
     """Each attribution model's calls, target calls, leads, won deals, revenue, CPL and
     ROI per key of `dim`, beside the visits and spend every model shares."""
+    roomy(conn)
     with_cost = all(name in CHANNEL for name in scope.filters)
     base: dict[Key, Measures] = {}
     _merge(base, dim, scope, measures.visits(conn, scope, dim))

@@ -1,6 +1,9 @@
 """The counts behind the analytics reports, one query per kind, grouped by a dimension.
 
-- visits: the site's sessions started in the period (bots left out);
+- visits: the site's sessions started in the period (bots, by their user agent, left
+  out: `device` is written once, at the start, so the covering indexes
+  `ix_sessions_channel` and `ix_sessions_visitor` answer visits and visitors without
+  reading the table);
 - leads: calls started in the period, each counted by its credit share under the model
   (`lead_credits`: stored when the lead is classified, so a report is a sum, not a replay
   of journeys); or whole, by the number that rang (`credited=False`);
@@ -23,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, literal, select
+from sqlalchemy import Connection, Float, Select, and_, case, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from callpath.domain.channel import NOT_SET
@@ -48,7 +51,7 @@ from callpath.storage.tables import (
 
 Counts = dict[str, float]
 Grouped = dict[tuple[Any, ...], Counts]
-NOT_VISITS = ("bot",)
+BOT = "bot"
 se, ld, lc, k, d, co, n = (
     sessions.c,
     leads.c,
@@ -84,22 +87,32 @@ def _grouped(conn: Connection, query: Any, width: int, names: Sequence[str]) -> 
 
 
 def visits(conn: Connection, scope: Scope, dim: Dimension) -> Grouped:
+    query = visits_query(scope, dim)
+    return _grouped(conn, query, len(query.selected_columns) - 2, ("visits", "visitors"))
+
+
+def visits_query(scope: Scope, dim: Dimension) -> Select[Any]:
+    """Visits and distinct visitors per key of `dim`."""
     where = Where(
         lambda name: se[name], sessions, se.started_at, se.number_id, scope.period.dialect
     )
     keys = dim.exprs(where, scope.period)
-    query = (
+    return (
         select(*keys, func.count(), func.count(se.visitor_id.distinct()))
         .where(
             se.site_id == scope.site_id,
             se.started_at >= scope.period.since,
             se.started_at < scope.period.until,
-            se.number_reason.not_in(NOT_VISITS),
+            _person(),
             *_filtered(where, scope),
         )
         .group_by(*keys)
     )
-    return _grouped(conn, query, len(keys), ("visits", "visitors"))
+
+
+def _person() -> ColumnElement[bool]:
+    """A session of a person: no bot by its user agent."""
+    return se.device.is_(None) | (se.device != BOT)
 
 
 def _sum_if(flag: ColumnElement[Any], share: ColumnElement[float]) -> ColumnElement[float]:
@@ -296,8 +309,13 @@ def _month_days(day: date) -> int:
 
 
 def distinct_visitors(conn: Connection, scope: Scope) -> float:
-    """Visitors of the period (and filters), counted once: DISTINCT alone, so the
-    database can answer from an index of visitors rather than sort every visit."""
+    """Visitors of the period (and filters), counted once."""
+    return float(conn.execute(distinct_visitors_query(scope)).scalar_one())
+
+
+def distinct_visitors_query(scope: Scope) -> Select[Any]:
+    """DISTINCT alone, so the database can read the visitors in order from an index
+    rather than sort every visit."""
     where = Where(
         lambda name: se[name], sessions, se.started_at, se.number_id, scope.period.dialect
     )
@@ -307,13 +325,13 @@ def distinct_visitors(conn: Connection, scope: Scope) -> float:
             se.site_id == scope.site_id,
             se.started_at >= scope.period.since,
             se.started_at < scope.period.until,
-            se.number_reason.not_in(NOT_VISITS),
+            _person(),
             *_filtered(where, scope),
         )
         .distinct()
         .subquery()
     )
-    return float(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+    return select(func.count()).select_from(inner)
 
 
 def distinct_callers(conn: Connection, scope: Scope) -> float:

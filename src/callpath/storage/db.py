@@ -234,6 +234,18 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+REPORT_WORK_MEM = "64MB"
+
+
+def roomy(conn: Connection) -> None:
+    """A read that sorts or hashes a great many rows (a report over a year of visits):
+    on PostgreSQL each of its sorts may take `REPORT_WORK_MEM` for the rest of this
+    transaction instead of spilling to disk at the server's default (4 MB). Only a few
+    people read reports at once; routing and the tracker keep the default."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+
+
 def probe(engine: Engine) -> None:
     """A write transaction that does nothing: the database answers and (SQLite) its
     write lock can be had within the caller's wait. Raises as `transaction` does."""

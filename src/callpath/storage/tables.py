@@ -161,7 +161,12 @@ sessions = Table(
     Column("visit_code", String(8), nullable=True),
     Index("ix_sessions_account_started", "account_id", "started_at"),
     Index("ix_sessions_visit_code", "site_id", "visit_code"),
-    Index("ix_sessions_visitor", "site_id", "visitor_id", "started_at"),
+    # Covering the reports' visits and visitors (`reports/measures.py`); only columns no
+    # update touches, so PostgreSQL's updates of a session stay heap-only.
+    Index("ix_sessions_visitor", "site_id", "visitor_id", "started_at", "device"),
+    Index(
+        "ix_sessions_channel", "site_id", "source", "medium", "visitor_id", "started_at", "device"
+    ),
 )
 
 pageviews = Table(
