@@ -220,6 +220,25 @@ def call_row(engine: Engine) -> dict[str, Any]:
         return dict(conn.execute(select(calls)).one()._mapping)
 
 
+def calls_by_provider_id(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Every call stored, by the provider's id of it."""
+    from callpath.storage.tables import calls
+
+    with engine.connect() as conn:
+        return {r.provider_call_id: dict(r._mapping) for r in conn.execute(select(calls))}
+
+
+def classified_leads(engine: Engine) -> dict[str, dict[str, Any]]:
+    """The leads rows by call id, once the calls saved meanwhile are classified (what the
+    apply process does between its rounds)."""
+    from callpath.services import leads as leads_service
+    from callpath.storage.tables import leads
+
+    leads_service.classify_due(engine, time.time)
+    with engine.connect() as conn:
+        return {r.call_id: dict(r._mapping) for r in conn.execute(select(leads))}
+
+
 PASSWORD = "correct horse battery"
 
 

@@ -30,7 +30,7 @@ from callpath.storage.tables import call_events, calls
 from callpath.storage.tables import recordings as recordings_table
 from callpath.telephony.asterisk import adapter, ami
 from callpath.web.app import create_app
-from tests.helpers import Seeded, free_port, seed_site, wait_for
+from tests.helpers import Seeded, classified_leads, free_port, seed_site, wait_for
 
 FIXTURES = Path(adapter.__file__).parent / "fixtures"
 STREAMS = ("answered", "busy", "no_answer", "caller_hangup", "outbound", "untracked")
@@ -282,6 +282,38 @@ def test_a_mixmonitor_file_is_kept_as_a_reference(
         kept = conn.execute(select(recordings_table)).one()._mapping
     assert (kept["call_id"], kept["state"]) == (call["id"], "reference")
     assert kept["source_url"] == call["recording_url"]
+
+
+def test_an_office_phone_calling_a_missed_caller_back_is_a_call_out(
+    engine: Engine, database_url: str, site: Seeded, tmp_path: Path
+) -> None:
+    """caller_hangup.ami: a caller gives up on the pool number; call_out.ami: extension 101
+    (from-internal) dials them (8 926 …) through the trunk and they answer; outbound.ami:
+    it dials one of the tracking numbers, a test call and no call out."""
+    integ = integration(engine, site)
+    stream = tmp_path / "stream.ami"
+    stream.write_bytes(recorded("caller_hangup", "call_out", "outbound"))
+    env = {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_SPOOL_DIR": str(tmp_path / "s")}
+    args = ["asterisk", "listen", "--integration", integ, "--once-file", str(stream)]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "5 new call events stored" in result.output  # 2 of the call in, 3 of the call out
+    stored = rows(engine)
+    assert set(stored) == {"1767227400.401", "1767227700.501"}
+    missed, out = stored["1767227400.401"], stored["1767227700.501"]
+    assert (missed["direction"], missed["status"]) == ("inbound", "missed")
+    assert (out["direction"], out["caller"], out["tracking_number"]) == (
+        "outbound",
+        "+79265554433",
+        "+74951096375",  # the line the trunk showed
+    )
+    assert (out["status"], out["match_method"], out["session_id"]) == ("answered", "outbound", None)
+    leads = classified_leads(engine)
+    assert leads[out["id"]]["kind"] == "outbound"
+    assert not any(leads[out["id"]][v] for v in ("first_time", "target", "missed", "lost"))
+    back = leads[missed["id"]]
+    assert back["missed"] and not back["lost"]
+    assert back["called_back_after"] == pytest.approx(0, abs=30)  # dated on our clock
 
 
 def test_misconfiguration_exits_with_2(

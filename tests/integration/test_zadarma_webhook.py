@@ -281,8 +281,7 @@ def test_unknown_events_are_ignored_with_200(engine: Engine, zd: Zadarma) -> Non
     for fields in (
         {"event": "NOTIFY_IVR", "pbx_call_id": "1", "caller_id": CALLER},
         {"event": "SMS", "caller_id": CALLER, "text": "hi"},
-        notification("notify_out_start"),
-        notification("notify_out_end"),
+        notification("notify_internal"),
     ):
         r = zd.post(fields)
         assert r.status_code == 200, fields

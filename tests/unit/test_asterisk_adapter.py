@@ -20,7 +20,13 @@ def test_stored_events_read_back_the_same() -> None:
         "ended", "1767225600.101", NOW, "79161234567", "+74957770101", 60.0, 52.0, "answered"
     )
     recording = CallEvent("recording", "1767229800.801", NOW, recording_url=REC)
-    for event in (ended, CallEvent("started", "1.2", NOW - 60, "7916", "+74957770101"), recording):
+    out = CallEvent("started", "1.3", NOW, "74951096375", "+79265554433", direction="outbound")
+    for event in (
+        ended,
+        CallEvent("started", "1.2", NOW - 60, "7916", "+74957770101"),
+        recording,
+        out,
+    ):
         parsed, key = telephony.parser("asterisk")(adapter.canonical(event, NOW))
         assert parsed == event
         assert key == adapter.dedup_key(event.kind, event.call_id)
@@ -61,6 +67,7 @@ def test_the_dedup_key_ignores_arrival_time() -> None:
         {"event": "ended", "call_id": "1", "at": NOW, "received_at": NOW, "status": "odd"},
         {"event": "ended", "call_id": "1", "at": NOW, "received_at": NOW, "talk": -1},
         {"event": "ended", "call_id": "x" * 81, "at": NOW, "received_at": NOW},
+        {"event": "ended", "call_id": "1", "at": NOW, "received_at": NOW, "direction": "up"},
         [],
     ],
 )

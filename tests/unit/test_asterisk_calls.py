@@ -22,6 +22,12 @@ def tracked(digits: str) -> str | None:
     return e164 if e164 in TRACKED else None
 
 
+def outside(digits: str) -> str | None:
+    """As the listener's: a valid number that is none of the tracking numbers."""
+    e164 = phone.try_e164(digits)
+    return e164 if e164 and tracked(digits) is None else None
+
+
 def blocks(name: str) -> list[ami.Block]:
     return parsed((FIXTURES / name).read_bytes())
 
@@ -85,6 +91,56 @@ def test_calls_not_to_tracking_numbers_are_ignored(name: str) -> None:
     tracker = CallTracker(tracked)
     assert play(name, tracker) == []
     assert tracker.open_calls == 0  # nothing kept once the call hung up
+
+
+def test_an_office_phone_calling_a_customer_is_a_call_out() -> None:
+    assert play("call_out.ami") == []  # followed only when the tracker is told what is outside
+    events = play("call_out.ami", CallTracker(tracked, outside=outside))
+    assert [(e.kind, e.direction) for e in events] == [
+        ("started", "outbound"),
+        ("answered", "outbound"),
+        ("ended", "outbound"),
+    ]
+    started, _, ended = events
+    assert {e.call_id for e in events} == {"1767227700.501"}
+    # dialled 8 926 …: the customer in E.164; the line the trunk showed as the caller
+    assert (started.caller, started.called, started.at) == ("74951096375", "+79265554433", T0)
+    assert (ended.status, ended.talk) == ("answered", pytest.approx(20.0, abs=0.01))
+    facts = fold(events)
+    assert (facts.direction, facts.caller, facts.called) == (
+        "outbound",
+        "74951096375",
+        "+79265554433",
+    )
+
+
+def test_a_call_out_nobody_answers_is_missed() -> None:
+    text = (FIXTURES / "call_out.ami").read_bytes().replace(b"ANSWER", b"NOANSWER")
+    events = play_blocks(parsed(text), CallTracker(tracked, outside=outside))
+    assert [(e.kind, e.status, e.direction) for e in events] == [
+        ("started", None, "outbound"),
+        ("ended", "missed", "outbound"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["outbound.ami", "untracked.ami"])
+def test_no_call_out_without_an_outside_number(name: str) -> None:
+    """outbound.ami: an office phone calling one of the tracking numbers (a test call)."""
+    tracker = CallTracker(tracked, outside=outside)
+    assert play(name, tracker) == []
+    assert tracker.open_calls == 0
+
+
+def test_an_extension_dialled_is_no_call_out() -> None:
+    text = (FIXTURES / "call_out.ami").read_bytes().replace(b"89265554433", b"102")
+    assert play_blocks(parsed(text), CallTracker(tracked, outside=outside)) == []
+
+
+def test_calls_in_are_unchanged_by_following_calls_out() -> None:
+    for name in ("answered.ami", "busy.ami", "no_answer.ami", "recorded.ami"):
+        with_out = play(name, CallTracker(tracked, outside=outside))
+        assert with_out == play(name)
+        assert all(e.direction is None for e in with_out)
 
 
 def test_streams_interleaved_give_the_same_events() -> None:

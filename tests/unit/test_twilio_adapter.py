@@ -112,6 +112,37 @@ def test_each_callback_becomes_its_event() -> None:
     assert recording.recording_url.startswith("https://api.twilio.com/")
 
 
+def test_a_call_out_is_an_outbound_call_to_the_customer() -> None:
+    out = "CA7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b"
+    events = [event(n)[0] for n in ("call_out_ringing", "call_out_answered", "call_out_completed")]
+    assert [(e.kind, e.call_id, e.direction) for e in events] == [
+        ("started", out, "outbound"),
+        ("answered", out, "outbound"),
+        ("ended", out, "outbound"),
+    ]
+    assert {(e.caller, e.called) for e in events} == {("+74953000001", "+79161234567")}
+    assert (events[2].status, events[2].talk) == ("answered", 80)
+    assert event("call_out_completed", CallStatus="busy")[0].status == "busy"
+    voice, _ = event("call_out_voice")
+    assert (voice.kind, voice.direction, voice.called) == ("started", "outbound", "+79161234567")
+    orphan_leg, _ = event("call_out_answered", Direction="outbound-dial")  # no parent
+    assert orphan_leg.direction == "outbound"
+    with pytest.raises(BadEvent, match="To"):
+        event("call_out_completed", To="")
+    with pytest.raises(Ignored):
+        event("call_out_completed", CallStatus="paused")
+
+
+def test_the_leg_our_dial_makes_stays_the_callers_call() -> None:
+    """outbound-dial with a ParentCallSid: our forwarding's leg, not a call out."""
+    _, params = fixture("status_answered")
+    assert not adapter.call_out(params)
+    assert adapter.call_out(fixture("call_out_answered")[1])
+    for name in ("voice", "status_answered", "status_completed", "dial_completed"):
+        leg, _ = event(name)
+        assert (leg.call_id, leg.direction) == (PARENT, None)
+
+
 def test_progress_we_do_not_use_is_ignored_and_garbage_is_a_bad_event() -> None:
     for name, change in [
         ("status_answered", {"CallStatus": "ringing"}),

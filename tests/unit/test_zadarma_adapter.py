@@ -148,10 +148,29 @@ def test_dispositions_map_to_statuses(disposition: str, status: str | None) -> N
     assert (end.status, end.recording_url) == (status, None)
 
 
-def test_outgoing_and_internal_notifications_are_ignored() -> None:
-    for name in ("notify_internal", "notify_out_start", "notify_out_end"):
-        with pytest.raises(Ignored):
-            adapter.parse(adapter.stored_body(fixture(name), AT))
+def test_internal_notifications_are_ignored() -> None:
+    with pytest.raises(Ignored):
+        adapter.parse(adapter.stored_body(fixture("notify_internal"), AT))
+
+
+def test_a_call_out_is_an_outbound_call_to_the_destination() -> None:
+    start, _ = adapter.parse(adapter.stored_body(fixture("notify_out_start"), AT))
+    end, _ = adapter.parse(adapter.stored_body(fixture("notify_out_end"), AT + 50))
+    assert (start.kind, start.call_id, start.direction) == (
+        "started",
+        "out_0d4e7b21c9aa",
+        "outbound",
+    )
+    assert (start.caller, start.called) == ("+74951112231", "+79161234567")  # line, customer
+    assert (end.kind, end.direction, end.status, end.duration) == (
+        "ended",
+        "outbound",
+        "answered",
+        42,
+    )
+    assert (end.caller, end.called, end.recording_url) == ("+74951112231", "+79161234567", None)
+    unset = {**fixture("notify_out_start"), "caller_id": "0"}  # no number set on the extension
+    assert adapter.parse(adapter.stored_body(unset, AT))[0].caller is None
 
 
 def test_dedup_key_is_the_fields_whatever_the_arrival() -> None:
@@ -172,6 +191,8 @@ def test_dedup_key_is_the_fields_whatever_the_arrival() -> None:
         ({"event": "NOTIFY_END", "pbx_call_id": "1", "duration": "-5"}, "duration"),
         ({"event": "NOTIFY_END", "pbx_call_id": "1", "duration": "nan"}, "duration"),
         ({"event": "NOTIFY_RECORD", "pbx_call_id": "1"}, "call_id_with_rec"),
+        ({"event": "NOTIFY_OUT_START", "pbx_call_id": "1", "internal": "100"}, "destination"),
+        ({"event": "NOTIFY_OUT_END", "pbx_call_id": "1", "duration": "x"}, "duration"),
     ],
 )
 def test_unreadable_notifications_are_bad_events(fields: dict[str, str], reason: str) -> None:

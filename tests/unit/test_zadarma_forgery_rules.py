@@ -23,6 +23,15 @@ START = {
     "call_start": "2026-12-06 15:00:00",
 }  # UTC+3
 END = {**START, "event": "NOTIFY_END", "disposition": "answered", "duration": "75"}
+OUT_START = {
+    "event": "NOTIFY_OUT_START",
+    "pbx_call_id": "out_1",
+    "internal": "100",
+    "destination": "79161234567",
+    "caller_id": "74951112231",
+    "call_start": "2026-12-06 15:00:00",
+}
+OUT_END = {**OUT_START, "event": "NOTIFY_OUT_END", "disposition": "answered", "duration": "40"}
 
 
 @pytest.mark.parametrize(
@@ -36,6 +45,11 @@ END = {**START, "event": "NOTIFY_END", "disposition": "answered", "duration": "7
         ("NOTIFY_END", "2026-12-05 00:00:00", True),  # a long call, UTC-12
         ("NOTIFY_END", "2026-12-04 23:30:00", False),
         ("NOTIFY_RECORD", "2020-03-01 12:00:00", True),  # not dated: signs pbx_call_id
+        ("NOTIFY_OUT_START", "2020-03-01 12:00:00", False),
+        ("NOTIFY_OUT_START", "2026-12-07 02:31:00", False),
+        ("NOTIFY_OUT_START", "2026-12-06 15:00:00", True),
+        ("NOTIFY_OUT_END", "2026-12-05 00:00:00", True),
+        ("NOTIFY_OUT_END", "2026-12-04 23:30:00", False),
     ],
 )
 def test_the_freshness_window(event: str, call_start: str, fresh: bool) -> None:
@@ -83,6 +97,25 @@ def test_screen_needs_the_start_and_keeps_the_first_matching_end() -> None:
     not_found = {"pbx_call_id": "in_1", "found": False}
     assert outcome([*rows, row(5, line=not_found)])[-1] == ("ended", "busy", 0.0)
     assert outcome([row(1, START), row(5, line=line)])[-1] == ("ended", "answered", 75.0)
+
+
+def test_a_call_out_ends_only_by_its_own_out_end() -> None:
+    assert outcome([row(1, OUT_END)]) == []  # no OUT_START held: no call
+    lifted = {**OUT_END, "destination": "79990000000", "disposition": "busy"}
+    rows = [
+        row(1, OUT_START),
+        row(2, lifted),
+        row(3, OUT_END),
+        row(4, {**OUT_END, "duration": "1"}),
+    ]
+    assert outcome(rows) == [("started", None, None), ("ended", "answered", 40.0)]
+    line = {"pbx_call_id": "out_1", "disposition": "no answer", "seconds": 0}
+    assert outcome([*rows, row(5, line=line)])[-1] == ("ended", "missed", 0.0)
+    # an END of the other kind, even with matching signed fields, ends neither call
+    crossed = {**OUT_END, "event": "NOTIFY_END"}  # no called_did on either side
+    assert outcome([row(1, OUT_START), row(2, crossed)]) == [("started", None, None)]
+    into_a_call_in = {**END, "event": "NOTIFY_OUT_END", "internal": "", "destination": ""}
+    assert outcome([row(1, START), row(2, into_a_call_in)]) == [("started", None, None)]
 
 
 def test_the_statistics_request_is_signed_as_documented() -> None:

@@ -45,7 +45,10 @@ def listen_command(
     ] = None,
     internal_context: Annotated[
         list[str] | None,
-        typer.Option(help="Context of the office phones, whose calls are ignored (repeatable)."),
+        typer.Option(
+            help="Context of the office phones (repeatable): their calls to outside numbers"
+            " are calls out, others are ignored."
+        ),
     ] = None,
     once_file: Annotated[
         Path | None, typer.Option(help="Replay a recorded AMI stream from a file, then exit.")

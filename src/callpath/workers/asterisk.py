@@ -4,7 +4,8 @@ It runs in its own process next to Asterisk, with access to the database. The AM
 is the trust boundary (a read-only manager user), so `verify` only requires what the
 pipeline already checks: the integration exists, is an Asterisk one and is active.
 Asterisk routes its calls itself; the routing decision the pipeline stores with
-`started` is not used.
+`started` is not used. An office phone (an internal context) dialling an outside number
+that is none of the account's tracking numbers is a call out (`OutsideNumbers`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from callpath.services.pipeline import CallPipeline, Unavailable
 from callpath.storage import call_repo
 from callpath.storage.db import transaction
 from callpath.telephony.asterisk import adapter, ami
-from callpath.telephony.asterisk.calls import INTERNAL_CONTEXTS, CallTracker
+from callpath.telephony.asterisk.calls import INTERNAL_CONTEXTS, CallTracker, TrackedNumber
 from callpath.telephony.base import BadEvent, Unauthorized
 
 log = logging.getLogger("callpath.asterisk")
@@ -63,6 +64,20 @@ class TrackedNumbers:
         self._next_load = now + self._ttl
 
 
+class OutsideNumbers:
+    """Digits an office phone dialled → the customer's number (E.164): a valid number in
+    the integration's region that is none of the account's tracking numbers (calling
+    your own tracking number is a test, not a call out); an extension is no number."""
+
+    def __init__(self, tracked: TrackedNumber, region: str) -> None:
+        self._tracked = tracked
+        self._region = region
+
+    def __call__(self, digits: str) -> str | None:
+        e164 = phone.try_e164(digits, self._region)
+        return e164 if e164 and self._tracked(digits) is None else None
+
+
 class Listener:
     """Turns blocks of one AMI stream into stored, applied call events."""
 
@@ -76,7 +91,9 @@ class Listener:
         self._pipeline = pipeline
         self._integ = integ
         self._echo = echo
-        self.tracker = CallTracker(TrackedNumbers(pipeline, integ), internal_contexts)
+        tracked = TrackedNumbers(pipeline, integ)
+        outside = OutsideNumbers(tracked, integ.region)
+        self.tracker = CallTracker(tracked, internal_contexts, outside=outside)
         self.stored = 0  # new events stored (redeliveries not counted)
 
     def on_block(self, block: ami.Block) -> None:

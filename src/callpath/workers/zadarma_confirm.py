@@ -89,7 +89,7 @@ def waiting(conn: Connection, source: Source, now: float) -> list[Waiting]:
 def _call_start(conn: Connection, call_key: str) -> float | None:
     for row in call_repo.events_of(conn, call_key):
         stored = adapter.stored_fields(str(row["body"]).encode("utf-8"))
-        if stored and stored[0].get("event") == "NOTIFY_START":
+        if stored and stored[0].get("event") in adapter.STARTS:
             try:
                 return freshness.wall_clock(stored[0].get("call_start", ""))
             except BadEvent:

@@ -7,6 +7,9 @@ The listener (`callpath asterisk listen`) turns AMI events into call events
      "at": 1767225661.5, "caller": "+7916…", "called": "+7495…", "status": "answered",
      "talk": 52.0, "duration": 61.0}
 
+A call out (an office phone calling a customer) has `"direction": "outbound"` on its
+`started`, `answered` and `ended`, `caller` the line shown and `called` the customer.
+
 A `recording` event carries the MixMonitor file's path on the PBX as a `file://` URL
 (`"recording_url": "file:///var/spool/asterisk/monitor/…/in-….wav"`): a reference only,
 the file is not copied.
@@ -22,7 +25,7 @@ import hashlib
 import json
 from typing import Any
 
-from callpath.domain.calls import STATUSES, CallEvent, plausible_time
+from callpath.domain.calls import DIRECTIONS, STATUSES, CallEvent, plausible_time
 from callpath.telephony.asterisk.calls import MAX_RECORDING_URL
 from callpath.telephony.base import BadEvent, finite, json_object
 
@@ -44,6 +47,7 @@ def canonical(event: CallEvent, received_at: float) -> bytes:
         "talk": event.talk,
         "duration": event.duration,
         "recording_url": event.recording_url,
+        "direction": event.direction,
     }
     clean = {k: v for k, v in document.items() if v is not None}
     return json.dumps(clean, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
@@ -62,6 +66,9 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     status = data.get("status")
     if status is not None and status not in STATUSES:
         raise BadEvent("status: one of " + ", ".join(STATUSES))
+    direction = data.get("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise BadEvent("direction: one of " + ", ".join(DIRECTIONS))
     recording_url = _file_url(data)
     if (kind == "recording") != (recording_url is not None):
         raise BadEvent("recording_url: required on a recording event, and only there")
@@ -75,6 +82,7 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
         talk=_seconds(data, "talk"),
         status=status,
         recording_url=recording_url,
+        direction=direction,
     )
     return event, dedup_key(str(kind), call_id)
 

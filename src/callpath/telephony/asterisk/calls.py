@@ -6,7 +6,12 @@ originating channel (`Uniqueid == Linkedid`) is the caller's leg. A call is trac
 when, while it is still in the dialplan (before its first `DialBegin`), the originating
 channel's `Exten` or FreePBX's `FROM_DID` variable is one of the account's tracking
 numbers, and it did not start in an internal context (a phone of the office dialling
-out). Then:
+out). A call that did start in an internal context is a call out when, before its first
+`DialBegin`, its `Exten` showed an outside number (`OutsideNumber`: a valid phone number
+that is none of the account's tracking numbers; an extension is not one): `started`
+names that number as `called` (the customer) and the dialled channel's caller id (the
+line shown, else the phone's own) as `caller`, with `direction` outbound. Then, for
+both:
 
 - `started` (dated when its first channel appeared) as soon as the number is known;
 - `answered` at the first `DialEnd` with `DialStatus: ANSWER` (or a `BridgeEnter` of
@@ -28,12 +33,13 @@ written on our clock too).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from callpath.domain.calls import CallEvent
 
 TrackedNumber = Callable[[str], str | None]  # dialled digits → tracking number (E.164)
+OutsideNumber = Callable[[str], str | None]  # dialled digits → a customer's number (E.164)
 
 INTERNAL_CONTEXTS = frozenset({"from-internal"})  # FreePBX's context of its extensions
 _DID_VARIABLES = frozenset({"FROM_DID", "__FROM_DID"})
@@ -52,7 +58,9 @@ class _Call:
     pbx_first: float | None
     internal: bool
     caller: str | None = None
-    number: str | None = None  # the tracking number, once known
+    number: str | None = None  # the tracking number (a call out: the customer), once known
+    dialled: str | None = None  # an outside number an office phone dialled, before a Dial
+    outbound: bool = False  # a call out: an office phone calling a customer
     routing: bool = True  # before the first Dial: the dialled number may still show
     answered: float | None = None
     pbx_answered: float | None = None
@@ -70,8 +78,10 @@ class CallTracker:
         internal_contexts: frozenset[str] = INTERNAL_CONTEXTS,
         max_calls: int = 10_000,
         max_age: float = 12 * 3600.0,
+        outside: OutsideNumber | None = None,
     ) -> None:
         self._tracked = tracked
+        self._outside = outside  # None: calls out are not followed
         self._internal = internal_contexts
         self._max_calls = max_calls
         self._max_age = max_age
@@ -115,7 +125,10 @@ class CallTracker:
     def _classify(
         self, call: _Call, block: Mapping[str, str], name: str, originating: bool
     ) -> list[CallEvent]:
-        if not originating or not call.routing or call.internal:
+        if not originating or not call.routing:
+            return []
+        if call.internal:
+            self._dialling_out(call, block)
             return []
         if name != "Hangup":
             call.caller = _field(block, "CallerIDNum") or call.caller
@@ -135,11 +148,18 @@ class CallTracker:
                 ]
         return []
 
+    def _dialling_out(self, call: _Call, block: Mapping[str, str]) -> None:
+        digits = _field(block, "Exten")
+        found = self._outside(digits) if self._outside and digits else None
+        call.dialled = found or call.dialled
+
     def _progress(
         self, call: _Call, block: Mapping[str, str], name: str, originating: bool, now: float
     ) -> list[CallEvent]:
         if name == "DialBegin":
+            started = self._call_out(call, block) if originating and call.routing else []
             call.routing = False
+            return started
         elif name == "DialEnd":
             status = block.get("DialStatus", "").strip().upper()
             call.dials.add(status)
@@ -152,12 +172,25 @@ class CallTracker:
             return self._end(call, block, now)
         return []
 
+    def _call_out(self, call: _Call, block: Mapping[str, str]) -> list[CallEvent]:
+        """An office phone's first Dial after it dialled an outside number: the call out
+        starts (dated when its first channel appeared)."""
+        if not call.internal or call.dialled is None or call.number is not None:
+            return []
+        call.outbound, call.number = True, call.dialled
+        call.caller = _field(block, "DestCallerIDNum") or _field(block, "CallerIDNum")
+        started = CallEvent(
+            "started", call.linkedid, call.first_seen, caller=call.caller, called=call.number
+        )
+        return [_as_dialled(call, started)]
+
     def _answer(self, call: _Call, block: Mapping[str, str], now: float) -> list[CallEvent]:
         call.routing = False
         if call.answered is not None:
             return []
         call.answered, call.pbx_answered = now, _pbx_time(block)
-        return [CallEvent("answered", call.linkedid, now)] if call.number else []
+        answered = CallEvent("answered", call.linkedid, now)
+        return [_as_dialled(call, answered)] if call.number else []
 
     def _recording(
         self, call: _Call, block: Mapping[str, str], name: str, now: float
@@ -190,7 +223,12 @@ class CallTracker:
             talk=talk,
             status=status,
         )
-        return [event]
+        return [_as_dialled(call, event)]
+
+
+def _as_dialled(call: _Call, event: CallEvent) -> CallEvent:
+    """A call out's events say so; a call in's say nothing (inbound is the default)."""
+    return replace(event, direction="outbound") if call.outbound else event
 
 
 def file_url(path: str) -> str | None:

@@ -11,6 +11,11 @@ what is stored is a canonical JSON document:
 (a repeated parameter is a list of its values). `parse` reads only that document, so
 folding can read it again at any time; the dedup key covers the callback and its
 parameters, not the time it arrived, so a redelivery is recognised.
+
+A call out (`call_out`: the business calling a customer through the REST API, whose
+status callback points here) is a call of its own, `From` its line and `To` the customer;
+it is never routed. The leg our own <Dial> makes (`outbound-dial`, with `ParentCallSid`)
+is not one: it belongs to the caller's call.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ _ENDED = {
     "failed": "failed",
 }
 _ANSWERED = ("in-progress", "answered")
+_RINGING = ("queued", "initiated", "ringing")  # a call out's progress before an answer
+_CALL_OUT = ("outbound-api", "outbound-dial")  # Direction of a call Twilio placed
 
 
 def form(body: bytes) -> Params:
@@ -82,7 +89,17 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     return event, hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
+def call_out(params: Mapping[str, Any]) -> bool:
+    """Whether a request is of a call the business placed: `Direction` outbound-api (the
+    REST API) or outbound-dial, and no `ParentCallSid`. A leg with a parent is a <Dial>'s
+    leg, as our forwarding makes for every call in: it belongs to its parent call."""
+    direction = _text(params, "Direction", 40)
+    return direction in _CALL_OUT and _text(params, "ParentCallSid", 200) is None
+
+
 def _voice(params: Mapping[str, Any], at: float) -> CallEvent:
+    if call_out(params):
+        return _out(params, "started", at)
     called = _phone(params, "To")
     if not called:
         raise BadEvent("To: required (the tracking number decides the routing)")
@@ -110,7 +127,10 @@ def _dial(params: Mapping[str, Any], at: float) -> CallEvent:
 
 
 def _status(params: Mapping[str, Any], at: float) -> CallEvent:
-    """The dialled leg's progress; it belongs to the caller's call (its parent)."""
+    """The dialled leg's progress; it belongs to the caller's call (its parent). A call
+    out's own progress is that call's."""
+    if call_out(params):
+        return _out_status(params, at)
     parent = _text(params, "ParentCallSid", 200)
     call_id = parent or _call_id(params, "CallSid")
     raw = _text(params, "CallStatus", 40) or ""
@@ -121,6 +141,42 @@ def _status(params: Mapping[str, Any], at: float) -> CallEvent:
         raise Ignored(f"CallStatus {raw[:40]!r} is not one callpath uses")
     talk = _seconds(params, "CallDuration") if status == "answered" else None
     return CallEvent("ended", call_id, at, talk=talk, status=status)
+
+
+def _out_status(params: Mapping[str, Any], at: float) -> CallEvent:
+    raw = _text(params, "CallStatus", 40) or ""
+    if raw in _RINGING:
+        return _out(params, "started", at)
+    if raw in _ANSWERED:
+        return _out(params, "answered", at)
+    status = _ENDED.get(raw)
+    if status is None:
+        raise Ignored(f"CallStatus {raw[:40]!r} is not one callpath uses")
+    talk = _seconds(params, "CallDuration") if status == "answered" else None
+    return _out(params, "ended", at, talk=talk, status=status)
+
+
+def _out(
+    params: Mapping[str, Any],
+    kind: str,
+    at: float,
+    talk: float | None = None,
+    status: str | None = None,
+) -> CallEvent:
+    """An event of a call out: `From` the business's line, `To` the customer."""
+    customer = _phone(params, "To")
+    if not customer:
+        raise BadEvent("To: required on a call out (the customer called)")
+    return CallEvent(
+        kind,
+        _call_id(params, "CallSid"),
+        at,
+        caller=_phone(params, "From"),
+        called=customer,
+        talk=talk,
+        status=status,
+        direction="outbound",
+    )
 
 
 def _recording(params: Mapping[str, Any], at: float) -> CallEvent:

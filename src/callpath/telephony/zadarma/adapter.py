@@ -8,6 +8,10 @@ JSON plus the moment it arrived, so `parse` rebuilds the event from the stored t
 Events are dated by arrival: Zadarma's `call_start` is a wall-clock time without a UTC
 offset (the account's zone), and notifications are sent as the call progresses.
 
+A call out (the PBX dialling a customer: NOTIFY_OUT_START, NOTIFY_OUT_END) becomes an
+outbound call event: `destination` the customer, `caller_id` the line it showed; it is
+never redirected (the answer to its OUT_START is an empty object).
+
 What the signature leaves open is closed elsewhere: `freshness` refuses a notification
 whose call started too long ago, `screen` folds an ANSWER or END only with the call's own
 START, and `confirm` takes a call's outcome from Zadarma's call statistics when the
@@ -40,7 +44,16 @@ SIGNED: dict[str, tuple[str, ...]] = {
     "NOTIFY_OUT_END": ("internal", "destination", "call_start"),
     "NOTIFY_RECORD": ("pbx_call_id", "call_id_with_rec"),
 }
-USED = ("NOTIFY_START", "NOTIFY_ANSWER", "NOTIFY_END", "NOTIFY_RECORD")
+USED = (
+    "NOTIFY_START",
+    "NOTIFY_ANSWER",
+    "NOTIFY_END",
+    "NOTIFY_OUT_START",
+    "NOTIFY_OUT_END",
+    "NOTIFY_RECORD",
+)
+STARTS = ("NOTIFY_START", "NOTIFY_OUT_START")  # a call in; a call out (the PBX dialling)
+ENDS = ("NOTIFY_END", "NOTIFY_OUT_END")
 # NOTIFY_END `disposition` -> our status; anything else leaves it to the folding rules.
 DISPOSITIONS = {
     "answered": "answered",
@@ -148,7 +161,7 @@ def parse(body: bytes) -> tuple[CallEvent, str]:
     fields, at = _stored(body)
     name = fields.get("event", "")
     if not name:
-        raise BadEvent("event: required (NOTIFY_START, NOTIFY_ANSWER, NOTIFY_END, ...)")
+        raise BadEvent("event: required (NOTIFY_START, NOTIFY_END, NOTIFY_OUT_START, ...)")
     if name not in USED:
         raise Ignored(f"event {name[:40]!r} is not one callpath uses")
     call_id = fields.get("pbx_call_id", "").strip()
@@ -244,6 +257,34 @@ def _end(f: dict[str, str], call_id: str, at: float) -> CallEvent:
     )
 
 
+def _out_start(f: dict[str, str], call_id: str, at: float) -> CallEvent:
+    """A call out: `destination` is the customer dialled, `caller_id` the line shown."""
+    customer = _number(f.get("destination"))
+    if not customer:
+        raise BadEvent("destination: required for NOTIFY_OUT_START (the number called)")
+    return CallEvent("started", call_id, at, caller=_line(f), called=customer, direction="outbound")
+
+
+def _out_end(f: dict[str, str], call_id: str, at: float) -> CallEvent:
+    return CallEvent(
+        "ended",
+        call_id,
+        at,
+        caller=_line(f),
+        called=_number(f.get("destination")),
+        duration=_seconds(f.get("duration")),
+        status=DISPOSITIONS.get(f.get("disposition", "").strip().lower()),
+        recording_url=_recording(f) if f.get("is_recorded", "").strip() == "1" else None,
+        direction="outbound",
+    )
+
+
+def _line(f: dict[str, str]) -> str | None:
+    """The number a call out showed: `caller_id`, which is "0" when none is set."""
+    shown = f.get("caller_id", "").strip()
+    return _number(shown) if shown.strip("0") else None
+
+
 def _record(f: dict[str, str], call_id: str, at: float) -> CallEvent:
     ref = _recording(f)
     if ref is None:
@@ -255,6 +296,8 @@ _EVENTS = {
     "NOTIFY_START": _start,
     "NOTIFY_ANSWER": _answer,
     "NOTIFY_END": _end,
+    "NOTIFY_OUT_START": _out_start,
+    "NOTIFY_OUT_END": _out_end,
     "NOTIFY_RECORD": _record,
 }
 
@@ -309,7 +352,9 @@ def instructions(url: str, secret: str) -> str:
         "     still tracked).\n"
         "  3. Settings → Integrations and API → notifications of calls in the PBX:\n"
         "     paste the URL into the notification link (Zadarma checks it with ?zd_echo)\n"
-        "     and enable NOTIFY_START, NOTIFY_ANSWER, NOTIFY_END and NOTIFY_RECORD.\n"
+        "     and enable NOTIFY_START, NOTIFY_ANSWER, NOTIFY_END and NOTIFY_RECORD, and\n"
+        "     NOTIFY_OUT_START and NOTIFY_OUT_END for your calls out (a missed caller you\n"
+        "     call back then counts as called back).\n"
         "See docs/telephony.md."
     )
 

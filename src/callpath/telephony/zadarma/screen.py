@@ -1,18 +1,22 @@
 """Which stored events of one Zadarma call are folded (`telephony.screen("zadarma")`).
 
 NOTIFY_START, NOTIFY_ANSWER and NOTIFY_END carry the same signed fields (`caller_id`,
-`called_did` or `destination`, `call_start`); `pbx_call_id`, `disposition` and
-`duration` are not signed. So an END is believed only as far as the scheme allows:
+`called_did` or `destination`, `call_start`), a call out's NOTIFY_OUT_START and
+NOTIFY_OUT_END theirs (`internal`, `destination`, `call_start`); `pbx_call_id`,
+`disposition` and `duration` are not signed. So an END is believed only as far as the
+scheme allows (a call out's START and END being its OUT_START and OUT_END):
 
 - nothing is folded without a START: an END (ANSWER, RECORD) for a call whose START we
   do not hold is kept for audit and makes no call (a START arriving later brings it in);
-- an ANSWER or END counts only if its signed fields are the START's own (a signature
-  lifted from another call does not end this one), and of the ENDs only the first
-  stored counts, so a replay with another `disposition` or `duration` changes nothing;
+- an ANSWER or END counts only if its signed fields are the START's own and it is of the
+  START's kind (a signature lifted from another call does not end this one, an OUT_END
+  does not end a call in), and of the ENDs only the first stored counts, so a replay
+  with another `disposition` or `duration` changes nothing;
 - the call's line in Zadarma's statistics (`confirm`), when stored, replaces the END's
   unsigned `disposition` and `duration` (the END keeps its time and recording).
 
-The first START stored is the call's; NOTIFY_RECORD signs `pbx_call_id` itself.
+The first START (or OUT_START) stored is the call's; NOTIFY_RECORD signs `pbx_call_id`
+itself.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 from callpath.telephony.zadarma import adapter
 
 Row = dict[str, Any]
+# an event of a call → the start it belongs with, and the signed fields both must share
 _SIGNED_WITH_START = {
-    "NOTIFY_ANSWER": ("caller_id", "call_start"),
-    "NOTIFY_END": ("caller_id", "called_did", "call_start"),
+    "NOTIFY_ANSWER": ("NOTIFY_START", ("caller_id", "call_start")),
+    "NOTIFY_END": ("NOTIFY_START", ("caller_id", "called_did", "call_start")),
+    "NOTIFY_OUT_END": ("NOTIFY_OUT_START", ("internal", "destination", "call_start")),
 }
 
 
@@ -48,11 +54,11 @@ def screen(rows: list[Row]) -> list[Row]:
             admitted.append(row)  # not a notification: its own parser decides
             continue
         name = fields.get("event", "")
-        if name == "NOTIFY_END":
+        if name in adapter.ENDS:
             if end is None and _same_call(fields, start, name):
                 end = row
             continue
-        if name == "NOTIFY_START" and row is not start_row:
+        if name in adapter.STARTS and row is not start_row:
             continue
         if name in _SIGNED_WITH_START and not _same_call(fields, start, name):
             continue
@@ -63,13 +69,14 @@ def screen(rows: list[Row]) -> list[Row]:
 def _first_start(ordered: list[Row]) -> tuple[Row, dict[str, str]] | None:
     for row in ordered:
         fields = _fields(row)
-        if fields is not None and fields.get("event") == "NOTIFY_START":
+        if fields is not None and fields.get("event") in adapter.STARTS:
             return row, fields
     return None
 
 
 def _same_call(fields: dict[str, str], start: dict[str, str], name: str) -> bool:
-    return all(fields.get(f, "") == start.get(f, "") for f in _SIGNED_WITH_START[name])
+    kind, signed = _SIGNED_WITH_START[name]
+    return start.get("event") == kind and all(fields.get(f, "") == start.get(f, "") for f in signed)
 
 
 def _outcome(end: Row | None, statistics: Row | None) -> list[Row]:

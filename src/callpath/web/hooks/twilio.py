@@ -3,6 +3,8 @@
 The Voice webhook is answered with TwiML <Dial> to the routing decision (taken from the
 route cache when the database is down: nothing here touches the database); the Dial
 action, the dialled leg's status and the recording callbacks are answered `<Response/>`.
+So is the Voice webhook of a call out (the business's own call, `adapter.call_out`): it
+is recorded, never forwarded, and what it plays is the business's TwiML, not ours.
 A request whose `X-Twilio-Signature` does not check out is refused with 403, whatever
 the integration (unknown, disabled or without an auth token included).
 """
@@ -31,7 +33,7 @@ _YES = ("1", "true", "yes", "on")
 async def voice(integration_id: str, request: Request, background: BackgroundTasks) -> Response:
     reply, params = await _receive(request, background, integration_id, "voice")
     forward_to = reply.body.get("forward_to")
-    if "ignored" in reply.body:
+    if "ignored" in reply.body or adapter.call_out(params):
         return _xml(twiml.EMPTY)
     if not forward_to:
         return _xml(twiml.reject())

@@ -3,8 +3,9 @@
 GET answers the `zd_echo` check the personal account makes when the URL is saved; POST
 takes the form-encoded notifications. Like every hook, the answer waits only for the
 signature and freshness checks, the routing decision and storing the event
-(`services.pipeline`). A new NOTIFY_END of an integration that holds the API key then
-wakes this process's statistics thread (`workers.zadarma_confirm`), after the answer.
+(`services.pipeline`). A new NOTIFY_END (or a call out's NOTIFY_OUT_END) of an
+integration that holds the API key then wakes this process's statistics thread
+(`workers.zadarma_confirm`), after the answer.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ async def zadarma_notification(
 
     body = adapter.stored_body(fields, c.pipeline.clock())
     reply = await receive(c, background, "zadarma", integration_id, body, verify)
-    if keyed and reply.call_key and fields.get("event") == "NOTIFY_END":
+    if keyed and reply.call_key and fields.get("event") in adapter.ENDS:
         background.add_task(_confirmer(request, c).wake)
     headers = dict(NO_STORE)
     if isinstance(reply.body.get("call"), str):
