@@ -134,7 +134,7 @@ def test_the_admin_retires_and_brings_back(
     r = client.post(url, data={"active": "0"}, follow_redirects=False)
     assert r.status_code == 303 and not _active(engine, site.pool[0])
     page = client.get(f"/app/sites/{site.site_id}").text
-    row = page.split(f"<td>{site.pool[0]}</td>", 1)[1].split("</tr>", 1)[0]
+    row = page.split(f'<td data-e164="{site.pool[0]}">', 1)[1].split("</tr>", 1)[0]
     assert "retired" in row and "Bring back" in row
     assert client.post(url, data={"active": "1"}, follow_redirects=False).status_code == 303
     assert _active(engine, site.pool[0])

@@ -47,7 +47,7 @@ def test_a_number_in_its_cooldown_is_resting_not_free(
     _held_until(engine, site.pool[1], now - 100)  # released 100 s ago: 500 s of rest left
     _held_until(engine, site.pool[2], now - 700)  # rested out: free
     page = client.get(f"/app/sites/{site.site_id}").text
-    rows = {n: page.split(f"<td>{n}</td>", 1)[1].split("</tr>", 1)[0] for n in site.pool}
+    rows = {n: page.split(f'<td data-e164="{n}">', 1)[1].split("</tr>", 1)[0] for n in site.pool}
     assert "held, 1" in rows[site.pool[0]]
     assert "resting (cooldown), 49" in rows[site.pool[1]]
     assert "<td>free</td>" in rows[site.pool[2]]

@@ -52,6 +52,14 @@ def list_sites(conn: Connection, account_id: int | None) -> list[Row]:
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def account_zone(conn: Connection, account_id: int) -> str | None:
+    """The timezone all the account's sites share, or None (no site, or several zones):
+    account-wide pages show their moments in it."""
+    query = select(sites.c.timezone).where(sites.c.account_id == account_id).distinct().limit(2)
+    zones = conn.execute(query).scalars().all()
+    return str(zones[0]) if len(zones) == 1 else None
+
+
 def active_counts(conn: Connection) -> dict[int, dict[str, int]]:
     """Active tracking numbers by site id, then by kind."""
     n = tracking_numbers.c

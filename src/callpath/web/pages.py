@@ -48,7 +48,34 @@ def _figure(value: float | None) -> str:
     return f"{value:,.2f}".replace(",", "\u202f")
 
 
+def _client(device: str | None, browser: str | None, system: str | None = None) -> str:
+    """A visitor's browser and device kind as one phrase: "Chrome · desktop", "Mobile
+    Safari" (the browser's name already says mobile), the system after it if given."""
+    parts = [browser] if browser else []
+    if device and not (browser and device.lower() in browser.lower()):
+        parts.append(device)
+    if system:
+        parts.append(system)
+    return " · ".join(parts)
+
+
+def _duration(seconds: float | None) -> str:
+    """Seconds as people say them: "2 d", "5 min", "1 h 30 min", "45 s"."""
+    if seconds is None:
+        return ""
+    left, parts = round(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if left >= size:
+            parts.append(f"{left // size} {unit}")
+            left %= size
+    if left or not parts:
+        parts.append(f"{left} s")
+    return " ".join(parts)
+
+
 env.filters["phone"] = _phone
+env.filters["duration"] = _duration
+env.filters["client"] = _client
 env.filters["when"] = _when
 env.filters["figure"] = _figure
 

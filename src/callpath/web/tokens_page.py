@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from callpath.services import auth
 from callpath.services.auth import MANAGERS, Principal
 from callpath.services.setup import SetupError
+from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
@@ -29,12 +30,14 @@ def _page(
 ) -> HTMLResponse:
     with transaction(ctx(request).engine, write=False) as conn:
         tokens = auth.list_tokens(conn, who.account_id)
+        zone = site_repo.account_zone(conn, who.account_id)
     return render(
         request,
         "tokens.html",
         status=400 if error else 200,
         who=who,
         tokens=tokens,
+        zone=zone,
         new_token=new_token,
         error=error,
         roles=auth.ROLE_ORDER[: auth.ROLE_ORDER.index(auth.narrowest(who.role)) + 1],

@@ -1,0 +1,158 @@
+"""Every admin page, as a new user opens it on the demo's history, on a phone (390 px) and
+on a laptop (1366 px): it answers 200, the page never scrolls sideways (wide tables
+scroll in their own box), nothing logs an error, and the controls a thumb taps (buttons,
+fields, the menu) are at least 40 px tall on the phone. A full-page screenshot of each
+is kept under `var/test-artefacts/pages/` (or `$CALLPATH_TEST_ARTEFACTS/pages/`) for a
+person to look at."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+from sqlalchemy import Engine, select
+
+from callpath.storage.tables import calls, sites
+from tests.helpers import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+WIDTHS = {"phone": (390, 844), "laptop": (1366, 768)}
+TAP = 40  # px: the smallest control a thumb is asked to hit
+TAPPED = (
+    "button:visible, input:not([type=hidden]):not([type=checkbox]):not([type=radio]):visible,"
+    " select:visible, textarea:visible, header a:visible"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    email: str
+    password: str
+    site_id: int
+    call_id: str
+
+
+def _artefacts() -> Path:
+    base = Path(os.environ.get("CALLPATH_TEST_ARTEFACTS") or ROOT / "var" / "test-artefacts")
+    out = base / "pages"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture
+def demo(engine: Engine, server: ServerProcess, database_url: str) -> Demo:
+    """`callpath demo` with its 60 days of history, as `scripts/run` seeds it."""
+    env = {**os.environ, "CALLPATH_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "callpath", "demo"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    email = re.search(r"login:\s+(\S+)", done.stdout)
+    password = re.search(r"password:\s+(\S+)", done.stdout)
+    assert email and password, done.stdout
+    with engine.connect() as conn:
+        site_id = conn.execute(select(sites.c.id).where(sites.c.key == "demo")).scalar_one()
+        answered = (
+            select(calls.c.id)
+            .where(calls.c.site_id == site_id, calls.c.session_id.is_not(None))
+            .order_by(calls.c.started_at.desc())
+            .limit(1)
+        )
+        call_id = conn.execute(answered).scalar_one()
+    return Demo(email.group(1), password.group(1), site_id, str(call_id))
+
+
+def _pages(d: Demo) -> dict[str, str]:
+    """Name -> address of every admin page a user of the demo can open."""
+    return {
+        "login": "/app/login",
+        "sites": "/app",
+        "site": f"/app/sites/{d.site_id}",
+        "pool": f"/app/sites/{d.site_id}/pool",
+        "calls": "/app/calls",
+        "call": f"/app/calls/{d.call_id}",
+        "reports": f"/app/reports?site={d.site_id}",
+        "reports-campaigns": f"/app/reports?site={d.site_id}&group=campaign",
+        "call-center": f"/app/reports/call-center?site={d.site_id}",
+        "journey": f"/app/reports/journey?call={d.call_id}",
+        "tokens": "/app/tokens",
+        "demo": "/demo",
+    }
+
+
+@pytest.fixture(params=list(WIDTHS))
+def device(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, Page]]:
+    width, height = WIDTHS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    yield request.param, context.new_page()
+    context.close()
+
+
+def _log_in(page: Page, base: str, d: Demo) -> None:
+    page.goto(f"{base}/app/login")
+    page.fill("input[name=email]", d.email)
+    page.fill("input[name=password]", d.password)
+    with page.expect_navigation():
+        page.click("button[type=submit], input[type=submit]")
+    assert "/app/login" not in page.url, page.content()[:500]
+
+
+def _fit(page: Page) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            "() => ({page: document.documentElement.scrollWidth, view: window.innerWidth})"
+        )
+    )
+
+
+def _small_targets(page: Page) -> list[str]:
+    small = []
+    for handle in page.locator(TAPPED).element_handles():
+        box = handle.bounding_box()
+        if box and box["height"] < TAP - 0.5:
+            small.append(
+                f"{handle.evaluate('e => e.outerHTML.slice(0, 80)')} {box['height']:.0f}px"
+            )
+    return small
+
+
+def _check(page: Page, size: str, errors: list[str]) -> list[str]:
+    found = []
+    fit = _fit(page)
+    if fit["page"] > fit["view"]:
+        found.append(f"scrolls sideways: {fit['page']} px wide in {fit['view']} px")
+    if size == "phone":
+        found += [f"small tap target: {s}" for s in _small_targets(page)]
+    found += [f"console: {e}" for e in errors]
+    errors.clear()
+    return found
+
+
+def test_every_page_fits_the_screen(
+    device: tuple[str, Page], server: ServerProcess, demo: Demo
+) -> None:
+    size, page = device
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    out = _artefacts()
+    problems: dict[str, list[str]] = {}
+    for name, path in _pages(demo).items():
+        if name != "login" and "/app/login" in page.url:
+            _log_in(page, server.url, demo)
+        answer = page.goto(server.url + path)
+        assert answer is not None and answer.status == 200, (name, answer and answer.status)
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(out / f"{name}-{size}.png"), full_page=True)
+        found = _check(page, size, errors)
+        if found:
+            problems[name] = found
+    assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
