@@ -30,7 +30,14 @@ from sqlalchemy import Engine, insert, select, update
 
 from callpath.services import leads as leads_service
 from callpath.storage.db import transaction
-from callpath.storage.tables import calls, costs, deals, sessions, tracking_numbers
+from callpath.storage.tables import (
+    callbacks_handled,
+    calls,
+    costs,
+    deals,
+    sessions,
+    tracking_numbers,
+)
 from tests.helpers import Hook, Seeded, api_headers, page_login, seed_site
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -482,3 +489,48 @@ def test_the_journey_page_tells_one_persons_story(
     text = r.text
     assert text.index("yandex / cpc") < text.index("(direct) / (none)") < text.index("Deal")
     assert "Linear: yandex/cpc 50%, (direct)/(none) 50%" in text
+
+
+def test_an_operator_marks_a_lost_caller_handled_and_can_undo_it(
+    app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    """C's missed call (cC) is lost: marked handled, it leaves the list to call back but
+    stays counted lost; the overview's list drops it too; undo brings it back."""
+    q = f"site={site.site_id}&{PERIOD}"
+    api = f"/api/v1/reports/call-center?{q}"
+    before = _report(client, token, "call-center?" + q)
+    assert (before["summary"]["lost"], before["summary"]["to_call_back"]) == (1, 1)
+    operator = page_login(app, engine, site, "operator")
+    form = {"call": "cC", "note": "called from a mobile", "site": str(site.site_id)}
+    r = operator.post("/app/reports/call-center/handled", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/app/reports/call-center?")
+    after = client.get(api, headers=token).json()
+    assert (after["summary"]["lost"], after["summary"]["to_call_back"]) == (1, 0)
+    (caller,) = [c for c in after["missed_callers"] if c["call_id"] == "cC"]
+    assert caller["handled_by"] == "page-operator@shop.example"
+    assert caller["handled_note"] == "called from a mobile" and caller["status"] == "lost"
+    center = operator.get(f"/app/reports/call-center?{q}").text
+    assert "called from a mobile" in center and ">Undo</button>" in center
+    overview = page_login(app, engine, site, "analyst").get(f"/app/reports?{q}").text
+    assert 'id="lost"' not in overview  # nobody left to call back
+    undo = {"call": "cC", "undo": "1"}
+    assert operator.post("/app/reports/call-center/handled", data=undo).status_code == 200
+    assert client.get(api, headers=token).json()["summary"]["to_call_back"] == 1
+
+
+def test_only_the_accounts_missed_calls_can_be_marked_handled(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    page = page_login(app, engine, site, "operator")
+    url = "/app/reports/call-center/handled"
+    answered = page.post(url, data={"call": "cA"})
+    assert answered.status_code == 400 and "missed" in answered.text
+    assert page.post(url, data={"call": "nosuch"}).status_code == 404
+    assert page.post(url, data={"call": "cC", "undo": "1"}).status_code == 404  # never marked
+    long_note = page.post(url, data={"call": "cC", "note": "x" * 201})
+    assert long_note.status_code == 400 and "200 characters" in long_note.text
+    other = seed_site(engine)
+    stranger = page_login(app, engine, other, "owner")
+    assert stranger.post(url, data={"call": "cC"}).status_code == 404
+    with engine.connect() as conn:
+        assert conn.execute(select(callbacks_handled)).all() == []

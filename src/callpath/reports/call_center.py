@@ -4,7 +4,9 @@
   average wait before a caller hung up unanswered;
 - calls, missed and lost by local weekday x hour (a heat map: 7 rows of 24);
 - missed callers, newest first, with what became of them: lost (did not get through
-  within the site's callback window) or got through, and after how long.
+  within the site's callback window) or got through, and after how long; and whether
+  someone marked them handled (`services/callbacks.py`), which leaves a lost caller
+  counted lost but off the list to call back (`to_call_back`).
 
 The calls of a period are a few thousand, so they are read once and counted here.
 """
@@ -19,15 +21,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from callpath.reports.period import Period
-from callpath.storage.tables import calls, leads
+from callpath.storage.tables import callbacks_handled, calls, leads, users
 
 LOST_LIMIT = 200
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-k, ld = calls.c, leads.c
+k, ld, h, u = calls.c, leads.c, callbacks_handled.c, users.c
+
+
+@dataclass(frozen=True, slots=True)
+class _Handled:
+    at: float
+    by: str | None
+    note: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
+    call_id: str
     at: float
     answered: bool
     missed: bool
@@ -40,6 +50,7 @@ class _Call:
     caller: str | None
     number: str | None
     channel: str | None
+    handled: _Handled | None
 
 
 def report(conn: Connection, site_id: int, period: Period) -> dict[str, Any]:
@@ -54,6 +65,8 @@ def report(conn: Connection, site_id: int, period: Period) -> dict[str, Any]:
             "missed": len(missed),
             "abandoned": sum(1 for c in missed if c.abandoned),
             "lost": sum(1 for c in missed if c.lost),
+            "to_call_back": sum(1 for c in missed if c.lost and c.handled is None),
+            "handled": sum(1 for c in missed if c.handled is not None),
             "got_through": sum(1 for c in missed if c.recovered_after is not None),
             "called_back": sum(1 for c in missed if c.called_back_after is not None),
             "spam": len(rows) - len(counted),
@@ -72,6 +85,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
     answered = (k.status == "answered") | k.answered_at.is_not(None)
     query = (
         select(
+            ld.call_id,
             ld.started_at,
             answered.label("answered"),
             ld.missed,
@@ -85,8 +99,15 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
             k.tracking_number,
             k.source,
             k.medium,
+            h.handled_at,
+            h.note,
+            u.email.label("handled_by"),
         )
-        .select_from(leads.join(calls, k.id == ld.call_id))
+        .select_from(
+            leads.join(calls, k.id == ld.call_id)
+            .outerjoin(callbacks_handled, h.call_id == ld.call_id)
+            .outerjoin(users, u.id == h.handled_by)
+        )
         .where(
             ld.site_id == site_id,
             ld.kind == "call",
@@ -97,6 +118,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
     )
     return [
         _Call(
+            str(r.call_id),
             float(r.started_at),
             bool(r.answered),
             bool(r.missed),
@@ -109,6 +131,7 @@ def _calls(conn: Connection, site_id: int, period: Period) -> list[_Call]:
             r.caller,
             r.tracking_number,
             "/".join(x for x in (r.source, r.medium) if x) or None,
+            None if r.handled_at is None else _Handled(float(r.handled_at), r.handled_by, r.note),
         )
         for r in conn.execute(query)
     ]
@@ -127,8 +150,11 @@ def _heatmap(rows: list[_Call], zone: str) -> dict[str, Any]:
 
 
 def _missed(c: _Call, zone: str) -> dict[str, Any]:
+    tz = ZoneInfo(zone)
+    handled = c.handled
     return {
-        "started": datetime.fromtimestamp(c.at, ZoneInfo(zone)).isoformat(timespec="seconds"),
+        "call_id": c.call_id,
+        "started": datetime.fromtimestamp(c.at, tz).isoformat(timespec="seconds"),
         "caller": c.caller,
         "number": c.number,
         "channel": c.channel,
@@ -136,6 +162,11 @@ def _missed(c: _Call, zone: str) -> dict[str, Any]:
         "status": _status(c),
         "got_through_after": None if c.recovered_after is None else round(c.recovered_after),
         "called_back_after": None if c.called_back_after is None else round(c.called_back_after),
+        "handled_at": (
+            None if handled is None else datetime.fromtimestamp(handled.at, tz).isoformat()[:19]
+        ),
+        "handled_by": None if handled is None else handled.by,
+        "handled_note": None if handled is None else handled.note,
     }
 
 

@@ -377,6 +377,20 @@ lead_credits = Table(
     Column("share", Float, nullable=False),
 )
 
+# A missed caller someone took care of outside what callpath sees (called back from a
+# mobile, wrote to them, a wrong number): the call center's list to call back drops them.
+# The call's own facts stay as they were: it is still counted lost.
+callbacks_handled = Table(
+    "callbacks_handled",
+    metadata,
+    Column("call_id", ForeignKey("calls.id"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("site_id", ForeignKey("sites.id"), nullable=False),
+    Column("handled_at", Float, nullable=False),
+    Column("handled_by", ForeignKey("users.id"), nullable=True),
+    Column("note", String(200), nullable=True),
+)
+
 # The account's spam block list: calls from these numbers are spam, never target.
 blocked_numbers = Table(
     "blocked_numbers",

@@ -213,6 +213,9 @@ CALL_CENTER_COLUMNS = (
     "status",
     "got_through_after",
     "called_back_after",
+    "handled_at",
+    "handled_by",
+    "handled_note",
 )
 
 

@@ -5,22 +5,25 @@ bookmarked, shared, and exported as exactly the table on screen."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from callpath.domain.attribution import MODELS
 from callpath.reports.dimensions import FILTERS
-from callpath.services import auth
+from callpath.services import auth, callbacks
+from callpath.services.setup import SetupError
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.web import charts, report_query
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
+from callpath.web.forms import read_form
 from callpath.web.pages import render
 from callpath.web.reports_view import KPIS, MODEL_NAMES, TABLE_COLUMNS, change, next_level
 
@@ -67,7 +70,7 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
         models=models,
         model_names=MODEL_NAMES,
         all_models=MODELS,
-        lost=[c for c in center["missed_callers"] if c["status"] == "lost"][:10],
+        lost=[c for c in center["missed_callers"] if _to_call_back(c)][:10],
         link=lambda **change: _link(params, change),
         drill=lambda row: next_level(params, row),
         export=lambda fmt: "/app/reports/export/channels?" + urlencode({**params, "format": fmt}),
@@ -100,6 +103,26 @@ def call_center_page(request: Request, who: PageUser) -> HTMLResponse:
     )
 
 
+@router.post("/reports/call-center/handled")
+async def handled(request: Request, who: PageUser) -> RedirectResponse:
+    """Marks a missed caller handled (or, with `undo`, not), then back to the page the
+    form was on. Operators too: calling back is their work."""
+    form = await read_form(request)
+    call_id = form.get("call", "")
+    try:
+        with transaction(ctx(request).engine) as conn:
+            if form.get("undo"):
+                callbacks.unmark_handled(conn, who, call_id)
+            else:
+                callbacks.mark_handled(conn, who, call_id, form.get("note"), time.time())
+    except callbacks.NotFound as exc:
+        raise ClientError(404, str(exc)) from exc
+    except SetupError as exc:
+        raise ClientError(400, str(exc)) from exc
+    back = {name: form[name] for name in ("site", "from", "to") if form.get(name)}
+    return RedirectResponse(f"/app/reports/call-center?{urlencode(back)}#missed", status_code=303)
+
+
 @router.get("/reports/journey")
 def journey_page(request: Request, who: PageUser) -> HTMLResponse:
     params = report_query.checked(_items(request), report_query.allowed("journey"))
@@ -117,6 +140,10 @@ def export(name: str, request: Request, who: PageUser) -> Response:
     sep = report_query.separator(params)
     head, _, cells = report_query.run(ctx(request).engine, who, name, params)
     return report_query.file_response(name, head, cells, fmt, sep)
+
+
+def _to_call_back(caller: dict[str, Any]) -> bool:
+    return caller["status"] == "lost" and caller["handled_at"] is None
 
 
 def _items(request: Request) -> list[tuple[str, str]]:
