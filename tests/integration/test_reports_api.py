@@ -491,6 +491,26 @@ def test_the_journey_page_tells_one_persons_story(
     assert "Linear: yandex/cpc 50%, (direct)/(none) 50%" in text
 
 
+def test_calls_by_channel_over_time_follow_the_model(
+    app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    q = f"site={site.site_id}&{PERIOD}"
+    last = _report(client, token, f"timeline?{q}")["calls_by_channel"]
+    assert last == {
+        "2026-11-03": {"google/cpc": 1},
+        "2026-11-05": {"yandex/cpc": 1},
+        "2026-11-06": {"google/cpc": 1},
+    }
+    linear = _report(client, token, f"timeline?{q}&model=linear")["calls_by_channel"]
+    assert linear["2026-11-05"] == {"yandex/cpc": 0.5, "(direct)/(none)": 0.5}
+    assert linear["2026-11-06"] == {"vk/social": 0.5, "google/cpc": 0.5}
+    weeks = _report(client, token, f"timeline?{q}&group=week")["calls_by_channel"]
+    assert weeks == {"2026-11-02": {"google/cpc": 2, "yandex/cpc": 1}}
+    html = page_login(app, engine, site, "analyst").get(f"/app/reports?{q}").text
+    assert "Calls a day by channel" in html and 'class="legend"' in html
+    assert "2026-11-06: google/cpc, 1 calls" in html  # each part says what it is
+
+
 def test_an_operator_marks_a_lost_caller_handled_and_can_undo_it(
     app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
 ) -> None:

@@ -36,3 +36,15 @@ def test_duration(seconds: float | None, said: str) -> None:
 )
 def test_client(device: str | None, browser: str | None, system: str | None, said: str) -> None:
     assert env.filters["client"](device, browser, system) == said
+
+
+def test_channel_series_keeps_the_top_channels_and_sums_the_rest() -> None:
+    from callpath.web.reports_view import channel_series
+
+    by_day = {"d1": {"a": 5, "b": 1, "c": 1}, "d2": {"a": 1, "d": 3}}
+    assert channel_series(["d1", "d2", "d3"], by_day, top=2) == [
+        ("a", [5, 1, 0.0]),
+        ("d", [0.0, 3, 0.0]),
+        ("other", [2, 0, 0]),
+    ]
+    assert channel_series(["d1"], {"d1": {"a": 1}}, top=2) == [("a", [1])]

@@ -19,7 +19,7 @@ from callpath.domain import report_metrics as metrics
 from callpath.domain.attribution import MODELS
 from callpath.domain.report_metrics import Measures
 from callpath.reports import measures
-from callpath.reports.dimensions import CHANNEL, TIME, TOTAL, Dimension
+from callpath.reports.dimensions import CHANNEL, TIME, TOTAL, Dimension, by_channel
 from callpath.reports.measures import Scope
 from callpath.storage.db import roomy
 from callpath.storage.tables import tracking_numbers
@@ -100,6 +100,17 @@ def models_side_by_side(conn: Connection, scope: Scope, dim: Dimension, shape: S
     ordered = _ordered(shown, dim, Shape(sort, shape.descending, shape.limit, shape.margin))
     columns = [*dim.labels, "visits", "cost", *_model_columns()]
     return Report(columns, ordered[: shape.limit], None, [], row_count=len(ordered))
+
+
+def calls_by_channel(conn: Connection, scope: Scope, unit: str) -> dict[str, dict[str, float]]:
+    """Credited calls per local bucket of `unit` and channel ("source/medium"), under the
+    scope's model: {bucket's first day: {channel: calls}}."""
+    dim = by_channel(unit)
+    out: dict[str, dict[str, float]] = {}
+    for values, counts in measures.leads_by(conn, scope, dim).items():
+        day, source, medium = dim.key(values, scope.period)
+        out.setdefault(day, {})[f"{source}/{medium}"] = round(counts["calls"], 2)
+    return out
 
 
 def _model_columns() -> list[str]:

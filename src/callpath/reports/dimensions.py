@@ -82,6 +82,22 @@ class Dimension:
         return tuple(_shown(row[label]) for label in self.labels)
 
 
+@dataclass(frozen=True, slots=True)
+class Over(Dimension):
+    """Time buckets of `unit` crossed with a channel's attributes (`labels` after the
+    first, "period"): calls by channel over time, for a chart."""
+
+    unit: str = "day"
+
+    def exprs(self, where: Where, period: Period) -> list[Expr]:
+        channel = [where.attribute(label) for label in self.labels[1:]]
+        return [period.bucket(where.time, self.unit), *channel]
+
+    def key(self, values: tuple[Any, ...], period: Period) -> tuple[str, ...]:
+        day = period.label(int(values[0]), self.unit).isoformat()
+        return (day, *(_shown(v) for v in values[1:]))
+
+
 def _shown(value: Any) -> str:
     if value is None or value == "":
         return NOT_SET
@@ -113,6 +129,11 @@ GROUPS: Final = {
     "number": Dimension("number", ("number_id",), False, True),
 }
 TOTAL: Final = Dimension("total", (), False, True)
+
+
+def by_channel(unit: str) -> Over:
+    """Buckets of `unit` (day, week, month) crossed with source and medium."""
+    return Over(f"{unit}_by_channel", ("period", "source", "medium"), False, False, unit)
 
 
 def landing_path(url: ColumnElement[str], dialect: str) -> Expr:

@@ -15,26 +15,30 @@ from markupsafe import Markup
 WIDTH, HEIGHT, PAD = 720, 180, 24
 
 
-def bars(
-    labels: Sequence[str], values: Sequence[float], overlay: Sequence[float], title: str
+COLOURS = ("#2f5fb3", "#e07b39", "#3a9d5d", "#b04a9a", "#c9a227", "#9aa5b8")
+
+
+def stacked(
+    labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str
 ) -> Markup:
-    """Vertical bars (e.g. calls a day) with a darker part for `overlay` (target calls)."""
-    top = max([*values, 1.0])
-    n = max(len(values), 1)
-    step = (WIDTH - PAD) / n
+    """Vertical bars (e.g. calls a day), each stacked by series (e.g. channels, the last
+    one "other"), in `COLOURS` order; every part says its label, series and value."""
+    totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
+    top = max([*totals, 1.0])
+    step = (WIDTH - PAD) / max(len(labels), 1)
     parts = []
-    for i, (label, value, inner) in enumerate(zip(labels, values, overlay, strict=True)):
-        x = PAD + i * step
-        h = (HEIGHT - PAD) * value / top
-        hi = (HEIGHT - PAD) * min(inner, value) / top
-        text = escape(f"{label}: {_n(value)} calls, {_n(inner)} target")
-        parts.append(
-            f"<g><title>{text}</title>"
-            f'<rect x="{x + step * 0.1:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{step * 0.8:.1f}" '
-            f'height="{h:.1f}" fill="#9db8e8"/>'
-            f'<rect x="{x + step * 0.1:.1f}" y="{HEIGHT - PAD - hi:.1f}" '
-            f'width="{step * 0.8:.1f}" height="{hi:.1f}" fill="#2f5fb3"/></g>'
-        )
+    for i, label in enumerate(labels):
+        x, base = PAD + i * step, float(HEIGHT - PAD)
+        for j, (name, values) in enumerate(series):
+            h = (HEIGHT - PAD) * values[i] / top
+            if h <= 0:
+                continue
+            base -= h
+            text = escape(f"{label}: {name}, {_n(values[i])} calls")
+            parts.append(
+                f'<rect x="{x + step * 0.1:.1f}" y="{base:.1f}" width="{step * 0.8:.1f}" '
+                f'height="{h:.1f}" fill="{COLOURS[j % len(COLOURS)]}"><title>{text}</title></rect>'
+            )
     axis = (
         f'<text x="0" y="12" font-size="11" fill="#6b7280">{_n(top)}</text>'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH}" y2="{HEIGHT - PAD}" stroke="#ccd"/>'
@@ -52,6 +56,16 @@ def bars(
         f'aria-label="{escape(title)}" preserveAspectRatio="none">'
         f"<title>{escape(title)}</title>{axis}{''.join(parts)}{ends}</svg>"
     )
+
+
+def legend(names: Sequence[str]) -> Markup:
+    """The series' names beside their colours, as `stacked` drew them."""
+    items = "".join(
+        f'<li><span class="swatch" style="background:{COLOURS[j % len(COLOURS)]}"></span>'
+        f"{escape(name)}</li>"
+        for j, name in enumerate(names)
+    )
+    return Markup(f'<ul class="legend">{items}</ul>')  # noqa: S704 - names escaped
 
 
 def heatmap(rows: Sequence[str], grid: Sequence[Sequence[int]], title: str, what: str) -> Markup:

@@ -170,6 +170,8 @@ def _table(
         "filters": filters,
         **_report_body(report),
     }
+    if name == "timeline":
+        body["calls_by_channel"] = analytics.calls_by_channel(conn, scope, group)
     return body, report_files.table(report.columns, report.rows, report.totals)
 
 

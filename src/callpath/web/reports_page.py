@@ -25,7 +25,14 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.forms import read_form
 from callpath.web.pages import render
-from callpath.web.reports_view import KPIS, MODEL_NAMES, TABLE_COLUMNS, change, next_level
+from callpath.web.reports_view import (
+    KPIS,
+    MODEL_NAMES,
+    TABLE_COLUMNS,
+    change,
+    channel_series,
+    next_level,
+)
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 PAGE = report_query.TABLE - {"format", "sep", "limit", "margin"}
@@ -49,11 +56,10 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
     _, models, _ = report_query.run(engine, who, "models", models_params)
     _, center, _ = report_query.run(engine, who, "call-center", _subset(params, CENTER))
     rows = timeline["rows"]
-    chart = charts.bars(
-        [r["period"] for r in rows],
-        [r["calls"] for r in rows],
-        [r["target"] for r in rows],
-        f"Calls a day, {head['from']} to {head['to']}, with target calls darker",
+    periods = [r["period"] for r in rows]
+    series = channel_series(periods, timeline["calls_by_channel"])
+    chart = charts.stacked(
+        periods, series, f"Calls a day by channel, {head['from']} to {head['to']}"
     )
     return render(
         request,
@@ -65,6 +71,7 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
         sites=_sites(engine, who),
         kpis=[(label, body["totals"][name], change(body, earlier, name)) for name, label in KPIS],
         chart=chart,
+        legend=charts.legend([name for name, _ in series]),
         days=rows,
         columns=TABLE_COLUMNS,
         models=models,

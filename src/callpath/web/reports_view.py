@@ -31,6 +31,7 @@ TABLE_COLUMNS = (  # (metric, header, what it is)
     ("drr", "ДРР %", "cost / revenue"),
 )
 LEVELS = {"source": "campaign", "campaign": "keyword"}
+CHART_CHANNELS = 5  # the most calling channels drawn apart; the others as one "other"
 
 
 def change(now: dict[str, Any], before: dict[str, Any], name: str) -> float | None:
@@ -52,3 +53,21 @@ def next_level(params: dict[str, str], row: dict[str, Any]) -> str | None:
     drill = {**params, **{k: str(row[k]) for k in keys}, "group": deeper}
     drill.pop("sort", None)
     return "/app/reports?" + urlencode(drill)
+
+
+def channel_series(
+    days: list[str], by_day: dict[str, dict[str, float]], top: int = CHART_CHANNELS
+) -> list[tuple[str, list[float]]]:
+    """The calls of each day split into the `top` channels with the most calls in the
+    whole period, then "other" (when any), for a stacked chart."""
+    totals: dict[str, float] = {}
+    for counts in by_day.values():
+        for channel, n in counts.items():
+            totals[channel] = totals.get(channel, 0.0) + n
+    ranked = sorted(totals, key=lambda c: (-totals[c], c))
+    shown, rest = ranked[:top], set(ranked[top:])
+    series = [(c, [by_day.get(d, {}).get(c, 0.0) for d in days]) for c in shown]
+    if rest:
+        other = [sum(n for c, n in by_day.get(d, {}).items() if c in rest) for d in days]
+        series.append(("other", other))
+    return series
