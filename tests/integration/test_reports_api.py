@@ -511,6 +511,26 @@ def test_calls_by_channel_over_time_follow_the_model(
     assert "2026-11-06: google/cpc, 1 calls" in html  # each part says what it is
 
 
+def test_the_overview_lists_top_campaigns_and_keywords_by_target_calls(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    html = (
+        page_login(app, engine, site, "analyst")
+        .get(f"/app/reports?site={site.site_id}&{PERIOD}")
+        .text
+    )
+    campaigns = html.split('id="top-campaigns"', 1)[1].split("</section>", 1)[0]
+    assert campaigns.index("brand") < campaigns.index("generic")  # 1 target call, then 0
+    assert "yandex / cpc" in campaigns
+    first = page_login(app, engine, site, "admin").get(
+        f"/app/reports?site={site.site_id}&{PERIOD}&model=first_touch"
+    )
+    by_first = first.text.split('id="top-campaigns"', 1)[1].split("</section>", 1)[0]
+    assert "generic" in by_first and "vk" not in by_first  # C's first touch: no campaign
+    keywords = html.split('id="top-keywords"', 1)[1].split("</section>", 1)[0]
+    assert "No calls" in keywords  # none of the calls came by a keyword
+
+
 def test_an_operator_marks_a_lost_caller_handled_and_can_undo_it(
     app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
 ) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from callpath.domain import report_metrics as metrics
 from callpath.domain.attribution import MODELS
+from callpath.domain.channel import NOT_SET
 from callpath.domain.report_metrics import Measures
 from callpath.reports import measures
 from callpath.reports.dimensions import CHANNEL, TIME, TOTAL, Dimension, by_channel
@@ -111,6 +112,25 @@ def calls_by_channel(conn: Connection, scope: Scope, unit: str) -> dict[str, dic
         day, source, medium = dim.key(values, scope.period)
         out.setdefault(day, {})[f"{source}/{medium}"] = round(counts["calls"], 2)
     return out
+
+
+def top_by_calls(conn: Connection, scope: Scope, dim: Dimension, n: int) -> list[dict[str, Any]]:
+    """The `n` keys of `dim` with the most target calls (then calls) under the model, from
+    the credited leads alone: cheap enough for an overview, with no visit or spend. Keys
+    whose last part is not set (calls with no campaign, say) are no campaign to list."""
+    keyed = (
+        (dim.key(values, scope.period), c)
+        for values, c in measures.leads_by(conn, scope, dim).items()
+    )
+    ranked = sorted((key, counts) for key, counts in keyed if key[-1] != NOT_SET)
+    ranked.sort(key=lambda item: (-item[1]["target"], -item[1]["calls"]))  # stable: ties by key
+    return [
+        {
+            **dict(zip(dim.labels, key, strict=True)),
+            **{name: round(counts[name], 2) for name in ("calls", "target")},
+        }
+        for key, counts in ranked[:n]
+    ]
 
 
 def _model_columns() -> list[str]:

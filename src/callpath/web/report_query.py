@@ -83,6 +83,20 @@ def run(
     return head, body, cells
 
 
+def leaders(
+    engine: Any, who: auth.Principal, params: dict[str, str], groups: tuple[str, ...], n: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The top `n` of each of `groups` (campaign, keyword ...) by target calls under the
+    page's model, site, period and filters."""
+    with transaction(engine, write=False) as conn:
+        site = find_site(conn, who.account_id, params.get("site"))
+        period = _period(params, site["timezone"], conn.dialect.name)
+        model = choice(params, "model", MODELS, DEFAULT_MODEL)
+        filters = {k: v for k, v in params.items() if k in FILTERS}
+        scope = Scope(site["id"], site["currency"], period, model, filters)
+        return {g: analytics.top_by_calls(conn, scope, GROUPS[g], n) for g in groups}
+
+
 def allowed(name: str) -> frozenset[str]:
     """The parameters report `name` takes (an unknown report: the common ones)."""
     return TABLE if name in TABLES else OTHERS.get(name, COMMON)

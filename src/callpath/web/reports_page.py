@@ -37,6 +37,7 @@ from callpath.web.reports_view import (
 router = APIRouter(prefix="/app", include_in_schema=False)
 PAGE = report_query.TABLE - {"format", "sep", "limit", "margin"}
 CENTER = report_query.COMMON - {"format", "sep"}
+TOP = 5  # campaigns and keywords on the overview
 
 
 @router.get("/reports")
@@ -55,6 +56,7 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
     models_params = _subset(params, ("site", "from", "to", "group", *FILTERS))
     _, models, _ = report_query.run(engine, who, "models", models_params)
     _, center, _ = report_query.run(engine, who, "call-center", _subset(params, CENTER))
+    top = report_query.leaders(engine, who, days, ("campaign", "keyword"), TOP)
     rows = timeline["rows"]
     periods = [r["period"] for r in rows]
     series = channel_series(periods, timeline["calls_by_channel"])
@@ -72,6 +74,7 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
         kpis=[(label, body["totals"][name], change(body, earlier, name)) for name, label in KPIS],
         chart=chart,
         legend=charts.legend([name for name, _ in series]),
+        top=top,
         days=rows,
         columns=TABLE_COLUMNS,
         models=models,
