@@ -81,6 +81,7 @@ def _pages(d: Demo) -> dict[str, str]:
         "call": f"/app/calls/{d.call_id}",
         "reports": f"/app/reports?site={d.site_id}",
         "reports-campaigns": f"/app/reports?site={d.site_id}&group=campaign",
+        "reports-all-sites": "/app/reports?site=all",
         "call-center": f"/app/reports/call-center?site={d.site_id}",
         "journey": f"/app/reports/journey?call={d.call_id}",
         "tokens": "/app/tokens",

@@ -531,6 +531,24 @@ def test_the_overview_lists_top_campaigns_and_keywords_by_target_calls(
     assert "No calls" in keywords  # none of the calls came by a keyword
 
 
+def test_all_sites_overview_puts_each_site_beside_the_others(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    second = seed_site(engine, account_id=site.account_id, name="Second shop")
+    stranger = seed_site(engine, name="Not ours")
+    page = page_login(app, engine, site, "analyst")
+    html = page.get(f"/app/reports?site=all&{PERIOD}").text
+    table = html.split('id="all-sites"', 1)[1].split("</table>", 1)[0]
+    assert "Test site" in table and "Second shop" in table and "Not ours" not in table
+    ours = table.split("Test site", 1)[1].split("</tr>", 1)[0]
+    assert ">3<" in ours and "7\u202f500" in ours  # calls, cost
+    total = table.split("Total, RUB", 1)[1].split("</tr>", 1)[0]
+    assert "7\u202f500" in total and "2\u202f500" in total  # cost, CPL over both sites
+    assert f'value="{second.site_id}"' in html and f'value="{stranger.site_id}"' not in html
+    single = page.get(f"/app/reports?site={site.site_id}&{PERIOD}").text
+    assert '<option value="all">All sites</option>' in single
+
+
 def test_an_operator_marks_a_lost_caller_handled_and_can_undo_it(
     app: Any, client: TestClient, engine: Engine, site: Seeded, token: dict[str, str]
 ) -> None:

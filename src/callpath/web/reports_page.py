@@ -19,7 +19,7 @@ from callpath.services import auth, callbacks
 from callpath.services.setup import SetupError
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
-from callpath.web import charts, report_query
+from callpath.web import all_sites_view, charts, report_query
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
@@ -48,6 +48,8 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
         raise ClientError(403, "reports show revenue and spend: owners, admins and analysts")
     params = _with_site(request, who, report_query.checked(_items(request), PAGE))
     engine = ctx(request).engine
+    if params["site"] == all_sites_view.ALL:
+        return _all_sites(request, who, params)
     head, body, _ = report_query.run(engine, who, "channels", params)
     before = _previous(params, head)
     _, earlier, _ = report_query.run(engine, who, "channels", before)
@@ -84,6 +86,23 @@ def overview(request: Request, who: PageUser) -> HTMLResponse:
         link=lambda **change: _link(params, change),
         drill=lambda row: next_level(params, row),
         export=lambda fmt: "/app/reports/export/channels?" + urlencode({**params, "format": fmt}),
+    )
+
+
+def _all_sites(request: Request, who: auth.Principal, params: dict[str, str]) -> HTMLResponse:
+    sites = _sites(ctx(request).engine, who)
+    asked = _subset(params, ("from", "to", "model"))
+    found = all_sites_view.summary(ctx(request).engine, who, sites, asked, _previous)
+    return render(
+        request,
+        "reports_all.html",
+        who=who,
+        sites=sites,
+        params=params,
+        found=found,
+        kpis=KPIS,
+        model_names=MODEL_NAMES,
+        all_models=MODELS,
     )
 
 
