@@ -84,6 +84,7 @@ def _pages(d: Demo) -> dict[str, str]:
         "reports-all-sites": "/app/reports?site=all",
         "call-center": f"/app/reports/call-center?site={d.site_id}",
         "journey": f"/app/reports/journey?call={d.call_id}",
+        "deals": "/app/deals",
         "tokens": "/app/tokens",
         "demo": "/demo",
     }

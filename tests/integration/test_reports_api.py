@@ -592,3 +592,22 @@ def test_only_the_accounts_missed_calls_can_be_marked_handled(
     assert stranger.post(url, data={"call": "cC"}).status_code == 404
     with engine.connect() as conn:
         assert conn.execute(select(callbacks_handled)).all() == []
+
+
+def test_the_deals_page_lists_deals_and_leads_to_their_journeys(
+    app: Any, engine: Engine, site: Seeded, token: dict[str, str]
+) -> None:
+    page = page_login(app, engine, site, "analyst")
+    html = page.get("/app/deals").text
+    table = html.split('id="deals"', 1)[1].split("</table>", 1)[0]
+    assert "10000.00 RUB" in table and "500.00 USD" in table and "won" in table
+    assert '<a href="/app/calls/cA">call</a>' in table
+    journey = table.split("journey?site=", 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    story = page.get(f"/app/reports/journey?site={journey}")
+    assert story.status_code == 200 and "Deal" in story.text
+    only_usd = page.get("/app/deals?status=won&site=" + str(site.site_id)).text
+    assert "500.00 USD" in only_usd
+    assert page.get("/app/deals?status=maybe").status_code == 400
+    assert page_login(app, engine, site, "operator").get("/app/deals").status_code == 403
+    other = seed_site(engine)
+    assert "10000.00" not in page_login(app, engine, other, "owner").get("/app/deals").text

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from callpath.storage.tables import calls, deals, sessions
+from callpath.storage.tables import calls, deals, sessions, sites
 
 Row = dict[str, Any]
 d, c, s = deals.c, calls.c, sessions.c
@@ -50,6 +50,22 @@ def page(
     if status is not None:
         query = query.where(d.status == status)
     return [dict(r._mapping) for r in conn.execute(query.order_by(d.id).limit(limit))]
+
+
+def newest(
+    conn: Connection, account_id: int, *, site_id: int | None, status: str | None, limit: int
+) -> list[Row]:
+    """The account's latest deals, newest first, with their site's name and timezone."""
+    query = (
+        select(deals, sites.c.name.label("site_name"), sites.c.timezone)
+        .join(sites, sites.c.id == d.site_id)
+        .where(d.account_id == account_id)
+    )
+    if site_id is not None:
+        query = query.where(d.site_id == site_id)
+    if status is not None:
+        query = query.where(d.status == status)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(d.id.desc()).limit(limit))]
 
 
 def of_call(conn: Connection, account_id: int, call_id: str) -> list[Row]:

@@ -34,6 +34,7 @@ from callpath.web import (
     api_leads,
     api_plans,
     api_reports,
+    deals_page,
     demo,
     errors,
     hooks,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         planner_page.router,
         recordings_page.router,
         reports_page.router,
+        deals_page.router,
     )
     for router in routers:
         app.include_router(router)
