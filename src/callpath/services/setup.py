@@ -114,6 +114,7 @@ def add_number(
         raise SetupError(f"kind must be one of {', '.join(NUMBER_KINDS)}")
     if data.kind == "static" and not (data.source or data.label):
         raise SetupError("a static number needs its channel: give a label or a source")
+    _channel_only_static(data)
     group = _pool_group(data)
     e164 = site_input.e164(data.number, site["region"], "number")
     if site_repo.number_by_e164(conn, e164):
@@ -166,6 +167,19 @@ def set_integration_active(
     """Disable an integration (its webhooks are refused with 401) or enable it again."""
     if not call_repo.set_integration_active(conn, account_id, integration_id, active, site_id):
         raise NotFound(f"no integration {integration_id} in this account")
+
+
+def _channel_only_static(data: NumberInput) -> None:
+    """Source, medium and campaign name a static number's channel. A pool or default
+    number is credited with the channel of the visit it was shown to, so they would
+    do nothing there: refused rather than kept and ignored."""
+    given = [name for name in ("source", "medium", "campaign") if getattr(data, name)]
+    if given and data.kind != "static":
+        hint = " (a sub-pool for a channel: give a group)" if data.kind == "pool" else ""
+        raise SetupError(
+            f"{', '.join(given)}: only a static number has a channel of its own; a "
+            f"{data.kind} number's calls take the channel of the visit it was shown to{hint}"
+        )
 
 
 def _pool_group(data: NumberInput) -> str | None:
