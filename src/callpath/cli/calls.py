@@ -120,8 +120,9 @@ def call_simulate(
     except ValueError as exc:
         raise fail(str(exc)) from exc
     outcome = "missed" if missed else f"answered, {duration} s talk"
+    forward = replies[0].get("forward_to")
+    routed = f"forwarded to {forward}" if forward else "not forwarded (no destination)"
     typer.echo(
-        f"call {replies[0]['call']} from {who} to {e164}: "
-        f"forwarded to {replies[0].get('forward_to') or '(no destination)'}; {outcome}\n"
+        f"call {replies[0]['call']} from {who} to {e164}: {routed}; {outcome}\n"
         f"journal: {base}/app/calls"
     )

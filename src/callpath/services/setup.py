@@ -102,9 +102,22 @@ def _site_values(data: SiteInput) -> dict[str, Any]:
     }
 
 
+def no_destination(site: dict[str, Any]) -> str | None:
+    """Why calls to the site's numbers have nowhere to go, or None: a site may be made
+    without a default destination, but gets no routing until it has one."""
+    if site["default_destination"]:
+        return None
+    return (
+        f"site {site['id']} has no default destination, so calls to its numbers would "
+        "have nowhere to go: set the site's default destination first"
+    )
+
+
 def add_number(
     conn: Connection, account_id: int, site_id: int, data: NumberInput, now: float
 ) -> int:
+    """A tracking number of the site; refused while calls to it would go nowhere (no
+    forward-to of its own and no default destination of the site's)."""
     site_input.texts(data)
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
@@ -122,6 +135,9 @@ def add_number(
     forward = (
         site_input.e164(data.forward_to, site["region"], "forward-to") if data.forward_to else None
     )
+    missing = no_destination(site)
+    if missing and not forward:
+        raise SetupError(f"{missing} (or give this number its own forward-to)")
     if data.kind == "default":
         site_repo.retire_defaults(conn, site_id)
     return site_repo.insert_number(
@@ -215,12 +231,17 @@ def create_integration(
     secret: str | None = None,
 ) -> CreatedIntegration:
     """A new source of call events with its own signing secret (shown once, to its maker);
-    a provider that signs with its own key (Twilio's auth token) needs `secret` given."""
+    a provider that signs with its own key (Twilio's auth token) needs `secret` given.
+    One that asks where to forward calls is refused while the site has no default
+    destination."""
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise SetupError(f"no site {site_id} in this account")
     if kind not in INTEGRATION_KINDS:
         raise SetupError(f"kind must be one of {', '.join(INTEGRATION_KINDS)}")
+    missing = no_destination(site) if kind in telephony.FORWARDING else None
+    if missing:
+        raise SetupError(missing)
     created = CreatedIntegration(
         "int_" + secrets.token_hex(8), _integration_secret(kind, secret), kind, site_id
     )

@@ -156,6 +156,7 @@ def site_view(
         numbers=numbers,
         sessions=sessions,
         exhausted=exhausted,
+        no_destination=setup.no_destination(site),
         zone=zone.key,
         base=_base(request),
         error=error,
