@@ -162,6 +162,24 @@ def add_number(
     )
 
 
+def site_number(conn: Connection, account_id: int, site_id: int, number_id: int) -> dict[str, Any]:
+    """The account's number of that site; NotFound otherwise."""
+    row = site_repo.number_by_id(conn, account_id, number_id)
+    if row is None or row["site_id"] != site_id:
+        raise NotFound(f"no number {number_id} in this account")
+    return dict(row)
+
+
+def site_integration(
+    conn: Connection, account_id: int, site_id: int, integration_id: str
+) -> dict[str, Any]:
+    """The account's integration of that site; NotFound otherwise."""
+    row = call_repo.integration(conn, integration_id)
+    if row is None or row["account_id"] != account_id or row["site_id"] != site_id:
+        raise NotFound(f"no integration {integration_id} in this account")
+    return dict(row)
+
+
 def set_number_active(
     conn: Connection, account_id: int, number_id: int, active: bool, site_id: int | None = None
 ) -> dict[str, Any]:

@@ -18,7 +18,7 @@ env = Environment(
 )
 
 
-def _phone(value: str | None) -> str:
+def phone_text(value: str | None) -> str:
     """E.164 shown the human way; anything else (masked, "anonymous") as it is."""
     if not value or not value.startswith("+"):
         return value or ""
@@ -48,7 +48,7 @@ def _figure(value: float | None) -> str:
     return f"{value:,.2f}".replace(",", "\u202f")
 
 
-env.filters["phone"] = _phone
+env.filters["phone"] = phone_text
 env.filters["when"] = _when
 env.filters["figure"] = _figure
 
