@@ -31,7 +31,7 @@ def test_serve_says_when_it_listens_and_logs_each_request(
         ]
         assert len(listening) == 1
         assert "Uvicorn" not in log.read_text()
-        httpx.get(f"{server.url}/api/v1/sites?token=s3cret", timeout=10)
+        httpx.get(f"{server.url}/api/v1/sites?cursor=s3cret", timeout=10)
         httpx.get(f"{server.url}/t/{site.key}.js", timeout=10)
         httpx.get(f"{server.url}/t/nosuchkey.js", timeout=10)
         line = wait_for(lambda: _lines(log, "GET /api/v1/sites"))[0]
