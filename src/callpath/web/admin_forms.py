@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from callpath.services import setup, site_input
 from callpath.services.auth import MANAGERS, Principal
 from callpath.storage.db import transaction
-from callpath.web.admin import site_view, sites_view
+from callpath.web.admin import new_integration_redirect, site_view, sites_view
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
@@ -114,7 +114,8 @@ async def add_number(site_id: PathId, request: Request, who: PageUser) -> Respon
 
 @router.post("/sites/{site_id}/integrations", response_model=None)
 async def add_integration(site_id: PathId, request: Request, who: PageUser) -> Response:
-    """A new call integration; its secret is shown on the answer page only."""
+    """A new call integration: redirected to the site page, which shows its secret once
+    (a short-lived cookie names it; a reload shows it no more, and posts nothing again)."""
     form = await read_form(request)
     if who.role not in MANAGERS:
         return site_view(request, who, site_id, error="only owners and admins add integrations")
@@ -131,7 +132,7 @@ async def add_integration(site_id: PathId, request: Request, who: PageUser) -> R
             )
     except setup.SetupError as exc:
         return site_view(request, who, site_id, error=str(exc), form=form)
-    return site_view(request, who, site_id, new_integration=made)
+    return new_integration_redirect(site_id, made.id)
 
 
 @dataclass(frozen=True, slots=True)
