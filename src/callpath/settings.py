@@ -43,6 +43,10 @@ class Settings:
     # session. None: the country only, from the table geoip2fast ships.
     geoip_city_db: Path | None = None
     clients: ClientLimits = field(default_factory=lambda: ClientLimits())
+    # Requests logged by `callpath serve`: "app" (all but the tracker's successful
+    # answers), "all", or "off"; as JSON lines with log_json.
+    access_log: str = "app"
+    log_json: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -141,7 +145,17 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         recordings_allow_private=_bool(env, "CALLPATH_RECORDINGS_ALLOW_PRIVATE"),
         geoip_city_db=_geoip_city_db(env),
         clients=_client_limits(env),
+        access_log=_choice(env, "CALLPATH_ACCESS_LOG", ("app", "all", "off")),
+        log_json=_bool(env, "CALLPATH_LOG_JSON"),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, options: tuple[str, ...]) -> str:
+    """One of `options` (the first when unset)."""
+    raw = env.get(name, "").strip().lower() or options[0]
+    if raw not in options:
+        raise SettingsError(f"{name}: {raw[:40]!r} is not one of {', '.join(options)}")
+    return raw
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:

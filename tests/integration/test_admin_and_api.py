@@ -86,7 +86,12 @@ def test_accounts_cannot_see_each_other(app, engine: Engine) -> None:  # type: i
 def test_api_creates_sites_and_numbers_with_clear_errors(client: TestClient) -> None:
     r = client.post(
         "/api/v1/sites",
-        json={"name": "New", "original_numbers": ["8 495 109 63 76"], "domains": ["new.example"]},
+        json={
+            "name": "New",
+            "original_numbers": ["8 495 109 63 76"],
+            "default_destination": "8 495 109 63 76",
+            "domains": ["new.example"],
+        },
     )
     assert r.status_code == 201, r.text
     site_id = r.json()["id"]
@@ -120,7 +125,12 @@ def test_logout_ends_the_login(app, engine: Engine) -> None:  # type: ignore[no-
 def test_pages_add_sites_and_numbers_with_errors_shown(client: TestClient) -> None:
     r = client.post(
         "/app/sites",
-        data={"name": "Flowers", "domains": "flowers.example", "original": "8 495 109 63 77"},
+        data={
+            "name": "Flowers",
+            "domains": "flowers.example",
+            "original": "8 495 109 63 77",
+            "default_destination": "8 495 109 63 77",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303

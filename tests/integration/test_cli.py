@@ -133,6 +133,8 @@ def test_site_and_number_add(engine: Engine, env: dict[str, str]) -> None:
             "shop.example",
             "--original",
             "8 (495) 109-63-75",
+            "--default-destination",
+            "8 (495) 109-63-75",
         ],
         env=env,
     )

@@ -131,7 +131,7 @@ def test_the_admin_retires_and_brings_back(
         n = tracking_numbers.c
         number_id = conn.execute(select(n.id).where(n.e164 == site.pool[0])).scalar_one()
     url = f"/app/sites/{site.site_id}/numbers/{number_id}/active"
-    r = client.post(url, data={"active": "0"}, follow_redirects=False)
+    r = client.post(url, data={"active": "0", "confirm": "1"}, follow_redirects=False)
     assert r.status_code == 303 and not _active(engine, site.pool[0])
     page = client.get(f"/app/sites/{site.site_id}").text
     row = page.split(f'<td data-e164="{site.pool[0]}">', 1)[1].split("</tr>", 1)[0]
@@ -229,7 +229,8 @@ def test_a_disabled_integration_is_refused_until_enabled(
     assert "no integration" in _cli(["integration", "disable", "int_nope"], env, code=2)
     _login(client, engine, site, "admin")
     url = f"/app/sites/{site.site_id}/integrations/{hook.integration_id}/active"
-    assert client.post(url, data={"active": "0"}, follow_redirects=False).status_code == 303
+    off = {"active": "0", "confirm": "1"}
+    assert client.post(url, data=off, follow_redirects=False).status_code == 303
     page = client.get(f"/app/sites/{site.site_id}").text
     assert "disabled" in page and ">Enable</button>" in page
     body = json.dumps({**event, "call_id": "d3"})

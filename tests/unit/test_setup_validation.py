@@ -109,7 +109,7 @@ def test_a_site_needs_an_existing_account(engine: Engine) -> None:
 
 def _number(engine: Engine, **given: Any) -> int:
     with transaction(engine) as conn:
-        row = _site(conn)
+        row = _site(conn, default_destination="+74951096375")
         data = setup.NumberInput(**{"number": "+74951112233", "kind": "pool", **given})
         return setup.add_number(conn, row["account_id"], row["id"], data, time.time())
 

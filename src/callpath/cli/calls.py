@@ -22,17 +22,34 @@ call_app = typer.Typer(help="Calls.", no_args_is_help=True)
 
 
 def _simulator(conn: Connection, e164: str) -> tuple[str, str]:
-    """The generic integration of the number's site (one named "simulator" is made)."""
+    """The generic integration of the number's site (one named "simulator" is made when
+    the site has none; a disabled one is named, not replaced behind its owner's back)."""
     row = site_repo.number_by_e164(conn, e164)
     if row is None:
         raise setup.SetupError(f"{e164} is not a tracking number")
     found = call_repo.active_integrations(conn, row["site_id"], "generic")
     if found:
         return str(found[0]["id"]), str(found[0]["secret"])
+    _refuse_disabled(conn, row["account_id"], row["site_id"])
     made = setup.create_integration(
         conn, row["account_id"], row["site_id"], "generic", "simulator", time.time()
     )
     return made.id, made.secret
+
+
+def _refuse_disabled(conn: Connection, account_id: int, site_id: int) -> None:
+    """A SetupError when the site's generic integration is disabled: its calls are refused
+    on purpose, and a simulated call should not open a second way in."""
+    disabled = [
+        str(i["id"])
+        for i in call_repo.list_integrations(conn, account_id)
+        if i["site_id"] == site_id and i["kind"] == "generic" and not i["active"]
+    ]
+    if disabled:
+        raise setup.SetupError(
+            f"the site's generic integration {disabled[0]} is disabled (its calls are "
+            f"refused): enable it with `callpath integration enable {disabled[0]}`"
+        )
 
 
 def _send(base: str, integration_id: str, secret: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -120,8 +137,9 @@ def call_simulate(
     except ValueError as exc:
         raise fail(str(exc)) from exc
     outcome = "missed" if missed else f"answered, {duration} s talk"
+    forward = replies[0].get("forward_to")
+    routed = f"forwarded to {forward}" if forward else "not forwarded (no destination)"
     typer.echo(
-        f"call {replies[0]['call']} from {who} to {e164}: "
-        f"forwarded to {replies[0].get('forward_to') or '(no destination)'}; {outcome}\n"
+        f"call {replies[0]['call']} from {who} to {e164}: {routed}; {outcome}\n"
         f"journal: {base}/app/calls"
     )

@@ -42,6 +42,7 @@ from callpath.sim import history
 from callpath.storage import migrate as migrate_mod
 from callpath.storage import site_repo, user_repo
 from callpath.storage.db import transaction
+from callpath.web import access_log
 
 
 class _Command(TyperGroup):
@@ -105,8 +106,17 @@ def serve(
             "answers never share a core (or the GIL) with that work."
         ),
     ] = True,
+    log_json: Annotated[
+        bool,
+        typer.Option(
+            "--log-json",
+            help="Log JSON lines (also CALLPATH_LOG_JSON=1): the listening line, one per "
+            "request (method, path, status, ms; see CALLPATH_ACCESS_LOG), warnings.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the tracker, the API and the admin pages."""
+    """Serve the tracker, the API and the admin pages; say on stderr when it listens, and
+    log each request there."""
     import uvicorn
 
     from callpath.workers import applier
@@ -126,8 +136,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
-            access_log=False,
+            log_config=access_log.server_config(log_json or settings.log_json, workers),
+            log_level=None,  # the levels are in log_config
+            access_log=False,  # ours (web/access_log.py) leaves out query strings
             # The client address is ours to derive (enrich.client_ip, from
             # CALLPATH_TRUSTED_PROXIES only): uvicorn's own handling would trust
             # X-Forwarded-For from loopback even with no proxy configured.

@@ -99,6 +99,14 @@ def site_add(
         f"site {created['id']} added (account {account_id}), key {created['key']}\n"
         f'snippet: <script async src="{base}/t/{created["key"]}.js"></script>'
     )
+    if not default_destination:
+        typer.secho(
+            "warning: the site has no default destination, so its calls would have nowhere "
+            "to go; numbers (without --forward-to) and integrations are refused until "
+            f"`callpath site set {created['key']} --default-destination NUMBER`",
+            fg="yellow",
+            err=True,
+        )
     if found is None:
         typer.echo(
             f"a new account: add its login with `callpath user add --account {account_id} "

@@ -35,6 +35,7 @@ class Filters:
     channel: str | None = None
     cursor: str | None = None
     limit: int = 50
+    visitor_id: str | None = None  # sessions only
 
 
 def encode_cursor(started_at: float, row_id: str | int) -> str:
@@ -168,5 +169,7 @@ def list_sessions(conn: Connection, f: Filters) -> tuple[list[Row], str | None]:
         query = query.where(s.site_id == f.site_id)
     if f.channel:
         query = query.where(_channel_match(s.source, s.medium, f.channel.strip().lower()))
+    if f.visitor_id is not None:
+        query = query.where(s.visitor_id == f.visitor_id)
     rows = [dict(r._mapping) for r in conn.execute(_page(query, s.started_at, s.id, f))]
     return _finish(rows, f)

@@ -102,9 +102,22 @@ def _site_values(data: SiteInput) -> dict[str, Any]:
     }
 
 
+def no_destination(site: dict[str, Any]) -> str | None:
+    """Why calls to the site's numbers have nowhere to go, or None: a site may be made
+    without a default destination, but gets no routing until it has one."""
+    if site["default_destination"]:
+        return None
+    return (
+        f"site {site['id']} has no default destination, so calls to its numbers would "
+        "have nowhere to go: set the site's default destination first"
+    )
+
+
 def add_number(
     conn: Connection, account_id: int, site_id: int, data: NumberInput, now: float
 ) -> int:
+    """A tracking number of the site; refused while calls to it would go nowhere (no
+    forward-to of its own and no default destination of the site's)."""
     site_input.texts(data)
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
@@ -114,6 +127,7 @@ def add_number(
         raise SetupError(f"kind must be one of {', '.join(NUMBER_KINDS)}")
     if data.kind == "static" and not (data.source or data.label):
         raise SetupError("a static number needs its channel: give a label or a source")
+    _channel_only_static(data)
     group = _pool_group(data)
     e164 = site_input.e164(data.number, site["region"], "number")
     if site_repo.number_by_e164(conn, e164):
@@ -121,6 +135,9 @@ def add_number(
     forward = (
         site_input.e164(data.forward_to, site["region"], "forward-to") if data.forward_to else None
     )
+    missing = no_destination(site)
+    if missing and not forward:
+        raise SetupError(f"{missing} (or give this number its own forward-to)")
     if data.kind == "default":
         site_repo.retire_defaults(conn, site_id)
     return site_repo.insert_number(
@@ -145,6 +162,24 @@ def add_number(
     )
 
 
+def site_number(conn: Connection, account_id: int, site_id: int, number_id: int) -> dict[str, Any]:
+    """The account's number of that site; NotFound otherwise."""
+    row = site_repo.number_by_id(conn, account_id, number_id)
+    if row is None or row["site_id"] != site_id:
+        raise NotFound(f"no number {number_id} in this account")
+    return dict(row)
+
+
+def site_integration(
+    conn: Connection, account_id: int, site_id: int, integration_id: str
+) -> dict[str, Any]:
+    """The account's integration of that site; NotFound otherwise."""
+    row = call_repo.integration(conn, integration_id)
+    if row is None or row["account_id"] != account_id or row["site_id"] != site_id:
+        raise NotFound(f"no integration {integration_id} in this account")
+    return dict(row)
+
+
 def set_number_active(
     conn: Connection, account_id: int, number_id: int, active: bool, site_id: int | None = None
 ) -> dict[str, Any]:
@@ -166,6 +201,19 @@ def set_integration_active(
     """Disable an integration (its webhooks are refused with 401) or enable it again."""
     if not call_repo.set_integration_active(conn, account_id, integration_id, active, site_id):
         raise NotFound(f"no integration {integration_id} in this account")
+
+
+def _channel_only_static(data: NumberInput) -> None:
+    """Source, medium and campaign name a static number's channel. A pool or default
+    number is credited with the channel of the visit it was shown to, so they would
+    do nothing there: refused rather than kept and ignored."""
+    given = [name for name in ("source", "medium", "campaign") if getattr(data, name)]
+    if given and data.kind != "static":
+        hint = " (a sub-pool for a channel: give a group)" if data.kind == "pool" else ""
+        raise SetupError(
+            f"{', '.join(given)}: only a static number has a channel of its own; a "
+            f"{data.kind} number's calls take the channel of the visit it was shown to{hint}"
+        )
 
 
 def _pool_group(data: NumberInput) -> str | None:
@@ -201,12 +249,17 @@ def create_integration(
     secret: str | None = None,
 ) -> CreatedIntegration:
     """A new source of call events with its own signing secret (shown once, to its maker);
-    a provider that signs with its own key (Twilio's auth token) needs `secret` given."""
+    a provider that signs with its own key (Twilio's auth token) needs `secret` given.
+    One that asks where to forward calls is refused while the site has no default
+    destination."""
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise SetupError(f"no site {site_id} in this account")
     if kind not in INTEGRATION_KINDS:
         raise SetupError(f"kind must be one of {', '.join(INTEGRATION_KINDS)}")
+    missing = no_destination(site) if kind in telephony.FORWARDING else None
+    if missing:
+        raise SetupError(missing)
     created = CreatedIntegration(
         "int_" + secrets.token_hex(8), _integration_secret(kind, secret), kind, site_id
     )

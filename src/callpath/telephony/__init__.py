@@ -38,6 +38,8 @@ class Provider:
     screen: Screen | None = None
     # The secret is the provider's own (an auth token), given by the user.
     provider_secret: bool = False
+    # Its calls ask callpath where to forward them (Asterisk's dialplan routes its own).
+    forwards: bool = True
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -53,11 +55,12 @@ PROVIDERS: dict[str, Provider] = {
             provider_secret=True,
         ),
         Provider("sip", sip.parse, sip.instructions),
-        Provider("asterisk", asterisk.parse, asterisk.instructions),
+        Provider("asterisk", asterisk.parse, asterisk.instructions, forwards=False),
     )
 }
 KINDS = tuple(PROVIDERS)
 PROVIDER_SECRET = frozenset(kind for kind, p in PROVIDERS.items() if p.provider_secret)
+FORWARDING = frozenset(kind for kind, p in PROVIDERS.items() if p.forwards)
 
 
 def provider(kind: str) -> Provider:

@@ -116,11 +116,49 @@ def sites_view(
     )
 
 
+NEW_INTEGRATION = "cp_new_integration"  # names the integration whose secret to show once
+SECRET_SHOWN_FOR = 600  # seconds after it was made
+
+
+def new_integration_redirect(site_id: int, integration_id: str) -> RedirectResponse:
+    """After an integration is added: to the site page, which shows its secret once."""
+    response = RedirectResponse(f"/app/sites/{site_id}#new-integration", status_code=303)
+    response.set_cookie(
+        NEW_INTEGRATION,
+        integration_id,
+        max_age=SECRET_SHOWN_FOR,
+        path=f"/app/sites/{site_id}",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
 @router.get("/sites/{site_id}")
 def site_page(
     site_id: PathId, request: Request, who: PageUser, saved: bool = False
 ) -> HTMLResponse:
-    return site_view(request, who, site_id, saved=saved)
+    made = _just_made(request, who, site_id)
+    response = site_view(request, who, site_id, saved=saved, new_integration=made)
+    if NEW_INTEGRATION in request.cookies:
+        response.delete_cookie(NEW_INTEGRATION, path=f"/app/sites/{site_id}")
+    return response
+
+
+def _just_made(request: Request, who: Principal, site_id: int) -> setup.CreatedIntegration | None:
+    """The integration the cookie names, if this site's, the account's and made in the last
+    minutes, for a manager: its secret is shown once, on the page after the form."""
+    given = request.cookies.get(NEW_INTEGRATION, "")[:40]
+    if not given or who.role not in MANAGERS:
+        return None
+    with transaction(ctx(request).engine, write=False) as conn:
+        try:
+            row = setup.site_integration(conn, who.account_id, site_id, given)
+        except setup.NotFound:
+            return None
+    if row["created_at"] < time.time() - SECRET_SHOWN_FOR:
+        return None
+    return setup.CreatedIntegration(row["id"], row["secret"], row["kind"], row["site_id"])
 
 
 def site_view(
@@ -156,6 +194,7 @@ def site_view(
         numbers=numbers,
         sessions=sessions,
         exhausted=exhausted,
+        no_destination=setup.no_destination(site),
         zone=zone.key,
         base=_base(request),
         error=error,

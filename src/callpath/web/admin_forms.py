@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,10 +15,11 @@ from sqlalchemy import Connection
 from callpath.services import setup, site_input
 from callpath.services.auth import MANAGERS, Principal
 from callpath.storage.db import transaction
-from callpath.web.admin import site_view, sites_view
+from callpath.web.admin import new_integration_redirect, site_view, sites_view
 from callpath.web.auth import PageUser
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
+from callpath.web.pages import phone_text, render
 from callpath.web.params import PathId
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -112,7 +114,8 @@ async def add_number(site_id: PathId, request: Request, who: PageUser) -> Respon
 
 @router.post("/sites/{site_id}/integrations", response_model=None)
 async def add_integration(site_id: PathId, request: Request, who: PageUser) -> Response:
-    """A new call integration; its secret is shown on the answer page only."""
+    """A new call integration: redirected to the site page, which shows its secret once
+    (a short-lived cookie names it; a reload shows it no more, and posts nothing again)."""
     form = await read_form(request)
     if who.role not in MANAGERS:
         return site_view(request, who, site_id, error="only owners and admins add integrations")
@@ -129,33 +132,63 @@ async def add_integration(site_id: PathId, request: Request, who: PageUser) -> R
             )
     except setup.SetupError as exc:
         return site_view(request, who, site_id, error=str(exc), form=form)
-    return site_view(request, who, site_id, new_integration=made)
+    return new_integration_redirect(site_id, made.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """What the confirmation page of a switch-off asks: a title, what follows, a button."""
+
+    title: str
+    consequence: str
+    button: str
 
 
 @router.post("/sites/{site_id}/numbers/{number_id}/active", response_model=None)
 async def number_active(
     site_id: PathId, number_id: PathId, request: Request, who: PageUser
 ) -> Response:
-    """Retire a number (`active=0`) or bring it back (`active=1`)."""
+    """Retire a number (`active=0`, after a confirmation page) or bring it back
+    (`active=1`)."""
+
+    def confirm(conn: Connection) -> Confirm:
+        row = setup.site_number(conn, who.account_id, site_id, number_id)
+        return Confirm(
+            f"Retire {phone_text(row['e164'])}?",
+            "No new visitor will be shown it. Calls to it still get through (to the "
+            "site's default destination) and still match the visits it was shown to. It "
+            "can be brought back.",
+            "Retire the number",
+        )
 
     def change(conn: Connection, active: bool) -> None:
         setup.set_number_active(conn, who.account_id, number_id, active, site_id=site_id)
 
-    return await _set_active(request, who, site_id, "retire numbers", change)
+    return await _set_active(request, who, site_id, "retire numbers", confirm, change)
 
 
 @router.post("/sites/{site_id}/integrations/{integration_id}/active", response_model=None)
 async def integration_active(
     site_id: PathId, integration_id: str, request: Request, who: PageUser
 ) -> Response:
-    """Disable an integration (`active=0`) or enable it again (`active=1`)."""
+    """Disable an integration (`active=0`, after a confirmation page) or enable it again
+    (`active=1`)."""
+    given = integration_id[:40]
 
-    def change(conn: Connection, active: bool) -> None:
-        setup.set_integration_active(
-            conn, who.account_id, integration_id[:40], active, site_id=site_id
+    def confirm(conn: Connection) -> Confirm:
+        row = setup.site_integration(conn, who.account_id, site_id, given)
+        return Confirm(
+            f"Disable the integration {row['name']}?",
+            f"Its phone system's calls ({row['kind']}) will be refused (401) and not "
+            "recorded, and it will not be told where to forward them, until it is enabled "
+            "again.",
+            "Disable the integration",
         )
 
-    return await _set_active(request, who, site_id, "change integrations", change)
+    def change(conn: Connection, active: bool) -> None:
+        setup.set_integration_active(conn, who.account_id, given, active, site_id=site_id)
+
+    return await _set_active(request, who, site_id, "change integrations", confirm, change)
 
 
 async def _set_active(
@@ -163,14 +196,24 @@ async def _set_active(
     who: Principal,
     site_id: int,
     what: str,
+    confirm: Callable[[Connection], Confirm],
     change: Callable[[Connection, bool], None],
 ) -> Response:
-    """A site page toggle: owners and admins only; back to the site page."""
+    """A site page switch: owners and admins only; switching off asks first (a page with
+    the consequence and a button that posts `confirm=1`: the pages run no inline script);
+    back to the site page."""
     form = await read_form(request)
     if who.role not in MANAGERS:
         return site_view(request, who, site_id, error=f"only owners and admins {what}")
+    active = form.get("active") == "1"
     c = ctx(request)
+    if not active and form.get("confirm") != "1":
+        with transaction(c.engine, write=False) as conn:
+            asked = confirm(conn)
+        return render(
+            request, "confirm.html", who=who, site_id=site_id, action=request.url.path, ask=asked
+        )
     with transaction(c.engine) as conn:
-        change(conn, form.get("active") == "1")
+        change(conn, active)
     c.sites.forget()
     return RedirectResponse(f"/app/sites/{site_id}", status_code=303)

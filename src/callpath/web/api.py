@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from callpath.domain.pool import PoolSettings
@@ -17,10 +17,10 @@ from callpath.web.auth import ApiUser
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound, SiteIn, SitePatch
-from callpath.web.params import PathId, QueryId
+from callpath.web.params import PathId, QueryId, known_query
 from callpath.web.scope import owned_site
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)])
 EDITORS = MANAGERS  # who may add and change sites and numbers (a token: by its role)
 SITE_FIELDS = (
     "id",

@@ -22,9 +22,9 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.journal import JournalQuery, csv_export
 from callpath.web.models import Inbound
-from callpath.web.params import QueryId
+from callpath.web.params import QueryId, known_query
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)])
 Text = Annotated[str | None, Query(max_length=600)]
 Since = Annotated[
     str | None,
@@ -179,11 +179,25 @@ def list_sessions(
     since: Since = None,
     until: Until = None,
     channel: Annotated[str | None, Query(max_length=520)] = None,
+    visitor_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Only this visitor's visits"),
+    ] = None,
     cursor: Text = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
-        f = _filters(conn, who.account_id, site_id, since, until, cursor, limit, channel=channel)
+        f = _filters(
+            conn,
+            who.account_id,
+            site_id,
+            since,
+            until,
+            cursor,
+            limit,
+            channel=channel,
+            visitor_id=visitor_id,
+        )
         rows, next_cursor = report.list_sessions(conn, f)
     items = [
         {

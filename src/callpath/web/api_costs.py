@@ -7,7 +7,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -19,10 +19,12 @@ from callpath.web.auth import ApiUser
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
-from callpath.web.params import PathId
+from callpath.web.params import PathId, known_query
 from callpath.web.scope import owned_site
 
-router = APIRouter(prefix="/api/v1/sites/{site_id}/costs", tags=["costs"])
+router = APIRouter(
+    prefix="/api/v1/sites/{site_id}/costs", tags=["costs"], dependencies=[Depends(known_query)]
+)
 MAX_BODY = 10 * 1024 * 1024
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 Format = Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$")]

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
@@ -21,9 +21,9 @@ from callpath.web.call_view import iso
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
-from callpath.web.params import PathId, QueryId
+from callpath.web.params import PathId, QueryId, known_query
 
-router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
+router = APIRouter(prefix="/api/v1/deals", tags=["deals"], dependencies=[Depends(known_query)])
 # Who records and reads revenue: owners, admins, analysts and their tokens (a CRM's
 # token is made with one of these roles).
 DEALERS = auth.PLANNERS

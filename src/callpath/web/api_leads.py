@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from callpath.domain.attribution import DEFAULT_MODEL, MODELS
@@ -20,10 +20,10 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.filters import moment
 from callpath.web.models import Inbound
-from callpath.web.params import PathId, QueryId
+from callpath.web.params import PathId, QueryId, known_query
 from callpath.web.scope import owned_site
 
-router = APIRouter(prefix="/api/v1", tags=["leads"])
+router = APIRouter(prefix="/api/v1", tags=["leads"], dependencies=[Depends(known_query)])
 READERS = auth.PLANNERS  # owners, admins, analysts: callers' numbers and revenue
 EDITORS = auth.MANAGERS  # owners and admins: the rules, classifying again, the block list
 

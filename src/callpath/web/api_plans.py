@@ -10,7 +10,7 @@ import dataclasses
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -26,11 +26,13 @@ from callpath.web.call_view import iso
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
-from callpath.web.params import PathId
+from callpath.web.params import PathId, known_query
 from callpath.web.scope import owned_site
 from callpath.workers import planning
 
-router = APIRouter(prefix="/api/v1/sites/{site_id}/pool", tags=["pool"])
+router = APIRouter(
+    prefix="/api/v1/sites/{site_id}/pool", tags=["pool"], dependencies=[Depends(known_query)]
+)
 PLANNERS = auth.PLANNERS  # an API token: by its role, as a login
 
 

@@ -25,6 +25,7 @@ from callpath.services import pipeline as pipeline_mod
 from callpath.settings import Settings
 from callpath.storage.db import make_engine, probe, within
 from callpath.web import (
+    access_log,
     admin,
     admin_forms,
     api,
@@ -78,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     worker.start()
     recorder = _recordings_worker(c, stop)
+    access_log.worker_ready()
     try:
         yield
     finally:
@@ -116,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sites = SiteCache(engine, settings.site_cache_seconds)
     app.state.ctx = Context(settings, engine, sites, pipeline_mod.build(settings, engine), geo)
     errors.install(app)
+    if settings.access_log != "off":
+        app.add_middleware(access_log.AccessLog, tracker=settings.access_log == "all")
     routers = (
         tracker_api.router,
         *hooks.ROUTERS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -37,12 +39,29 @@ def _original(request: Request) -> str:
     return site.original_numbers[0]
 
 
+# Where `callpath call simulate` sends a call unless told otherwise (cli/common.py).
+CLI_DEFAULT_SERVERS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+def server_option(served_from: str) -> str:
+    """The `--server URL ` a command needs to reach the server the page came from
+    ("" when it is the command's default), quoted for a shell."""
+    base = served_from.rstrip("/")
+    return "" if base in CLI_DEFAULT_SERVERS else f"--server {shlex.quote(base)} "
+
+
 @router.get("/demo")
 def demo_page(request: Request) -> HTMLResponse:
     original = _original(request)
     base = ctx(request).settings.public_url or ""
     response = render(
-        request, "demo.html", key=DEMO_KEY, base=base, tel=original, formats=formats(original)
+        request,
+        "demo.html",
+        key=DEMO_KEY,
+        base=base,
+        tel=original,
+        formats=formats(original),
+        server=server_option(base or str(request.base_url)),
     )
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'"

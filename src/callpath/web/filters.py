@@ -51,6 +51,7 @@ def build(
     cursor: str | None = None,
     limit: int = 50,
     region: str = "RU",
+    visitor_id: str | None = None,
 ) -> Filters:
     if status and status not in STATUS_FILTERS:
         raise ClientError(400, "status: one of " + ", ".join(STATUS_FILTERS))
@@ -75,4 +76,5 @@ def build(
         channel=channel or None,
         cursor=cursor or None,
         limit=limit,
+        visitor_id=visitor_id,
     )

@@ -18,7 +18,7 @@ env = Environment(
 )
 
 
-def _phone(value: str | None) -> str:
+def phone_text(value: str | None) -> str:
     """E.164 shown the human way; anything else (masked, "anonymous") as it is."""
     if not value or not value.startswith("+"):
         return value or ""
@@ -73,7 +73,7 @@ def _duration(seconds: float | None) -> str:
     return " ".join(parts)
 
 
-env.filters["phone"] = _phone
+env.filters["phone"] = phone_text
 env.filters["duration"] = _duration
 env.filters["client"] = _client
 env.filters["when"] = _when

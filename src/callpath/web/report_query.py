@@ -29,6 +29,7 @@ from callpath.services import auth
 from callpath.storage import site_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
+from callpath.web import params as params_mod
 from callpath.web import report_files
 from callpath.web.errors import ClientError
 
@@ -106,8 +107,7 @@ def checked(items: list[tuple[str, str]], allowed: frozenset[str]) -> dict[str, 
     """The query's parameters, each known, given once and of a bounded size."""
     params: dict[str, str] = {}
     for key, value in items:
-        if key not in allowed:
-            raise ClientError(400, f"{key[:40]}: not a parameter of this report")
+        params_mod.refuse_unknown((key,), allowed, "this report")
         if key in params:
             raise ClientError(400, f"{key}: given twice")
         if len(value) > 255:
