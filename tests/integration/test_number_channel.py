@@ -101,6 +101,6 @@ def test_a_number_with_a_source_only_shows_no_none(
             )
         )
     text = page_login(app, engine, site, "admin").get(f"/app/sites/{site.site_id}").text
-    row = text.split(f"<td>{number}</td>", 1)[1].split("</tr>", 1)[0]
+    row = text.split(f'<td data-e164="{number}">', 1)[1].split("</tr>", 1)[0]
     assert "(yandex)" in row
     assert "None" not in row and "/ None" not in text

@@ -487,7 +487,7 @@ def test_the_journey_page_tells_one_persons_story(
     r = page.get(f"/app/reports/journey?site={site.site_id}&visitor=A")
     assert r.status_code == 200
     text = r.text
-    assert text.index("yandex / cpc") < text.index("(direct) / (none)") < text.index("Deal")
+    assert text.index("yandex / cpc") < text.index("(direct) / (none)") < text.index("Deal <")
     assert "Linear: yandex/cpc 50%, (direct)/(none) 50%" in text
 
 
