@@ -355,3 +355,21 @@ def write_city_db(path: Path, records: dict[str, object]) -> Path:
         writer.insert_network(IPSet([network]), record)
     writer.to_db_file(str(path))
     return path
+
+
+def browser(app: Any, email: str) -> Any:
+    """A client of `app` that asks for pages as a browser does (errors come as pages),
+    logged in to /app as `email` (password `PASSWORD`)."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Accept"] = "text/html,application/xhtml+xml"
+    return log_in(client, email)
+
+
+def user_row(engine: Engine, email: str) -> dict[str, Any]:
+    """The stored user with this e-mail, every column."""
+    from callpath.storage.tables import users
+
+    with transaction(engine, write=False) as conn:
+        return dict(conn.execute(select(users).where(users.c.email == email)).one()._mapping)

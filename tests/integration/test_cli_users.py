@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app
-from callpath.storage.tables import accounts, sites
+from callpath.storage.tables import accounts, sites, users
 from callpath.web.app import create_app
 
 runner = CliRunner()
@@ -105,3 +105,15 @@ def test_a_login_is_added_once(env: dict[str, str]) -> None:
     _ok(["site", "add", "--name", "A"], env)
     _ok(["user", "add", "--email", "a@b.example"], env)
     _refused(["user", "add", "--email", "a@b.example"], env, "exists already")
+
+
+def test_user_list_shows_who_is_deactivated(env: dict[str, str], engine: Engine) -> None:
+    _ok(["site", "add", "--name", "A"], env)
+    _ok(["user", "add", "--email", "on@b.example"], env)
+    _ok(["user", "add", "--email", "off@b.example", "--role", "analyst"], env)
+    with engine.begin() as conn:
+        conn.execute(
+            update(users).where(users.c.email == "off@b.example").values(deactivated_at=1.0)
+        )
+    listed = _ok(["user", "list"], env).splitlines()
+    assert listed == ["on@b.example\towner", "off@b.example\tanalyst\tdeactivated"]

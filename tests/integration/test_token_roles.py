@@ -130,7 +130,7 @@ def _legacy_token(engine: Engine, site: Seeded, user_id: int | None, secret: str
                 user_id=user_id,
                 name="old",
                 prefix=token[:10],
-                token_hash=auth._digest(token),
+                token_hash=auth.digest(token),
                 created_at=time.time(),
             )
         )

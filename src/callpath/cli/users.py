@@ -61,7 +61,8 @@ def _password(path: Path) -> str:
 
 @user_app.command("list")
 def user_list(account: AccountOption = None) -> None:
-    """The logins of an account, with their roles."""
+    """The logins of an account, with their roles (and "deactivated" for those who can no
+    longer log in)."""
 
     try:
         with transaction(open_engine(), write=False) as conn:
@@ -70,6 +71,7 @@ def user_list(account: AccountOption = None) -> None:
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
     for row in rows:
-        typer.echo(f"{row['email']}\t{row['role']}")
+        state = "\tdeactivated" if row["deactivated_at"] is not None else ""
+        typer.echo(f"{row['email']}\t{row['role']}{state}")
     if not rows:
         typer.echo("no users")

@@ -38,7 +38,8 @@ class Login:
     password_hash: str
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a login session's, an API token's or an invitation's secret."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -50,7 +51,7 @@ def narrowest(*roles: str | None) -> str:
 
 def find_login(conn: Connection, email: str) -> Login | None:
     row = user_repo.by_email(conn, email.strip().lower())
-    if row is None:
+    if row is None or row["deactivated_at"] is not None:
         return None
     principal = Principal(row["id"], row["account_id"], row["email"], row["role"])
     return Login(principal, row["password_hash"])
@@ -67,20 +68,26 @@ def check_password(login: Login | None, password: str) -> Principal | None:
 
 
 def open_session(conn: Connection, who: Principal, now: float) -> str:
+    """A new login session's token (the cookie's value); the user's last login is now."""
     token = secrets.token_urlsafe(32)
-    login_repo.insert_session(
-        conn, _digest(token), who.account_id, who.user_id, now + LOGIN_SECONDS
-    )
+    login_repo.insert_session(conn, digest(token), who.account_id, who.user_id, now + LOGIN_SECONDS)
+    user_repo.touch_login(conn, who.user_id, now)
     return token
 
 
 def resolve(conn: Connection, token: str, now: float) -> Principal | None:
-    row = login_repo.session_user(conn, _digest(token), now)
+    row = login_repo.session_user(conn, digest(token), now)
     return Principal(row["id"], row["account_id"], row["email"], row["role"]) if row else None
 
 
 def close_session(conn: Connection, token: str) -> None:
-    login_repo.delete_session(conn, _digest(token))
+    login_repo.delete_session(conn, digest(token))
+
+
+def close_all_sessions(conn: Connection, who: Principal, but: str | None = None) -> int:
+    """End every login session of `who` but the one of token `but`; how many ended."""
+    keep = digest(but) if but else None
+    return login_repo.delete_user_sessions(conn, who.account_id, who.user_id, keep)
 
 
 TOKEN_PREFIX = "cp_"  # noqa: S105 (a marker, not a secret)
@@ -104,7 +111,7 @@ def create_token(
             "user_id": who.user_id,
             "name": (name.strip() or "API token")[:200],
             "prefix": token[:10],
-            "token_hash": _digest(token),
+            "token_hash": digest(token),
             "created_at": now,
             "role": role,
         },
@@ -123,7 +130,7 @@ def resolve_token(conn: Connection, token: str, now: float) -> TokenUse | None:
     """The token's role is the narrower of its own and its user's role now, so narrowing a
     user narrows their tokens. A token from before roles (role NULL) has its user's role;
     one without a user, the narrowest."""
-    row = login_repo.live_token(conn, _digest(token))
+    row = login_repo.live_token(conn, digest(token))
     if row is None:
         return None
     role = narrowest(row["role"] or row["user_role"], row["user_role"])

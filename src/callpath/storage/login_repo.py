@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from callpath.storage.tables import api_tokens, login_sessions, users
 
@@ -24,11 +24,11 @@ def insert_session(
 
 
 def session_user(conn: Connection, token_hash: str, now: float) -> Row | None:
-    """The user of an unexpired login session (id, account_id, email, role)."""
+    """The active user of an unexpired login session (id, account_id, email, role)."""
     row = conn.execute(
         select(u.id, u.account_id, u.email, u.role)
         .select_from(login_sessions.join(users, u.id == ls.user_id))
-        .where(ls.token_hash == token_hash, ls.expires_at > now)
+        .where(ls.token_hash == token_hash, ls.expires_at > now, u.deactivated_at.is_(None))
     ).first()
     return dict(row._mapping) if row else None
 
@@ -37,18 +37,51 @@ def delete_session(conn: Connection, token_hash: str) -> None:
     conn.execute(delete(login_sessions).where(ls.token_hash == token_hash))
 
 
+def delete_user_sessions(
+    conn: Connection, account_id: int, user_id: int, keep: str | None = None
+) -> int:
+    """End the user's login sessions, but the one whose hash is `keep`; how many ended."""
+    query = delete(login_sessions).where(ls.account_id == account_id, ls.user_id == user_id)
+    if keep is not None:
+        query = query.where(ls.token_hash != keep)
+    return int(conn.execute(query).rowcount)
+
+
+def user_sessions(conn: Connection, account_id: int, user_id: int, now: float) -> int:
+    """How many unexpired login sessions the user has."""
+    query = select(func.count()).where(
+        ls.account_id == account_id, ls.user_id == user_id, ls.expires_at > now
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def revoke_user_tokens(conn: Connection, account_id: int, user_id: int, now: float) -> int:
+    """Revoke every live token the user made; how many."""
+    result = conn.execute(
+        update(api_tokens)
+        .where(t.account_id == account_id, t.user_id == user_id, t.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)
+
+
 def insert_token(conn: Connection, values: Row) -> None:
     conn.execute(insert(api_tokens).values(**values))
 
 
 def live_token(conn: Connection, token_hash: str) -> Row | None:
-    """An unrevoked token with its user's role now (`user_role`, None without a user)."""
+    """An unrevoked token of an active user (or of none), with its user's role now
+    (`user_role`, None without a user)."""
     row = conn.execute(
         select(
             t.id, t.account_id, t.user_id, t.name, t.last_used_at, t.role, u.role.label("user_role")
         )
         .select_from(api_tokens.outerjoin(users, u.id == t.user_id))
-        .where(t.token_hash == token_hash, t.revoked_at.is_(None))
+        .where(
+            t.token_hash == token_hash,
+            t.revoked_at.is_(None),
+            or_(t.user_id.is_(None), u.deactivated_at.is_(None)),
+        )
     ).first()
     return dict(row._mapping) if row else None
 

@@ -47,6 +47,9 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("role", String(20), nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("last_login_at", Float, nullable=True),
+    # A deactivated user cannot log in, and their sessions and tokens were ended then.
+    Column("deactivated_at", Float, nullable=True),
 )
 
 login_sessions = Table(
@@ -54,8 +57,25 @@ login_sessions = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("account_id", ForeignKey("accounts.id"), nullable=False),
-    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("expires_at", Float, nullable=False),
+)
+
+# A link that lets someone set their password and become a user of the account with
+# `role`: shown once to the admin who made it (only its hash is kept), good until
+# `expires_at`, once.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("email", String(254), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", ForeignKey("users.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
 )
 
 sites = Table(

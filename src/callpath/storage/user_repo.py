@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from callpath.storage.tables import accounts, users
 
@@ -27,10 +27,66 @@ def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> Non
 
 
 def logins(conn: Connection, account_id: int) -> list[Row]:
-    """The account's users (e-mail, role), oldest first."""
+    """The account's users (e-mail, role, deactivated_at), oldest first."""
     u = users.c
-    query = select(u.email, u.role).where(u.account_id == account_id).order_by(u.id)
+    query = (
+        select(u.email, u.role, u.deactivated_at).where(u.account_id == account_id).order_by(u.id)
+    )
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+_LISTED = (
+    users.c.id,
+    users.c.email,
+    users.c.role,
+    users.c.created_at,
+    users.c.last_login_at,
+    users.c.deactivated_at,
+)
+
+
+def account_users(conn: Connection, account_id: int) -> list[Row]:
+    """The account's users, every column but the password hash, oldest first."""
+    query = select(*_LISTED).where(users.c.account_id == account_id).order_by(users.c.id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def account_user(conn: Connection, account_id: int, user_id: int) -> Row | None:
+    """One user of the account, every column; another account's is None."""
+    query = select(users).where(users.c.id == user_id, users.c.account_id == account_id)
+    row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
+def lock_account(conn: Connection, account_id: int) -> None:
+    """Serialise changes to the account's users (PostgreSQL: its row locked until the
+    transaction ends; SQLite's write transaction already has the database to itself)."""
+    conn.execute(select(accounts.c.id).where(accounts.c.id == account_id).with_for_update())
+
+
+def active_owners(conn: Connection, account_id: int) -> int:
+    u = users.c
+    query = select(func.count()).where(
+        u.account_id == account_id, u.role == "owner", u.deactivated_at.is_(None)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def set_role(conn: Connection, account_id: int, user_id: int, role: str) -> None:
+    u = users.c
+    conn.execute(update(users).where(u.id == user_id, u.account_id == account_id).values(role=role))
+
+
+def set_deactivated(conn: Connection, account_id: int, user_id: int, at: float | None) -> None:
+    """Deactivated at `at`; None: active again."""
+    u = users.c
+    conn.execute(
+        update(users).where(u.id == user_id, u.account_id == account_id).values(deactivated_at=at)
+    )
+
+
+def touch_login(conn: Connection, user_id: int, now: float) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=now))
 
 
 def account_name(conn: Connection, account_id: int) -> str | None:

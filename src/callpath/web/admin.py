@@ -20,7 +20,7 @@ from callpath.storage import call_repo, site_repo
 from callpath.storage.db import transaction
 from callpath.telephony import PROVIDER_SECRET
 from callpath.web import login_check
-from callpath.web.auth import COOKIE, PageUser, current
+from callpath.web.auth import COOKIE, PageUser, current, set_login
 from callpath.web.context import ctx
 from callpath.web.forms import read_form
 from callpath.web.pages import render
@@ -58,14 +58,7 @@ async def login(request: Request) -> Response:
             email=email,
         )
     response = RedirectResponse("/app", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=auth.LOGIN_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=ctx(request).settings.cookie_secure,
-    )
+    set_login(request, response, token)
     return response
 
 

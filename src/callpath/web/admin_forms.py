@@ -211,7 +211,15 @@ async def _set_active(
         with transaction(c.engine, write=False) as conn:
             asked = confirm(conn)
         return render(
-            request, "confirm.html", who=who, site_id=site_id, action=request.url.path, ask=asked
+            request,
+            "confirm.html",
+            who=who,
+            title=asked.title,
+            consequence=asked.consequence,
+            button=asked.button,
+            action=request.url.path,
+            back=f"/app/sites/{site_id}",
+            fields={"active": "0", "confirm": "1"},
         )
     with transaction(c.engine) as conn:
         change(conn, active)

@@ -39,12 +39,15 @@ from callpath.web import (
     demo,
     errors,
     hooks,
+    invitation_page,
     journal,
+    me_page,
     planner_page,
     recordings_page,
     reports_page,
     tokens_page,
     tracker_api,
+    users_page,
 )
 from callpath.web.context import Context, SiteCache
 
@@ -135,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_plans.router,
         api_reports.router,
         tokens_page.router,
+        users_page.router,
+        me_page.router,
+        invitation_page.router,
         planner_page.router,
         recordings_page.router,
         reports_page.router,

@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from callpath.services import auth
@@ -22,6 +23,18 @@ def current(request: Request) -> auth.Principal | None:
         return None
     with transaction(ctx(request).engine, write=False) as conn:
         return auth.resolve(conn, token, time.time())
+
+
+def set_login(request: Request, response: Response, token: str) -> None:
+    """Log the browser in: the login session's cookie on `response`."""
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=auth.LOGIN_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=ctx(request).settings.cookie_secure,
+    )
 
 
 def bearer(
