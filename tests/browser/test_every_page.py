@@ -86,6 +86,8 @@ def _pages(d: Demo) -> dict[str, str]:
         "journey": f"/app/reports/journey?call={d.call_id}",
         "deals": "/app/deals",
         "tokens": "/app/tokens",
+        "users": "/app/users",
+        "me": "/app/me",
         "demo": "/demo",
     }
 
