@@ -57,3 +57,10 @@ def test_tokens_page_shows_times_in_the_accounts_zone(app: Any, engine: Engine) 
     html = page.get("/app/tokens").text
     assert "CRM sync" in html
     assert " MSK" in html and " UTC" not in html
+
+
+def test_users_page_shows_times_in_the_accounts_zone(app: Any, engine: Engine) -> None:
+    site = seed_site(engine)
+    html = page_login(app, engine, site, "owner").get("/app/users").text
+    assert "page-owner@shop.example" in html
+    assert " MSK" in html and " UTC" not in html

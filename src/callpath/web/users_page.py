@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from callpath.services import accounts, hashing, users
 from callpath.services.auth import MANAGERS, Principal, digest
 from callpath.services.setup import NotFound, SetupError
-from callpath.storage import invitation_repo, user_repo
+from callpath.storage import invitation_repo, site_repo, user_repo
 from callpath.storage.db import transaction
 from callpath.web import flash
 from callpath.web.auth import PageUser
@@ -54,6 +54,7 @@ def _page(
         people = user_repo.account_users(conn, who.account_id)
         invited = invitation_repo.pending(conn, who.account_id, now)
         link = _invitation_link(request, conn, who, notice, now)
+        zone = site_repo.account_zone(conn, who.account_id)
     return render(
         request,
         "users.html",
@@ -67,6 +68,7 @@ def _page(
         error=error,
         form=form or {},
         invitation_days=users.INVITATION_SECONDS // 86_400,
+        zone=zone,
     )
 
 
