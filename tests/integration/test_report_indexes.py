@@ -1,11 +1,13 @@
-"""The channel report's visits and visitors are read from indexes alone: a year of a
-busy site's sessions is a million rows, and the table itself is ten times wider than
-what these two counts need (landing URLs, referrers, user agents)."""
+"""On SQLite the channel report's visits and visitors are read from an index alone: a
+year of a busy site's sessions is a million rows, and the table itself is ten times
+wider than what these counts need (landing URLs, referrers, user agents). PostgreSQL
+has no such index (it cost the tracker's session starts; ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -34,6 +36,8 @@ def _only_index(plan: str, index: str) -> bool:
 
 
 def test_visits_and_visitors_come_from_covering_indexes(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's index; PostgreSQL reads the table")
     site = seed_site(engine)
     period = Period("Europe/Moscow", date(2026, 1, 1), date(2026, 12, 31), engine.dialect.name)
     scope = Scope(site.site_id, "RUB", period, "last_non_direct", {})
@@ -41,4 +45,4 @@ def test_visits_and_visitors_come_from_covering_indexes(engine: Engine) -> None:
         by_channel = _plan(conn, measures.visits_query(scope, GROUPS["source"]))
         visitors = _plan(conn, measures.distinct_visitors_query(scope))
     assert _only_index(by_channel, "ix_sessions_channel"), by_channel
-    assert _only_index(visitors, "ix_sessions_visitor"), visitors
+    assert _only_index(visitors, "ix_sessions_channel"), visitors
