@@ -49,6 +49,12 @@ def narrowest(*roles: str | None) -> str:
     return ROLE_ORDER[min(ranks, default=0)]
 
 
+def roles_up_to(role: str) -> tuple[str, ...]:
+    """`role` and the narrower ones, narrowest first: what a user of `role` may give a
+    token or another user."""
+    return ROLE_ORDER[: ROLE_ORDER.index(narrowest(role)) + 1]
+
+
 def find_login(conn: Connection, email: str) -> Login | None:
     row = user_repo.by_email(conn, email.strip().lower())
     if row is None or row["deactivated_at"] is not None:
@@ -101,7 +107,7 @@ def create_token(
     own; never a wider one); only its hash is kept."""
     role = role or who.role
     if role not in ROLE_ORDER or narrowest(role, who.role) != role:
-        allowed = ", ".join(ROLE_ORDER[: ROLE_ORDER.index(narrowest(who.role)) + 1])
+        allowed = ", ".join(roles_up_to(who.role))
         raise SetupError(f"role: a token of {who.email} may have one of: {allowed}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     login_repo.insert_token(

@@ -17,12 +17,12 @@ from sqlalchemy import Connection
 
 from callpath.services import accounts
 from callpath.services.auth import (
-    ROLE_ORDER,
     Login,
     Principal,
     close_all_sessions,
     digest,
     narrowest,
+    roles_up_to,
 )
 from callpath.services.setup import NotFound, SetupError
 from callpath.storage import invitation_repo, login_repo, user_repo
@@ -32,7 +32,7 @@ INVITATION_SECONDS = 3 * 86_400  # how long an invitation link works
 
 def roles_for(actor: Principal) -> tuple[str, ...]:
     """The roles `actor` may give, narrowest first: their own and narrower ones."""
-    return ROLE_ORDER[: ROLE_ORDER.index(narrowest(actor.role)) + 1]
+    return roles_up_to(actor.role)
 
 
 def _check_role(actor: Principal, role: str) -> None:

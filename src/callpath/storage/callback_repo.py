@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from callpath.storage.tables import callbacks_handled, calls, leads
 
@@ -23,14 +24,18 @@ def missed_call(conn: Connection, account_id: int, call_id: str) -> dict[str, An
 
 
 def mark(conn: Connection, values: dict[str, Any]) -> None:
-    """Marks a call handled, or updates who and when if it already was."""
-    found = conn.execute(
-        update(callbacks_handled)
-        .where(h.call_id == values["call_id"], h.account_id == values["account_id"])
-        .values(values)
-    )
-    if not found.rowcount:
-        conn.execute(insert(callbacks_handled).values(values))
+    """Marks a call handled, or updates who and when if it already was: one statement,
+    so two people marking the same caller at once make one mark, never an error."""
+    conn.execute(_UPSERT[conn.dialect.name], values)
+
+
+def _upsert(module: Any) -> Any:
+    stmt = module.insert(callbacks_handled)
+    updated = {name: stmt.excluded[name] for name in ("handled_at", "handled_by", "note")}
+    return stmt.on_conflict_do_update(index_elements=["call_id"], set_=updated)
+
+
+_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
 
 
 def unmark(conn: Connection, account_id: int, call_id: str) -> bool:

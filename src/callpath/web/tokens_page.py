@@ -40,7 +40,7 @@ def _page(
         zone=zone,
         new_token=new_token,
         error=error,
-        roles=auth.ROLE_ORDER[: auth.ROLE_ORDER.index(auth.narrowest(who.role)) + 1],
+        roles=auth.roles_up_to(who.role),
     )
 
 
