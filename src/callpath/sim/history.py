@@ -26,6 +26,7 @@ from callpath.domain.calls import call_key
 from callpath.domain.channel import parse_landing
 from callpath.services import enrich, leads, setup
 from callpath.sim.generator import generate
+from callpath.sim.history_events import events_of
 from callpath.sim.trace import Event
 from callpath.storage import cost_repo, history_repo, site_repo
 from callpath.storage.db import transaction
@@ -106,6 +107,7 @@ def seed(engine: Engine, key: str, now: float, days: int = DAYS) -> Seeded | Non
             session_rows=list(build.sessions.values()),
             page_rows=build.pages,
             call_rows=build.calls,
+            event_rows=[e for call in build.calls for e in events_of(call)],
             deal_rows=deal_rows,
         )
         history_repo.backdate_numbers(conn, site["id"], start)

@@ -8,7 +8,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from callpath.storage.tables import calls, deals, pageviews, sessions, tracking_numbers, visitors
+from callpath.storage.tables import (
+    call_events,
+    calls,
+    deals,
+    pageviews,
+    sessions,
+    tracking_numbers,
+    visitors,
+)
 
 Row = dict[str, Any]
 CHUNK = 2000
@@ -27,13 +35,16 @@ def add(
     page_rows: Sequence[Row] = (),
     call_rows: Sequence[Row] = (),
     deal_rows: Sequence[Row] = (),
+    event_rows: Sequence[Row] = (),
 ) -> None:
-    """Insert the rows, parents first (visitors, visits, pages, calls, deals)."""
+    """Insert the rows, parents first (visitors, visits, pages, calls and their raw
+    events, deals)."""
     for table, rows in (
         (visitors, visitor_rows),
         (sessions, session_rows),
         (pageviews, page_rows),
         (calls, call_rows),
+        (call_events, event_rows),
         (deals, deal_rows),
     ):
         for start in range(0, len(rows), CHUNK):
