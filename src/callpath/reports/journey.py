@@ -162,7 +162,12 @@ def _calls(conn: Connection, site_id: int, visitors: set[str], callers: set[str]
         .order_by(k.started_at.desc())
         .limit(LIMIT)
     )
-    return [{**dict(r._mapping), "at": float(r.started_at)} for r in conn.execute(query)]
+    out = []
+    for r in conn.execute(query):
+        row = dict(r._mapping)
+        row["at"] = float(row.pop("started_at"))  # made local ISO with the other events
+        out.append(row)
+    return out
 
 
 def _deals(conn: Connection, site_id: int, visitors: set[str], call_ids: list[str]) -> list[Row]:

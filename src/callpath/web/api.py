@@ -18,9 +18,12 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound, SiteIn, SitePatch
 from callpath.web.params import PathId, QueryId, known_query
+from callpath.web.responses import ERRORS, Number, NumberPage, Site, SitePage
 from callpath.web.scope import owned_site
 
-router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)], responses=ERRORS
+)
 EDITORS = MANAGERS  # who may add and change sites and numbers (a token: by its role)
 SITE_FIELDS = (
     "id",
@@ -93,7 +96,7 @@ Cursor = Annotated[str | None, Query(max_length=20)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-@router.get("/sites")
+@router.get("/sites", response_model=SitePage)
 def list_sites(
     request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
@@ -102,7 +105,7 @@ def list_sites(
     return _paged(rows, SITE_FIELDS, cursor, limit)
 
 
-@router.post("/sites", status_code=201)
+@router.post("/sites", status_code=201, response_model=Site)
 def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
     if who.role not in EDITORS:
         raise ClientError(403, "only owners, admins and their API tokens add sites")
@@ -131,14 +134,14 @@ def create_site(body: SiteIn, request: Request, who: ApiUser) -> dict[str, Any]:
     return _pick(row, SITE_FIELDS)
 
 
-@router.get("/sites/{site_id}")
+@router.get("/sites/{site_id}", response_model=Site)
 def get_site(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     with transaction(ctx(request).engine, write=False) as conn:
         row = owned_site(conn, who.account_id, site_id)
     return _pick(row, SITE_FIELDS)
 
 
-@router.patch("/sites/{site_id}")
+@router.patch("/sites/{site_id}", response_model=Site)
 def change_site(site_id: PathId, body: SitePatch, request: Request, who: ApiUser) -> dict[str, Any]:
     """Change the fields given (the others keep their values); answers the site as it is
     now. The key never changes. The default destination can be changed, not removed."""
@@ -152,7 +155,7 @@ def change_site(site_id: PathId, body: SitePatch, request: Request, who: ApiUser
     return _pick(row, SITE_FIELDS)
 
 
-@router.get("/sites/{site_id}/numbers")
+@router.get("/sites/{site_id}/numbers", response_model=NumberPage)
 def list_site_numbers(
     site_id: PathId, request: Request, who: ApiUser, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
@@ -162,7 +165,7 @@ def list_site_numbers(
     return _paged(rows, NUMBER_FIELDS, cursor, limit)
 
 
-@router.get("/numbers")
+@router.get("/numbers", response_model=NumberPage)
 def list_numbers(
     request: Request,
     who: ApiUser,
@@ -175,7 +178,7 @@ def list_numbers(
     return _paged(rows, NUMBER_FIELDS, cursor, limit)
 
 
-@router.post("/sites/{site_id}/numbers", status_code=201)
+@router.post("/sites/{site_id}/numbers", status_code=201, response_model=Number)
 def add_number(site_id: PathId, body: NumberIn, request: Request, who: ApiUser) -> dict[str, Any]:
     if who.role not in EDITORS:
         raise ClientError(403, "only owners, admins and their API tokens add numbers")
@@ -194,7 +197,7 @@ class NumberPatch(Inbound):
     active: bool
 
 
-@router.patch("/numbers/{number_id}")
+@router.patch("/numbers/{number_id}", response_model=Number)
 def change_number(
     number_id: PathId, body: NumberPatch, request: Request, who: ApiUser
 ) -> dict[str, Any]:

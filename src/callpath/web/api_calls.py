@@ -23,8 +23,11 @@ from callpath.web.errors import ClientError
 from callpath.web.journal import JournalQuery, csv_export
 from callpath.web.models import Inbound
 from callpath.web.params import QueryId, known_query
+from callpath.web.responses import CSV, ERRORS, CallDetail, CallPage, SessionPage
 
-router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["admin"], dependencies=[Depends(known_query)], responses=ERRORS
+)
 Text = Annotated[str | None, Query(max_length=600)]
 Since = Annotated[
     str | None,
@@ -84,7 +87,7 @@ def _filters(
     )
 
 
-@router.get("/calls", summary="Calls, newest first")
+@router.get("/calls", summary="Calls, newest first", response_model=CallPage)
 def list_calls(
     request: Request,
     who: ApiUser,
@@ -119,7 +122,9 @@ def list_calls(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/calls/{call_id}", summary="One call, with its match candidates")
+@router.get(
+    "/calls/{call_id}", summary="One call, with its match candidates", response_model=CallDetail
+)
 def get_call(call_id: str, request: Request, who: ApiUser) -> dict[str, Any]:
     return _one_call(request, who, call_id)
 
@@ -143,7 +148,11 @@ class VisitCodeIn(Inbound):
     )
 
 
-@router.post("/calls/{call_id}/visit-code", summary="Attribute a call by the visit code")
+@router.post(
+    "/calls/{call_id}/visit-code",
+    summary="Attribute a call by the visit code",
+    response_model=CallDetail,
+)
 def enter_visit_code(
     call_id: str, body: VisitCodeIn, request: Request, who: ApiUser
 ) -> dict[str, Any]:
@@ -171,7 +180,7 @@ def with_visit_code(view: dict[str, Any], entry: visit_codes.Entry | None) -> di
     return view
 
 
-@router.get("/sessions", summary="Visits, newest first")
+@router.get("/sessions", summary="Visits, newest first", response_model=SessionPage)
 def list_sessions(
     request: Request,
     who: ApiUser,
@@ -210,7 +219,12 @@ def list_sessions(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/calls.csv", summary="The calls journal as CSV", response_class=Response)
+@router.get(
+    "/calls.csv",
+    summary="The calls journal as CSV",
+    response_class=Response,
+    responses={200: CSV},
+)
 def export_calls(
     request: Request,
     who: ApiUser,

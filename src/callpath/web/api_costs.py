@@ -20,14 +20,26 @@ from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.params import PathId, known_query
+from callpath.web.responses import ERRORS, CostImport, Costs
 from callpath.web.scope import owned_site
 
 router = APIRouter(
-    prefix="/api/v1/sites/{site_id}/costs", tags=["costs"], dependencies=[Depends(known_query)]
+    prefix="/api/v1/sites/{site_id}/costs",
+    tags=["costs"],
+    dependencies=[Depends(known_query)],
+    responses=ERRORS,
 )
 MAX_BODY = 10 * 1024 * 1024
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 Format = Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$")]
+_TEXT = {"schema": {"type": "string"}}
+SPEND_FILE = {  # the body is read raw, so the document is told what it is
+    "requestBody": {
+        "required": True,
+        "description": "The spend file as UTF-8 text: CSV, or TSV for Yandex Direct",
+        "content": {"text/csv": _TEXT, "text/tab-separated-values": _TEXT, "text/plain": _TEXT},
+    }
+}
 
 
 def _may(who: auth.Principal, roles: tuple[str, ...], what: str) -> None:
@@ -35,7 +47,12 @@ def _may(who: auth.Principal, roles: tuple[str, ...], what: str) -> None:
         raise ClientError(403, f"only {', '.join(roles)} and their API tokens {what}")
 
 
-@router.post("", summary="Import a spend file (the body, UTF-8): all rows or none")
+@router.post(
+    "",
+    summary="Import a spend file (the body, UTF-8): all rows or none",
+    response_model=CostImport,
+    openapi_extra=SPEND_FILE,
+)
 async def import_costs(
     site_id: PathId,
     request: Request,
@@ -79,7 +96,9 @@ async def import_costs(
     }
 
 
-@router.get("", summary="Spend per day and channel (source, medium, campaign)")
+@router.get(
+    "", summary="Spend per day and channel (source, medium, campaign)", response_model=Costs
+)
 def list_costs(
     site_id: PathId,
     request: Request,

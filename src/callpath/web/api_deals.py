@@ -22,8 +22,11 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId, QueryId, known_query
+from callpath.web.responses import ERRORS, Deal, DealPage
 
-router = APIRouter(prefix="/api/v1/deals", tags=["deals"], dependencies=[Depends(known_query)])
+router = APIRouter(
+    prefix="/api/v1/deals", tags=["deals"], dependencies=[Depends(known_query)], responses=ERRORS
+)
 # Who records and reads revenue: owners, admins, analysts and their tokens (a CRM's
 # token is made with one of these roles).
 DEALERS = auth.PLANNERS
@@ -86,7 +89,13 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, summary="Record a deal (201), or update it by external_id (200)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Record a deal (201), or update it by external_id (200)",
+    response_model=Deal,
+    responses={200: {"model": Deal, "description": "The deal with that external_id, updated"}},
+)
 def record_deal(body: DealIn, request: Request, who: ApiUser) -> JSONResponse:
     _allowed(who)
     data = deals.DealInput(**{**body.model_dump(), "closed_at": _moment(body.closed_at)})
@@ -100,7 +109,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Status = Annotated[str | None, Query(pattern=f"^({'|'.join(STATUSES)})$")]
 
 
-@router.get("", summary="The account's deals in the order they were recorded")
+@router.get(
+    "", summary="The account's deals in the order they were recorded", response_model=DealPage
+)
 def list_deals(
     request: Request,
     who: ApiUser,
@@ -125,7 +136,7 @@ def list_deals(
     }
 
 
-@router.get("/{deal_id}", summary="One deal")
+@router.get("/{deal_id}", summary="One deal", response_model=Deal)
 def get_deal(deal_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     _allowed(who)
     with transaction(ctx(request).engine, write=False) as conn:

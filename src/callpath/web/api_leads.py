@@ -21,9 +21,20 @@ from callpath.web.errors import ClientError
 from callpath.web.filters import moment
 from callpath.web.models import Inbound
 from callpath.web.params import PathId, QueryId, known_query
+from callpath.web.responses import (
+    ERRORS,
+    Blocked,
+    BlockList,
+    Classified,
+    LeadPage,
+    LeadRules,
+    Unblocked,
+)
 from callpath.web.scope import owned_site
 
-router = APIRouter(prefix="/api/v1", tags=["leads"], dependencies=[Depends(known_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["leads"], dependencies=[Depends(known_query)], responses=ERRORS
+)
 READERS = auth.PLANNERS  # owners, admins, analysts: callers' numbers and revenue
 EDITORS = auth.MANAGERS  # owners and admins: the rules, classifying again, the block list
 
@@ -60,7 +71,11 @@ class BlockIn(Inbound):
     note: str | None = Field(default=None, max_length=200)
 
 
-@router.get("/sites/{site_id}/lead-rules", summary="What a call of the site counts as")
+@router.get(
+    "/sites/{site_id}/lead-rules",
+    summary="What a call of the site counts as",
+    response_model=LeadRules,
+)
 def get_rules(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     _may(who, READERS, "read lead rules")
     with transaction(ctx(request).engine, write=False) as conn:
@@ -70,6 +85,7 @@ def get_rules(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]
 @router.patch(
     "/sites/{site_id}/lead-rules",
     summary="Change the rules given; classify history again with .../leads/classify",
+    response_model=LeadRules,
 )
 def change_rules(site_id: PathId, body: RulesIn, request: Request, who: ApiUser) -> dict[str, Any]:
     _may(who, EDITORS, "change lead rules")
@@ -78,7 +94,11 @@ def change_rules(site_id: PathId, body: RulesIn, request: Request, who: ApiUser)
         return leads.set_rules(conn, who.account_id, site_id, given).as_dict()
 
 
-@router.post("/sites/{site_id}/leads/classify", summary="Classify a period's calls again")
+@router.post(
+    "/sites/{site_id}/leads/classify",
+    summary="Classify a period's calls again",
+    response_model=Classified,
+)
 def classify(site_id: PathId, body: PeriodIn, request: Request, who: ApiUser) -> dict[str, Any]:
     """`from` and `to` are dates (the site's timezone; `to` counts whole) or ISO-8601 times
     with their offset."""
@@ -112,7 +132,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Model = Annotated[str, Query(pattern=f"^({'|'.join(MODELS)})$")]
 
 
-@router.get("/leads", summary="The account's leads, newest first")
+@router.get("/leads", summary="The account's leads, newest first", response_model=LeadPage)
 def list_leads(
     request: Request,
     who: ApiUser,
@@ -178,15 +198,23 @@ def _cursor(text: str | None) -> tuple[float, str] | None:
         raise ClientError(400, "cursor: not a cursor this server gave out") from None
 
 
-@router.get("/blocked-numbers", summary="The account's spam block list")
+@router.get("/blocked-numbers", summary="The account's spam block list", response_model=BlockList)
 def list_blocked(request: Request, who: ApiUser) -> dict[str, Any]:
     _may(who, EDITORS, "see the block list")
     with transaction(ctx(request).engine, write=False) as conn:
         rows = lead_repo.block_list(conn, who.account_id)
-    return {"items": [{**r, "created_at": iso(r["created_at"])} for r in rows]}
+    items = [
+        {"e164": r["e164"], "note": r["note"], "created_at": iso(r["created_at"])} for r in rows
+    ]
+    return {"items": items}
 
 
-@router.post("/blocked-numbers", status_code=201, summary="Block a number (its calls are spam)")
+@router.post(
+    "/blocked-numbers",
+    status_code=201,
+    summary="Block a number (its calls are spam)",
+    response_model=Blocked,
+)
 def add_blocked(body: BlockIn, request: Request, who: ApiUser) -> dict[str, Any]:
     """Calls from the number count as spam from the next classification on: its new
     calls at once, history when a period is classified again."""
@@ -196,7 +224,11 @@ def add_blocked(body: BlockIn, request: Request, who: ApiUser) -> dict[str, Any]
     return {"number": e164}
 
 
-@router.delete("/blocked-numbers/{number}", summary="Take a number off the block list")
+@router.delete(
+    "/blocked-numbers/{number}",
+    summary="Take a number off the block list",
+    response_model=Unblocked,
+)
 def remove_blocked(number: str, request: Request, who: ApiUser) -> dict[str, Any]:
     _may(who, EDITORS, "change the block list")
     with transaction(ctx(request).engine) as conn:

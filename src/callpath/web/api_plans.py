@@ -27,12 +27,20 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId, known_query
+from callpath.web.responses import ERRORS, Error, Plan, PlanPage, PoolState
 from callpath.web.scope import owned_site
 from callpath.workers import planning
 
 router = APIRouter(
-    prefix="/api/v1/sites/{site_id}/pool", tags=["pool"], dependencies=[Depends(known_query)]
+    prefix="/api/v1/sites/{site_id}/pool",
+    tags=["pool"],
+    dependencies=[Depends(known_query)],
+    responses=ERRORS,
 )
+BUSY: dict[int | str, dict[str, Any]] = {
+    409: {"model": Error, "description": "A plan of the site is running"},
+    429: {"model": Error, "description": "The server plans as many as it may at once"},
+}
 PLANNERS = auth.PLANNERS  # an API token: by its role, as a login
 
 
@@ -66,7 +74,11 @@ def plan_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="The pool now: who holds its numbers, exhaustion, estimate, plan")
+@router.get(
+    "",
+    summary="The pool now: who holds its numbers, exhaustion, estimate, plan",
+    response_model=PoolState,
+)
 def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     now = time.time()
     with transaction(ctx(request).engine, write=False) as conn:
@@ -84,7 +96,7 @@ def pool_state(site_id: PathId, request: Request, who: ApiUser) -> dict[str, Any
     }
 
 
-@router.get("/plans", summary="The site's pool plans, newest first")
+@router.get("/plans", summary="The site's pool plans, newest first", response_model=PlanPage)
 def list_plans(
     site_id: PathId,
     request: Request,
@@ -107,7 +119,13 @@ def list_plans(
     }
 
 
-@router.post("/plans", summary="Start a pool plan (it runs in the background)")
+@router.post(
+    "/plans",
+    status_code=202,
+    summary="Start a pool plan (it runs in the background)",
+    response_model=Plan,
+    responses=BUSY,
+)
 def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) -> JSONResponse:
     """202 with the running plan; poll `GET …/plans/{plan_id}` until `status` is `done`
     or `failed`. 409 while another plan of the site runs; 429 while the server computes
@@ -130,7 +148,9 @@ def start_plan(site_id: PathId, body: PlanIn, request: Request, who: ApiUser) ->
     return JSONResponse(_read(request, who, site_id, plan_id), status_code=202)
 
 
-@router.get("/plans/{plan_id}", summary="One pool plan, with its curve when done")
+@router.get(
+    "/plans/{plan_id}", summary="One pool plan, with its curve when done", response_model=Plan
+)
 def get_plan(site_id: PathId, plan_id: PathId, request: Request, who: ApiUser) -> dict[str, Any]:
     return _read(request, who, site_id, plan_id)
 

@@ -26,8 +26,19 @@ from callpath.web.context import Context, ctx
 from callpath.web.dbcall import run_db
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
+from callpath.web.responses import Assignment, Error, Ok, body_of
 
-router = APIRouter(prefix="/t", include_in_schema=True, tags=["tracker"])
+TRACKER_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Error, "description": what}
+    for status, what in (
+        (400, "Bad input"),
+        (403, "Origin not allowed for this site"),
+        (404, "Unknown site or session"),
+        (413, "Body too large"),
+        (503, "Database busy or away: keep the page's own numbers"),
+    )
+}
+router = APIRouter(prefix="/t", include_in_schema=True, tags=["tracker"], responses=TRACKER_ERRORS)
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
@@ -192,7 +203,7 @@ def snippet(site_key: str, request: Request) -> Response:
     )
 
 
-@router.post("/v1/session")
+@router.post("/v1/session", response_model=Assignment, openapi_extra=body_of(SessionBody))
 async def start_session(request: Request) -> JSONResponse:
     body = await _read(request, SessionBody)
     c = ctx(request)
@@ -229,7 +240,7 @@ def fast_route() -> Route:
     return Route("/t/v1/session", start_session, methods=["POST"], include_in_schema=False)
 
 
-@router.post("/v1/ping")
+@router.post("/v1/ping", response_model=Assignment, openapi_extra=body_of(PingBody))
 async def ping(request: Request) -> JSONResponse:
     body = await _read(request, PingBody)
     c = ctx(request)
@@ -241,7 +252,7 @@ async def ping(request: Request) -> JSONResponse:
     return _reply(_assignment(result))
 
 
-@router.post("/v1/leave")
+@router.post("/v1/leave", response_model=Ok, openapi_extra=body_of(LeaveBody))
 async def leave(request: Request) -> JSONResponse:
     body = await _read(request, LeaveBody)
     c = ctx(request)
@@ -253,7 +264,7 @@ async def leave(request: Request) -> JSONResponse:
     return _reply({"ok": True})
 
 
-@router.post("/v1/event")
+@router.post("/v1/event", response_model=Ok, openapi_extra=body_of(EventBody))
 async def event(request: Request) -> JSONResponse:
     body = await _read(request, EventBody)
     if body.kind not in tracking.EVENT_KINDS:

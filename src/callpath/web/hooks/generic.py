@@ -11,14 +11,16 @@ from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.dbcall import apply_after
 from callpath.web.hooks.common import NO_STORE, run_hook
+from callpath.web.responses import HOOK_ERRORS, HookReply
 
-router = APIRouter(prefix="/hooks", tags=["telephony"])
+router = APIRouter(prefix="/hooks", tags=["telephony"], responses=HOOK_ERRORS)
 _MAX_HOOK_BODY = 65_536
 
 
 @router.post(
     "/generic/{integration_id}",
     summary="Report a call event (signed); `started` is answered with the routing decision",
+    response_model=HookReply,
 )
 async def generic_event(
     integration_id: str, request: Request, background: BackgroundTasks

@@ -23,8 +23,9 @@ from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.errors import ClientError
 from callpath.web.hooks.common import NO_STORE, checked, receive
+from callpath.web.responses import HOOK_ERRORS, SipReply
 
-router = APIRouter(prefix="/hooks/sip", tags=["telephony"])
+router = APIRouter(prefix="/hooks/sip", tags=["telephony"], responses=HOOK_ERRORS)
 _MAX_BODY = 4096
 IntegrationId = Annotated[str, Query(max_length=24, description="The SIP integration's id")]
 
@@ -65,6 +66,7 @@ async def sip_route(
 @router.post(
     "/event",
     summary="Kamailio reports a dialog's answer, end or failure (JSON)",
+    response_model=SipReply,
 )
 async def sip_event(
     request: Request, background: BackgroundTasks, integration: IntegrationId

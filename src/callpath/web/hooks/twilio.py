@@ -20,8 +20,14 @@ from callpath.telephony.twilio import adapter, signature, twiml
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.hooks.common import NO_STORE, checked, receive
+from callpath.web.responses import HOOK_ERRORS, TWIML
 
-router = APIRouter(prefix="/hooks/twilio", tags=["telephony"])
+router = APIRouter(
+    prefix="/hooks/twilio",
+    tags=["telephony"],
+    responses={**HOOK_ERRORS, 200: TWIML},
+    default_response_class=Response,
+)
 _MAX_BODY = 65_536
 _YES = ("1", "true", "yes", "on")
 

@@ -23,9 +23,10 @@ from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.errors import ClientError
 from callpath.web.hooks.common import NO_STORE, checked, receive
+from callpath.web.responses import HOOK_ERRORS, HookReply, ZadarmaRedirect
 from callpath.workers.zadarma_confirm import Confirmer
 
-router = APIRouter(prefix="/hooks", tags=["telephony"])
+router = APIRouter(prefix="/hooks", tags=["telephony"], responses=HOOK_ERRORS)
 _MAX_BODY = 16_384
 _ECHO = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _EXTENSION = re.compile(r"[0-9]{1,8}")
@@ -48,6 +49,7 @@ def zadarma_echo(integration_id: str, zd_echo: str | None = None) -> PlainTextRe
     "/zadarma/{integration_id}",
     summary="Zadarma / Novofon PBX notification (form, `Signature` header); "
     "NOTIFY_START is answered with the redirect",
+    response_model=ZadarmaRedirect | HookReply,
 )
 async def zadarma_notification(
     integration_id: str,
