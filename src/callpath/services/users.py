@@ -30,6 +30,13 @@ from callpath.storage import invitation_repo, login_repo, user_repo
 INVITATION_SECONDS = 3 * 86_400  # how long an invitation link works
 
 
+def command_line(account_id: int) -> Principal:
+    """Who `callpath user …` acts as in an account: an owner who is none of its users
+    (user id 0). Whoever runs the command line runs the installation, so they may do what
+    an owner may; the rules that protect the account (it keeps an active owner) hold."""
+    return Principal(0, account_id, "callpath (command line)", "owner")
+
+
 def roles_for(actor: Principal) -> tuple[str, ...]:
     """The roles `actor` may give, narrowest first: their own and narrower ones."""
     return roles_up_to(actor.role)
