@@ -1,6 +1,7 @@
 """`callpath user …`: the people who log in to the admin pages (`/app`). Role changes,
-deactivation and reactivation go through the users page's service (`services/users.py`),
-acting as an owner of the user's account, so the page's rules hold here too."""
+deactivation, reactivation and password reset links go through the users page's service
+(`services/users.py`), acting as an owner of the user's account, so the page's rules hold
+here too."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
+from callpath import settings as settings_mod
 from callpath.cli.common import fail, open_engine
 from callpath.services import accounts, setup, users
 from callpath.services.auth import Principal
+from callpath.settings import http_base_url
 from callpath.storage import user_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
@@ -129,6 +132,37 @@ def user_reactivate(email: EmailOption) -> None:
         f"user {user['email']} reactivated: they can log in again (their old API tokens "
         "stay revoked)"
     )
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    email: EmailOption,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Public base URL of this server (default: $CALLPATH_PUBLIC_URL)."),
+    ] = None,
+) -> None:
+    """Print a link with which the user chooses a new password (shown only now; it works
+    once, for 24 hours; a new one replaces it). Using it ends every login session of
+    theirs; until then their password stays as it is. callpath sends no e-mail: send
+    them the link yourself."""
+
+    try:
+        base = http_base_url(server, "--server") if server else settings_mod.load().public_url
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with _user(email) as (conn, user, actor):
+        token = users.make_reset(conn, actor, user["id"], time.time())
+    hours = users.RESET_SECONDS // 3600
+    typer.echo(
+        f"password reset link for {user['email']} (shown only now; it works once, for "
+        f"{hours} hours):\n  {base or ''}/app/reset/{token}"
+    )
+    if not base:
+        typer.echo(
+            "(a path on this server's public address: give --server or set "
+            "CALLPATH_PUBLIC_URL to have it printed whole)"
+        )
 
 
 @contextmanager
