@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine, select
 
-from callpath.storage.tables import calls, sites
+from callpath.storage.tables import calls, sites, users
 from tests.helpers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,8 @@ class Demo:
     password: str
     site_id: int
     call_id: str
+    helper_id: int  # a second user of the demo's account
+    reset: str  # the path of a password reset link of theirs
 
 
 def _artefacts() -> Path:
@@ -51,13 +53,16 @@ def _artefacts() -> Path:
 def demo(engine: Engine, server: ServerProcess, database_url: str) -> Demo:
     """`callpath demo` with its 60 days of history, as `scripts/run` seeds it."""
     env = {**os.environ, "CALLPATH_DATABASE_URL": database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "callpath", "demo"], env=env, capture_output=True, text=True
+    done = _callpath(env, "demo")
+    email = re.search(r"login:\s+(\S+)", done)
+    password = re.search(r"password:\s+(\S+)", done)
+    assert email and password, done
+    helper = "helper@demo.example"
+    _callpath(env, "user", "add", "--email", helper, "--role", "analyst")
+    reset = re.search(
+        r"(/app/reset/[\w-]+)", _callpath(env, "user", "reset-password", "--email", helper)
     )
-    assert done.returncode == 0, done.stderr
-    email = re.search(r"login:\s+(\S+)", done.stdout)
-    password = re.search(r"password:\s+(\S+)", done.stdout)
-    assert email and password, done.stdout
+    assert reset
     with engine.connect() as conn:
         site_id = conn.execute(select(sites.c.id).where(sites.c.key == "demo")).scalar_one()
         answered = (
@@ -67,7 +72,16 @@ def demo(engine: Engine, server: ServerProcess, database_url: str) -> Demo:
             .limit(1)
         )
         call_id = conn.execute(answered).scalar_one()
-    return Demo(email.group(1), password.group(1), site_id, str(call_id))
+        helper_id = conn.execute(select(users.c.id).where(users.c.email == helper)).scalar_one()
+    return Demo(email.group(1), password.group(1), site_id, str(call_id), helper_id, reset[1])
+
+
+def _callpath(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "callpath", *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _pages(d: Demo) -> dict[str, str]:
@@ -87,8 +101,10 @@ def _pages(d: Demo) -> dict[str, str]:
         "deals": "/app/deals",
         "tokens": "/app/tokens",
         "users": "/app/users",
+        "users-reset-password": f"/app/users/{d.helper_id}/reset-password",
         "me": "/app/me",
         "demo": "/demo",
+        "reset-password": d.reset,
     }
 
 

@@ -131,3 +131,14 @@ def test_the_api_docs_need_no_cdn(client: TestClient) -> None:
     script = client.get("/docs-static/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
     assert client.get("/openapi.json").json()["info"]["title"] == "callpath"
+
+
+def test_the_sites_list_is_found_at_app_sites_too(client: TestClient, site: Seeded) -> None:
+    """/app/sites takes the form that adds a site; typed in, it leads to the list."""
+    answer = client.get("/app/sites", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/app"
+    page = client.get("/app/sites", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and str(page.url).endswith("/app")
+    assert "Test site" in page.text
+    logged_out = TestClient(client.app).get("/app/sites")  # then to the login, as /app does
+    assert logged_out.status_code == 200 and str(logged_out.url).endswith("/app/login")

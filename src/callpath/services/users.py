@@ -1,10 +1,12 @@
 """An account's users, managed by its owners and admins: add (with a password or an
-invitation link), change roles, deactivate and reactivate; and accepting an invitation.
+invitation link), change roles, deactivate and reactivate, make a link that resets a
+forgotten password; and accepting an invitation, using a reset link.
 
 The rules: nobody gives a role wider than their own or touches a user whose role is
 wider than theirs; the account always keeps an active owner; deactivating a user ends
-their login sessions and revokes their API tokens. Passwords come hashed: the caller
-hashes them off the event loop (`services/hashing.py`).
+their login sessions and revokes their API tokens; a password reset ends their login
+sessions. Passwords come hashed: the caller hashes them off the event loop
+(`services/hashing.py`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,17 @@ from callpath.services.auth import (
     roles_up_to,
 )
 from callpath.services.setup import NotFound, SetupError
-from callpath.storage import invitation_repo, login_repo, user_repo
+from callpath.storage import invitation_repo, login_repo, reset_repo, user_repo
 
 INVITATION_SECONDS = 3 * 86_400  # how long an invitation link works
+RESET_SECONDS = 86_400  # how long a password reset link works
+
+
+def command_line(account_id: int) -> Principal:
+    """Who `callpath user …` acts as in an account: an owner who is none of its users
+    (user id 0). Whoever runs the command line runs the installation, so they may do what
+    an owner may; the rules that protect the account (it keeps an active owner) hold."""
+    return Principal(0, account_id, "callpath (command line)", "owner")
 
 
 def roles_for(actor: Principal) -> tuple[str, ...]:
@@ -97,6 +107,7 @@ def deactivate(conn: Connection, actor: Principal, user_id: int, now: float) -> 
     user_repo.set_deactivated(conn, actor.account_id, user_id, now)
     login_repo.delete_user_sessions(conn, actor.account_id, user_id)
     login_repo.revoke_user_tokens(conn, actor.account_id, user_id, now)
+    reset_repo.withdraw_for(conn, actor.account_id, user_id)
 
 
 def reactivate(conn: Connection, actor: Principal, user_id: int) -> None:
@@ -177,3 +188,79 @@ def set_own_password(conn: Connection, who: Principal, password_hash: str, token
     `token` (this browser's) goes on."""
     user_repo.set_password_hash(conn, who.user_id, password_hash)
     close_all_sessions(conn, who, but=token)
+    reset_repo.withdraw_for(conn, who.account_id, who.user_id)  # they know it again
+
+
+def make_reset(conn: Connection, actor: Principal, user_id: int, now: float) -> str:
+    """A password reset link's secret for a user `actor` manages (shown once; only its hash
+    is kept), replacing their earlier unused links. Their password stays as it is until
+    the link is used."""
+    user = _managed(conn, actor, user_id)
+    if user_id == actor.user_id:
+        raise SetupError("your own password is changed on your login page, /app/me")
+    if user["deactivated_at"] is not None:
+        raise SetupError(f"{user['email']} is deactivated: reactivate them first")
+    reset_repo.withdraw_for(conn, actor.account_id, user_id)
+    token = secrets.token_urlsafe(32)
+    values = {
+        "account_id": actor.account_id,
+        "user_id": user_id,
+        "token_hash": digest(token),
+        "created_by": actor.user_id or None,  # 0: the command line, no user
+        "created_at": now,
+        "expires_at": now + RESET_SECONDS,
+    }
+    reset_repo.insert_reset(conn, values)
+    return token
+
+
+def withdraw_reset(conn: Connection, actor: Principal, reset_id: int) -> None:
+    if not reset_repo.withdraw(conn, actor.account_id, reset_id):
+        raise NotFound("no such password reset link")
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    email: str
+    expires_at: float
+
+
+def open_reset(conn: Connection, token: str, now: float) -> Reset:
+    """The user a reset link is for, if it may still be used: NotFound for an unknown (or
+    withdrawn, or replaced) link, SetupError for a used or expired one, one of a
+    deactivated user, or one whose maker is deactivated or no longer manages the user."""
+    row, user = _reset(conn, token, now)
+    return Reset(user["email"], row["expires_at"])
+
+
+def _reset(conn: Connection, token: str, now: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    row = reset_repo.by_hash(conn, digest(token))
+    if row is None:
+        raise NotFound("this password reset link is not valid (it may have been withdrawn)")
+    if row["used_at"] is not None:
+        raise SetupError("this password reset link has been used already")
+    if row["expires_at"] <= now:
+        raise SetupError("this password reset link has expired: ask for a new one")
+    user = user_repo.account_user(conn, row["account_id"], row["user_id"])
+    if user is None or user["deactivated_at"] is not None:
+        raise SetupError("this user is deactivated: the link no longer works")
+    if row["created_by"] is not None:
+        maker = user_repo.account_user(conn, row["account_id"], row["created_by"])
+        if maker is None or maker["deactivated_at"] is not None:
+            raise SetupError("this password reset link is no longer valid: ask for a new one")
+        if user["role"] not in roles_up_to(maker["role"]):
+            raise SetupError("this password reset link is no longer valid: ask for a new one")
+    return row, user
+
+
+def use_reset(conn: Connection, token: str, password_hash: str, now: float) -> Principal:
+    """The user's new password (hashed already), if `open_reset` would open the link: it
+    is used up, their other links end and so does every login session of theirs."""
+    row, user = _reset(conn, token, now)
+    if not reset_repo.claim(conn, row["token_hash"], now):
+        raise SetupError("this password reset link has been used already")
+    who = Principal(user["id"], user["account_id"], user["email"], user["role"])
+    user_repo.set_password_hash(conn, who.user_id, password_hash)
+    reset_repo.withdraw_for(conn, who.account_id, who.user_id)
+    close_all_sessions(conn, who)
+    return who

@@ -78,6 +78,22 @@ invitations = Table(
     Column("used_at", Float, nullable=True),
 )
 
+# A link that lets a user who forgot their password choose a new one, made by an owner or
+# admin who manages them (`created_by`; NULL: the command line): shown once to its maker
+# (only its hash is kept), good until `expires_at`, once.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
 sites = Table(
     "sites",
     metadata,

@@ -86,6 +86,13 @@ def home(request: Request) -> Response:
     return sites_view(request, who)
 
 
+@router.get("/sites")
+def sites_list() -> RedirectResponse:
+    """The sites are listed at /app; /app/sites takes the form that adds one, and someone
+    who types it lands on the list."""
+    return RedirectResponse("/app", status_code=303)
+
+
 def sites_view(
     request: Request,
     who: Principal,

@@ -1,9 +1,11 @@
-"""One error type for client mistakes, rendered as JSON with a reason."""
+"""One error type for client mistakes, rendered as JSON with a reason (or, for a browser
+on /app, as a page headed by what its status means)."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from http import HTTPStatus
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -16,6 +18,22 @@ from callpath.reports.calls import BadFilter
 from callpath.services.setup import NotFound, SetupError
 
 log = logging.getLogger("callpath.web")
+
+# The error page's heading, in a person's words; a status not named here gets its
+# standard phrase.
+HEADINGS = {
+    400: "Cannot do that",
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not available this way",
+    409: "Conflict",
+    410: "No longer valid",
+    413: "Too large",
+    422: "Check what you sent",
+    429: "Too many requests",
+    503: "Unavailable for now",
+}
 
 
 class ClientError(Exception):
@@ -40,6 +58,17 @@ def _for_a_person(request: Request) -> bool:
     return path.startswith("/app") and not path.endswith(".csv") and "text/html" in accept
 
 
+def heading(status: int) -> str:
+    """The error page's heading for `status`."""
+    if status in HEADINGS:
+        return HEADINGS[status]
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "Cannot do that" if status < 500 else "Something went wrong"
+    return phrase[:1] + phrase[1:].lower()
+
+
 def _answer(
     request: Request,
     status: int,
@@ -55,6 +84,7 @@ def _answer(
         "error.html",
         status=status,
         who=None,
+        heading=heading(status),
         reason=body["error"],
         details=body.get("details", []),
     )

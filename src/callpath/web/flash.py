@@ -1,7 +1,7 @@
 """A notice for the page a form redirects to (redirect after post): a short-lived cookie,
 read once. Its value names one of `NOTICES`, never text from a request, and may carry a
-secret to show once (an invitation link's), which the page shows only after checking it
-against the database."""
+secret to show once (an invitation's or a password reset's link), which the page shows
+only after checking it against the database."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ NOTICES = {
     "were revoked.",
     "reactivated": "User reactivated: they can log in again (their old API tokens stay revoked).",
     "withdrawn": "Invitation withdrawn: its link no longer works.",
+    "reset": "Password reset link made.",
+    "reset_withdrawn": "Password reset link withdrawn: it no longer works.",
     "password": "Password changed. Your other login sessions were ended.",
 }
 

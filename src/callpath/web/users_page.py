@@ -1,6 +1,7 @@
-"""The users page (`/app/users`, owners and admins): the account's users and pending
-invitations; add a user (a password or an invitation link), change a role, deactivate
-(after a confirmation page) or reactivate, withdraw an invitation."""
+"""The users page (`/app/users`, owners and admins): the account's users, pending
+invitations and password reset links; add a user (a password or an invitation link),
+change a role, deactivate (after a confirmation page) or reactivate, make a password
+reset link (after a confirmation page), withdraw an invitation or a reset link."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from callpath.services import accounts, hashing, users
 from callpath.services.auth import MANAGERS, Principal, digest
 from callpath.services.setup import NotFound, SetupError
-from callpath.storage import invitation_repo, site_repo, user_repo
+from callpath.storage import invitation_repo, reset_repo, site_repo, user_repo
 from callpath.storage.db import transaction
 from callpath.web import flash
 from callpath.web.auth import PageUser
@@ -53,7 +54,9 @@ def _page(
     with transaction(ctx(request).engine, write=False) as conn:
         people = user_repo.account_users(conn, who.account_id)
         invited = invitation_repo.pending(conn, who.account_id, now)
+        resets = reset_repo.pending(conn, who.account_id, now)
         link = _invitation_link(request, conn, who, notice, now)
+        reset_link = _reset_link(request, conn, who, notice, now)
         zone = site_repo.account_zone(conn, who.account_id)
     return render(
         request,
@@ -62,12 +65,15 @@ def _page(
         who=who,
         users=people,
         invitations=invited,
+        resets=resets,
         roles=list(reversed(users.roles_for(who))),
         notice=notice,
         link=link,
+        reset_link=reset_link,
         error=error,
         form=form or {},
         invitation_days=users.INVITATION_SECONDS // 86_400,
+        reset_hours=users.RESET_SECONDS // 3600,
         zone=zone,
     )
 
@@ -81,8 +87,23 @@ def _invitation_link(
         return None
     if not invitation_repo.is_pending(conn, who.account_id, digest(notice.secret), now):
         return None
-    base = ctx(request).settings.public_url or str(request.base_url).rstrip("/")
-    return f"{base}/app/invite/{notice.secret}"
+    return f"{_base(request)}/app/invite/{notice.secret}"
+
+
+def _reset_link(
+    request: Request, conn: Connection, who: Principal, notice: flash.Notice | None, now: float
+) -> dict[str, str] | None:
+    """The new password reset link and whose it is, shown once, on the same terms."""
+    if notice is None or notice.key != "reset" or not notice.secret:
+        return None
+    email = reset_repo.pending_email(conn, who.account_id, digest(notice.secret), now)
+    if email is None:
+        return None
+    return {"url": f"{_base(request)}/app/reset/{notice.secret}", "email": email}
+
+
+def _base(request: Request) -> str:
+    return ctx(request).settings.public_url or str(request.base_url).rstrip("/")
 
 
 @router.post("", response_model=None)
@@ -128,10 +149,7 @@ async def change_role(user_id: PathId, request: Request, who: PageUser) -> Respo
 def confirm_deactivate(user_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
     """The confirmation step before deactivating (the pages run no scripts of their own)."""
     _manager(who)
-    with transaction(ctx(request).engine, write=False) as conn:
-        user = user_repo.account_user(conn, who.account_id, user_id)
-    if user is None:
-        raise ClientError(404, "no such user")
+    user = _account_user(request, who, user_id)
     return render(
         request,
         "confirm.html",
@@ -143,6 +161,52 @@ def confirm_deactivate(user_id: PathId, request: Request, who: PageUser) -> HTML
         button="Deactivate",
         back="/app/users",
     )
+
+
+def _account_user(request: Request, who: Principal, user_id: int) -> dict[str, Any]:
+    with transaction(ctx(request).engine, write=False) as conn:
+        user = user_repo.account_user(conn, who.account_id, user_id)
+    if user is None:
+        raise ClientError(404, "no such user")
+    return user
+
+
+@router.get("/{user_id}/reset-password")
+def confirm_reset(user_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
+    """The confirmation step before making a password reset link."""
+    _manager(who)
+    user = _account_user(request, who, user_id)
+    return render(
+        request,
+        "confirm.html",
+        who=who,
+        title=f"Reset the password of {user['email']}?",
+        consequence=f"You get a link to send them, shown once: it works once, for "
+        f"{users.RESET_SECONDS // 3600} hours. With it they choose a new password, and "
+        "every login session of theirs ends. Until then their current password keeps "
+        "working; their API tokens are not touched.",
+        action=f"/app/users/{user_id}/reset-password",
+        button="Make a reset link",
+        back="/app/users",
+    )
+
+
+@router.post("/{user_id}/reset-password", response_model=None)
+async def make_reset(user_id: PathId, request: Request, who: PageUser) -> Response:
+    _manager(who)
+    await read_form(request)  # the same-origin check
+    try:
+        token = await run_db(ctx(request), _make_reset, ctx(request).engine, who, user_id)
+    except NotFound as exc:
+        raise ClientError(404, str(exc)) from exc
+    except SetupError as exc:
+        return _page(request, who, error=str(exc))
+    return flash.redirect(request, "/app/users", "reset", token)
+
+
+def _make_reset(engine: Engine, who: Principal, user_id: int) -> str:
+    with transaction(engine) as conn:
+        return users.make_reset(conn, who, user_id, time.time())
 
 
 @router.post("/{user_id}/deactivate", response_model=None)
@@ -164,6 +228,13 @@ async def withdraw(invitation_id: PathId, request: Request, who: PageUser) -> Re
     _manager(who)
     await read_form(request)
     return await _change(request, who, "withdrawn", users.withdraw_invitation, who, invitation_id)
+
+
+@router.post("/resets/{reset_id}/withdraw", response_model=None)
+async def withdraw_reset(reset_id: PathId, request: Request, who: PageUser) -> Response:
+    _manager(who)
+    await read_form(request)
+    return await _change(request, who, "reset_withdrawn", users.withdraw_reset, who, reset_id)
 
 
 async def _change(
