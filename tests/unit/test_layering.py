@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"callpath", "domain", "settings", "tracker"},  # pure rules; settings; the snippet source
     {"storage", "telephony"},  # all SQL; the providers' wire formats (no database)
     {"services", "reports"},  # use cases; the read side pages and the API show
+    {"integrations"},  # outbound: what other systems are handed (the platforms' files)
     {"sim"},  # the traffic model, replayed through the real services
     {"planner"},  # pool sizing on that model
     {"workers"},  # processes and background threads: started from above, never below
@@ -166,9 +167,7 @@ def test_only_repositories_and_reports_touch_the_tables() -> None:
         f"{module}:{line} takes {name or 'the module'}"
         for module, imports in GRAPH.items()
         for target, name, line in imports
-        if target in SCHEMA
-        and name not in TABLE_CONSTANTS
-        and _package(module) not in SQL_OWNERS
+        if target in SCHEMA and name not in TABLE_CONSTANTS and _package(module) not in SQL_OWNERS
     ]
     assert importers == [], "SQL belongs in storage/ (or reports/, to read for a page)"
 

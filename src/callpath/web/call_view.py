@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callpath.domain import phone
+from callpath.domain.cells import safe_cell as safe_cell
 from callpath.services.auth import Principal
 from callpath.web import recording_view
 
@@ -34,7 +35,6 @@ CSV_COLUMNS = (
     "match_method",
     "confidence",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def sees_callers(who: Principal) -> bool:
@@ -133,10 +133,3 @@ def _seconds(value: float | None) -> float | int | None:
         return None
     rounded = round(float(value), 1)
     return int(rounded) if rounded.is_integer() else rounded
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell no spreadsheet runs as a formula: a leading = + - @ (or tab, CR) gets a
-    quote in front, which spreadsheets show as text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -1,0 +1,1 @@
+"""Yandex Metrica: the calls upload (offline conversions of the calls kind)."""
