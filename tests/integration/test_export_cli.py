@@ -308,6 +308,11 @@ def test_google_ads_without_ios_clicks_has_the_plain_template(
             ["metrica-calls", "--site", "{key}", *PERIOD, "--output", "{tmp}/no/such/dir.csv"],
             "No such file or directory",
         ),
+        (
+            ["google-ads", "--site", "{key}", "--conversion-name", "C", *PERIOD, "-o", "{tmp}"],
+            "Is a directory",
+        ),
+        (["metrica-calls", "--site", "9" * 25, *PERIOD], "is not a site id"),
     ],
 )  # fmt: skip
 def test_refusals_are_one_line_and_exit_2(
