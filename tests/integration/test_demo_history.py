@@ -80,3 +80,23 @@ def test_a_visit_code_entered_on_a_demo_call_keeps_its_caller_and_outcome(
         after = conn.execute(select(calls).where(calls.c.id == call["id"])).mappings().one()
     assert tuple(after[f] for f in FACTS) == before
     assert after["match_method"] == "visit_code" and after["session_id"] == call["session_id"]
+
+
+def test_the_demos_calls_export_for_metrica_and_google_ads(database_url: str) -> None:
+    """The demo's visits carry Metrica's and GA's cookies and click ids, as a site with
+    both counters and ads would: each export of the last 60 days has rows."""
+    _demo(database_url)
+    env = {**os.environ, "CALLPATH_DATABASE_URL": database_url}
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    period = ["--site", "demo", "--from", "2020-01-01", "--to", today]
+    for command in (["metrica-calls"], ["google-ads", "--conversion-name", "Call"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "callpath", "export", *command, *period],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        header = 2 if command[0] == "google-ads" else 1  # the time zone line first
+        assert len(lines) > header + 5, (command, done.stdout[:300], done.stderr)

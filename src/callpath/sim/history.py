@@ -14,6 +14,7 @@ site that has visits already is left as it is (re-running `callpath demo` keeps 
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -157,7 +158,7 @@ def _new_session(build: _Build, event: Event, t: float) -> Row:
         **{k: getattr(ch, k) for k in ("source", "medium", "campaign", "keyword", "content")},
         "utm": landing.utm,
         "click_ids": landing.click_ids,
-        "client_ids": {},
+        "client_ids": {} if bot else _client_ids(visitor),
         "user_agent": event.ua,
         "device": device.device,
         "browser": device.browser,
@@ -284,6 +285,14 @@ def _calls_back(build: _Build) -> None:
         none = {"source": None, "medium": None, "campaign": None, "keyword": None}
         row = _call_row(build, pbx, call["caller"], t, number, none, confidence=0.0)
         build.calls.append({**row, "direction": "outbound", "match_method": "outbound"})
+
+
+def _client_ids(visitor: str) -> dict[str, str]:
+    """The site's Metrica and Google Analytics cookies (`_ym_uid`, `_ga`), the same on
+    every visit of one visitor, read as the tracker reads them."""
+    n = int(hashlib.sha256(visitor.encode("utf-8")).hexdigest()[:15], 16)
+    first_seen = 1_700_000_000 + n % 50_000_000
+    return enrich.client_ids(f"GA1.1.{n % 10**10}.{first_seen}", f"{first_seen}{n % 10**9:09d}")
 
 
 def _caller(rng: random.Random) -> str:
