@@ -170,3 +170,11 @@ def test_another_accounts_invitation_cannot_be_withdrawn(
     assert other.post(f"/app/users/invitations/{invitation_id}/withdraw").status_code == 404
     assert "kept@shop.example" not in other.get("/app/users").text
     assert _accept(app, path)[1].status_code == 303
+
+
+def test_the_link_says_when_it_expires_in_the_accounts_time(
+    app: Any, owner: Any, engine: Engine, site: Seeded
+) -> None:
+    path = _invite(owner, "guest@shop.example", "analyst")
+    page = TestClient(app).get(path).text
+    assert re.search(r"works until \d{4}-\d\d-\d\d \d\d:\d\d MSK", page), page

@@ -320,3 +320,11 @@ def test_the_command_line_refuses_in_one_line(
     done = _cli(["user", "reset-password", *args], database_url)
     assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output
     assert _resets(engine) == 0
+
+
+def test_the_link_says_when_it_expires_in_the_accounts_time(
+    app: Any, owner: Any, engine: Engine, site: Seeded
+) -> None:
+    path = _make(owner, engine, add_login(engine, site, "analyst"))
+    page = TestClient(app).get(path).text
+    assert re.search(r"works until \d{4}-\d\d-\d\d \d\d:\d\d MSK", page), page

@@ -27,7 +27,7 @@ from callpath.services.auth import (
     roles_up_to,
 )
 from callpath.services.setup import NotFound, SetupError
-from callpath.storage import invitation_repo, login_repo, reset_repo, user_repo
+from callpath.storage import invitation_repo, login_repo, reset_repo, site_repo, user_repo
 
 INVITATION_SECONDS = 3 * 86_400  # how long an invitation link works
 RESET_SECONDS = 86_400  # how long a password reset link works
@@ -138,6 +138,7 @@ class Invitation:
     email: str
     role: str
     expires_at: float
+    zone: str | None  # the account's timezone, for the expiry (None: UTC)
 
 
 def open_invitation(conn: Connection, token: str, now: float) -> Invitation:
@@ -145,7 +146,8 @@ def open_invitation(conn: Connection, token: str, now: float) -> Invitation:
     (or withdrawn) link, SetupError for a used or expired one, or one whose maker is
     deactivated or no longer has the role it gives."""
     row = _invitation(conn, token, now)
-    return Invitation(row["email"], row["role"], row["expires_at"])
+    zone = site_repo.account_zone(conn, row["account_id"])
+    return Invitation(row["email"], row["role"], row["expires_at"], zone)
 
 
 def _invitation(conn: Connection, token: str, now: float) -> dict[str, Any]:
@@ -223,6 +225,7 @@ def withdraw_reset(conn: Connection, actor: Principal, reset_id: int) -> None:
 class Reset:
     email: str
     expires_at: float
+    zone: str | None  # the account's timezone, for the expiry (None: UTC)
 
 
 def open_reset(conn: Connection, token: str, now: float) -> Reset:
@@ -230,7 +233,7 @@ def open_reset(conn: Connection, token: str, now: float) -> Reset:
     withdrawn, or replaced) link, SetupError for a used or expired one, one of a
     deactivated user, or one whose maker is deactivated or no longer manages the user."""
     row, user = _reset(conn, token, now)
-    return Reset(user["email"], row["expires_at"])
+    return Reset(user["email"], row["expires_at"], site_repo.account_zone(conn, row["account_id"]))
 
 
 def _reset(conn: Connection, token: str, now: float) -> tuple[dict[str, Any], dict[str, Any]]:
