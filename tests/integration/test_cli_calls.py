@@ -118,3 +118,5 @@ def test_token_add_prints_a_token_that_opens_the_api(
     assert [s["key"] for s in r.json()["items"]] == ["demo"]
     missing = runner.invoke(app, ["token", "add", "--user", "who@nowhere.example"], env=env)
     assert missing.exit_code == 2
+    empty = runner.invoke(app, ["token", "add", "--user", " "], env=env)
+    assert empty.exit_code == 2 and "--user: the e-mail of the user" in empty.output

@@ -178,7 +178,7 @@ def test_the_last_active_owner_keeps_the_role(
         (["role", "--email", "ann@b.example", "--role", ""], "role: you may give one of"),
         (["deactivate", "--email", "nobody@b.example"], "no user nobody@b.example"),
         (["reactivate", "--email", "nobody@b.example"], "no user nobody@b.example"),
-        (["deactivate", "--email", ""], "no user"),
+        (["deactivate", "--email", ""], "--email: the user's e-mail"),
     ],
 )
 def test_bad_role_and_deactivation_input_is_a_message(

@@ -27,10 +27,12 @@ def token_add(
     """Create an API token for the user's account and print it (shown only now). It acts
     with the user's role, or the narrower `--role`, and never more than the user has."""
 
+    if not user.strip():
+        raise fail("--user: the e-mail of the user the token acts for")
     with transaction(open_engine()) as conn:
         row = user_repo.by_email(conn, user.strip().lower())
         if row is None:
-            raise fail(f"no user {user}")
+            raise fail(f"no user {user.strip()[:254]}")
         who = auth.Principal(row["id"], row["account_id"], row["email"], row["role"])
         try:
             token = auth.create_token(conn, who, name, time.time(), role)

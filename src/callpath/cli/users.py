@@ -170,6 +170,8 @@ def _user(email: str) -> Iterator[tuple[Connection, dict[str, Any], Principal]]:
     """A write transaction, the user with this e-mail as it was before it (e-mails are
     unique across the installation, so it names the account too) and who acts: an owner
     of that account. A refusal is the command's one-line error."""
+    if not email.strip():
+        raise fail("--email: the user's e-mail")
     try:
         with transaction(open_engine()) as conn:
             user = user_repo.by_email(conn, email.strip().lower())
