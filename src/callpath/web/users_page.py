@@ -148,17 +148,39 @@ async def change_role(user_id: PathId, request: Request, who: PageUser) -> Respo
 @router.get("/{user_id}/deactivate")
 def confirm_deactivate(user_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
     """The confirmation step before deactivating (the pages run no scripts of their own)."""
+    return _confirm(
+        request,
+        who,
+        user_id,
+        "deactivate",
+        "Deactivate {email}?",
+        "They can no longer log in; their login sessions end now and their API tokens are "
+        "revoked. You can reactivate them later, but not their tokens.",
+        "Deactivate",
+    )
+
+
+def _confirm(
+    request: Request,
+    who: Principal,
+    user_id: int,
+    step: str,
+    title: str,
+    consequence: str,
+    button: str,
+) -> HTMLResponse:
+    """The confirmation page that posts to `/app/users/{user_id}/{step}`; `{email}` in the
+    title is the user's."""
     _manager(who)
     user = _account_user(request, who, user_id)
     return render(
         request,
         "confirm.html",
         who=who,
-        title=f"Deactivate {user['email']}?",
-        consequence="They can no longer log in; their login sessions end now and their "
-        "API tokens are revoked. You can reactivate them later, but not their tokens.",
-        action=f"/app/users/{user_id}/deactivate",
-        button="Deactivate",
+        title=title.format(email=user["email"]),
+        consequence=consequence,
+        action=f"/app/users/{user_id}/{step}",
+        button=button,
         back="/app/users",
     )
 
@@ -174,20 +196,17 @@ def _account_user(request: Request, who: Principal, user_id: int) -> dict[str, A
 @router.get("/{user_id}/reset-password")
 def confirm_reset(user_id: PathId, request: Request, who: PageUser) -> HTMLResponse:
     """The confirmation step before making a password reset link."""
-    _manager(who)
-    user = _account_user(request, who, user_id)
-    return render(
+    return _confirm(
         request,
-        "confirm.html",
-        who=who,
-        title=f"Reset the password of {user['email']}?",
-        consequence=f"You get a link to send them, shown once: it works once, for "
+        who,
+        user_id,
+        "reset-password",
+        "Reset the password of {email}?",
+        f"You get a link to send them, shown once: it works once, for "
         f"{users.RESET_SECONDS // 3600} hours. With it they choose a new password, and "
         "every login session of theirs ends. Until then their current password keeps "
         "working; their API tokens are not touched.",
-        action=f"/app/users/{user_id}/reset-password",
-        button="Make a reset link",
-        back="/app/users",
+        "Make a reset link",
     )
 
 
