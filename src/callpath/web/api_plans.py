@@ -27,7 +27,8 @@ from callpath.web.context import ctx
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
 from callpath.web.params import PathId, known_query
-from callpath.web.responses import ERRORS, Error, Plan, PlanPage, PoolState
+from callpath.web.pool_responses import Plan, PlanPage, PoolState
+from callpath.web.responses import ERRORS, Error
 from callpath.web.scope import owned_site
 from callpath.workers import planning
 

@@ -24,9 +24,10 @@ from callpath.web.batching import Grouper
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
 from callpath.web.dbcall import run_db
+from callpath.web.edge_responses import Assignment, Ok, body_of
 from callpath.web.errors import ClientError
 from callpath.web.models import Inbound
-from callpath.web.responses import Assignment, Error, Ok, body_of
+from callpath.web.responses import Error
 
 TRACKER_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Error, "description": what}

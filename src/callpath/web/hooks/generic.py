@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
 from callpath.web.dbcall import apply_after
+from callpath.web.edge_responses import HOOK_ERRORS, HookReply
 from callpath.web.hooks.common import NO_STORE, run_hook
-from callpath.web.responses import HOOK_ERRORS, HookReply
 
 router = APIRouter(prefix="/hooks", tags=["telephony"], responses=HOOK_ERRORS)
 _MAX_HOOK_BODY = 65_536

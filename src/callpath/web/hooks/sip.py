@@ -21,9 +21,9 @@ from callpath.services.enrich import client_ip
 from callpath.telephony.sip import adapter
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
+from callpath.web.edge_responses import HOOK_ERRORS, SipReply
 from callpath.web.errors import ClientError
 from callpath.web.hooks.common import NO_STORE, checked, receive
-from callpath.web.responses import HOOK_ERRORS, SipReply
 
 router = APIRouter(prefix="/hooks/sip", tags=["telephony"], responses=HOOK_ERRORS)
 _MAX_BODY = 4096

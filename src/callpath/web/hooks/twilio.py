@@ -19,8 +19,8 @@ from callpath.services.pipeline import Reply
 from callpath.telephony.twilio import adapter, signature, twiml
 from callpath.web.bodies import read_limited
 from callpath.web.context import ctx
+from callpath.web.edge_responses import HOOK_ERRORS, TWIML
 from callpath.web.hooks.common import NO_STORE, checked, receive
-from callpath.web.responses import HOOK_ERRORS, TWIML
 
 router = APIRouter(
     prefix="/hooks/twilio",

@@ -21,9 +21,9 @@ from callpath.services.calls import Integration
 from callpath.telephony.zadarma import adapter, api
 from callpath.web.bodies import read_limited
 from callpath.web.context import Context, ctx
+from callpath.web.edge_responses import HOOK_ERRORS, HookReply, ZadarmaRedirect
 from callpath.web.errors import ClientError
 from callpath.web.hooks.common import NO_STORE, checked, receive
-from callpath.web.responses import HOOK_ERRORS, HookReply, ZadarmaRedirect
 from callpath.workers.zadarma_confirm import Confirmer
 
 router = APIRouter(prefix="/hooks", tags=["telephony"], responses=HOOK_ERRORS)
