@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callpath.integrations.fields import money, usable
+from callpath.domain.deals import amount_text
+from callpath.integrations.fields import usable
 from callpath.integrations.google_ads.conversions_csv import (
     conversions_csv,
     offset_text,
@@ -117,7 +118,7 @@ def test_google_ads_click_id_columns_and_which_id_a_row_takes() -> None:
 
 
 def test_fields() -> None:
-    assert [money(c) for c in (0, 7, 100, 1_000_050, -250)] == [
+    assert [amount_text(c) for c in (0, 7, 100, 1_000_050, -250)] == [
         "0.00",
         "0.07",
         "1.00",

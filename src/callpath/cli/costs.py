@@ -11,6 +11,7 @@ import typer
 
 from callpath.cli.common import fail, open_engine, site_row
 from callpath.domain.costs import FORMATS
+from callpath.domain.deals import amount_text
 from callpath.services import costs, setup
 from callpath.storage.db import transaction
 
@@ -63,7 +64,7 @@ def import_costs(
             raise fail(str(exc)) from exc
     typer.echo(
         f"imported {done.rows} rows, {done.first}..{done.last}, "
-        f"{done.total_cents // 100}.{done.total_cents % 100:02d} {done.currency}"
+        f"{amount_text(done.total_cents)} {done.currency}"
         f" (replaced {done.replaced} rows of those days)"
     )
 

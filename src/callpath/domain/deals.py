@@ -40,8 +40,10 @@ def cents(amount: object) -> int:
 
 
 def amount_text(amount_cents: int) -> str:
-    """Cents as the decimal string the API answers with ("1234.50")."""
-    return f"{amount_cents // 100}.{amount_cents % 100:02d}"
+    """Cents as the decimal string the API and the files show money in ("1234.50",
+    "-0.50"): every amount callpath writes goes through here."""
+    sign = "-" if amount_cents < 0 else ""
+    return f"{sign}{abs(amount_cents) // 100}.{abs(amount_cents) % 100:02d}"
 
 
 def status(value: str) -> str:

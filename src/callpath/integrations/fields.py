@@ -1,7 +1,6 @@
 """What goes into a platform's file besides text: ids read from a visit's URL or cookies,
 which must be letters, digits, `_` and `-` with a letter or digit first (so one is never a
-spreadsheet formula and is written as it is), at most 512 characters, else they are no id;
-and money, in hundredths, written as a decimal with a point."""
+spreadsheet formula and is written as it is), at most 512 characters, else they are no id."""
 
 from __future__ import annotations
 
@@ -15,9 +14,3 @@ def usable(ids: Mapping[str, str], name: str) -> str | None:
     """`ids[name]` when it is a well-formed id, else None."""
     value = ids.get(name)
     return value if isinstance(value, str) and _ID.fullmatch(value) else None
-
-
-def money(cents: int) -> str:
-    """Hundredths as a decimal with a point: 1234567 -> "12345.67"."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from callpath.domain.costs import FORMATS
+from callpath.domain.deals import amount_text
 from callpath.services import auth, costs
 from callpath.storage import cost_repo
 from callpath.storage.db import transaction
@@ -90,7 +91,7 @@ async def import_costs(
         "rows": done.rows,
         "from": done.first,
         "to": done.last,
-        "total": f"{done.total_cents // 100}.{done.total_cents % 100:02d}",
+        "total": amount_text(done.total_cents),
         "currency": done.currency,
         "replaced": done.replaced,
     }
@@ -115,7 +116,7 @@ def list_costs(
     items = [
         {
             **{k: r[k] for k in ("day", "source", "medium", "campaign", "clicks")},
-            "amount": f"{int(r['amount_cents']) // 100}.{int(r['amount_cents']) % 100:02d}",
+            "amount": amount_text(int(r["amount_cents"])),
         }
         for r in rows
     ]

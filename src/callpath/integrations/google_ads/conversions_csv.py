@@ -27,7 +27,8 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from callpath.domain.cells import safe_cell
-from callpath.integrations.fields import money, usable
+from callpath.domain.deals import amount_text
+from callpath.integrations.fields import usable
 from callpath.reports.exports import ExportCall
 
 CLICK_IDS = (("gclid", "Google Click ID"), ("gbraid", "GBRAID"), ("wbraid", "WBRAID"))
@@ -79,7 +80,7 @@ def conversions_csv(
                 *ids,
                 safe_cell(name),
                 when,
-                money(won.cents) if won else "",
+                amount_text(won.cents) if won else "",
                 won.currency if won else "",
             ]
         )

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callpath.domain.cells import safe_cell
-from callpath.integrations.fields import money, usable
+from callpath.domain.deals import amount_text
+from callpath.integrations.fields import usable
 from callpath.reports.exports import ExportCall
 
 # --id: (the column, where the visit keeps it, its name there)
@@ -80,7 +81,7 @@ def _cells(call: ExportCall, base_url: str | None) -> list[str]:
         str(int(call.started_at)),
         call.caller if call.caller and _E164.fullmatch(call.caller) else "",
         _flag(call.static),
-        money(call.won.cents) if call.won else "",
+        amount_text(call.won.cents) if call.won else "",
         call.won.currency if call.won else "",
         str(round(call.talk)),
         str(round(call.wait)),
