@@ -134,8 +134,16 @@ def site_row(conn: Connection, given: str, what: str = "--site") -> dict[str, An
     return row
 
 
+def public_base_url(server: str | None) -> str | None:
+    """This server's public base URL: --server, else $CALLPATH_PUBLIC_URL, else None (a
+    ValueError naming the option when it is not an http(s) URL)."""
+    raw = server or os.environ.get("CALLPATH_PUBLIC_URL") or ""
+    if not raw.strip():
+        return None
+    return http_base_url(raw, "--server" if server else "CALLPATH_PUBLIC_URL")
+
+
 def server_base_url(server: str | None) -> str:
-    """The server's base URL: --server, else $CALLPATH_PUBLIC_URL, else the local default
-    (a ValueError naming the option when it is not an http(s) URL)."""
-    base = server or os.environ.get("CALLPATH_PUBLIC_URL") or "http://127.0.0.1:8000"
-    return http_base_url(base, "--server" if server else "CALLPATH_PUBLIC_URL")
+    """The server's base URL: `public_base_url`, else the local default (a ValueError
+    naming the option when it is not an http(s) URL)."""
+    return public_base_url(server) or "http://127.0.0.1:8000"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -10,13 +9,12 @@ from typing import Annotated
 
 import typer
 
-from callpath.cli.common import fail, open_engine, site_row
+from callpath.cli.common import fail, open_engine, public_base_url, site_row
 from callpath.integrations.google_ads import conversions_csv
 from callpath.integrations.metrica import calls_csv
 from callpath.reports import exports
 from callpath.reports.period import Period
 from callpath.services import setup
-from callpath.settings import SettingsError, http_base_url
 from callpath.storage.db import transaction
 
 export_app = typer.Typer(
@@ -150,12 +148,9 @@ def _day(text: str, option: str) -> date:
 
 
 def _base_url(server: str | None) -> str | None:
-    raw = server or os.environ.get("CALLPATH_PUBLIC_URL", "")
-    if not raw.strip():
-        return None
     try:
-        return http_base_url(raw, "--server" if server else "CALLPATH_PUBLIC_URL")
-    except SettingsError as exc:
+        return public_base_url(server)
+    except ValueError as exc:
         raise fail(str(exc)) from exc
 
 

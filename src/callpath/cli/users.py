@@ -15,11 +15,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Connection
 
-from callpath import settings as settings_mod
-from callpath.cli.common import fail, open_engine
+from callpath.cli.common import fail, open_engine, public_base_url
 from callpath.services import accounts, setup, users
 from callpath.services.auth import Principal
-from callpath.settings import http_base_url
 from callpath.storage import user_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
@@ -148,7 +146,7 @@ def user_reset_password(
     them the link yourself."""
 
     try:
-        base = http_base_url(server, "--server") if server else settings_mod.load().public_url
+        base = public_base_url(server)
     except ValueError as exc:
         raise fail(str(exc)) from exc
     with _user(email) as (conn, user, actor):
