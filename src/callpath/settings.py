@@ -47,6 +47,8 @@ class Settings:
     # answers), "all", or "off"; as JSON lines with log_json.
     access_log: str = "app"
     log_json: bool = False
+    # Outbound deliveries: seconds before the first retry (doubling up to an hour).
+    outbox_first_retry: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -147,6 +149,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         clients=_client_limits(env),
         access_log=_choice(env, "CALLPATH_ACCESS_LOG", ("app", "all", "off")),
         log_json=_bool(env, "CALLPATH_LOG_JSON"),
+        outbox_first_retry=_int(env, "CALLPATH_OUTBOX_RETRY_MS", 30_000, 100, 3_600_000) / 1000,
     )
 
 

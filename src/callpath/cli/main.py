@@ -28,6 +28,7 @@ from callpath.cli import sip as cli_sip
 from callpath.cli import sites as cli_sites
 from callpath.cli import tokens as cli_tokens
 from callpath.cli import users as cli_users
+from callpath.cli import webhooks as cli_webhooks
 from callpath.cli.common import (
     checked_engine,
     database_url,
@@ -78,6 +79,8 @@ app.add_typer(cli_recordings.recordings_app, name="recordings")
 app.add_typer(cli_leads.leads_app, name="leads")
 app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
+app.add_typer(cli_webhooks.webhook_app, name="webhook")
+app.add_typer(cli_webhooks.outbox_app, name="outbox")
 
 DEMO_EMAIL = "demo@callpath.local"
 
@@ -108,6 +111,13 @@ def serve(
             "answers never share a core (or the GIL) with that work."
         ),
     ] = True,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            help="Run the delivery process too: it sends the outbox's events to webhooks, "
+            "CRMs and ad platforms (off: run `callpath outbox run` elsewhere)."
+        ),
+    ] = True,
     log_json: Annotated[
         bool,
         typer.Option(
@@ -131,7 +141,7 @@ def serve(
     checked_engine(settings.database_url, may_wait=True).dispose()  # the schema, if reachable
     # Started first and stopped last: its final pass follows the web processes' last
     # spool drain, so a graceful stop leaves no call unfolded.
-    with applier.alongside(settings.database_url, apply_process):
+    with applier.alongside(settings.database_url, apply_process, deliver):
         uvicorn.run(
             "callpath.web.app:create_app",
             factory=True,

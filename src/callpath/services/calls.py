@@ -23,6 +23,7 @@ from callpath.domain.matching import (
     by_visit_code,
     match_call,
 )
+from callpath.services import outbox
 from callpath.storage import call_repo
 from callpath.storage.db import is_sqlite, transaction
 from callpath.telephony.base import BadEvent
@@ -121,7 +122,7 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
             if not pending:
                 return True  # another applier saved this very fold meanwhile
             if plan.values is not None:
-                call_repo.upsert_call(conn, plan.values)
+                _save(conn, plan.values, clock())
             call_repo.mark_applied(conn, plan.event_ids, clock())
             return True
     return False
@@ -138,9 +139,18 @@ def _apply_locked(engine: Engine, key: str, clock: Clock) -> bool:
         if plan is None:
             return True
         if plan.values is not None:
-            call_repo.upsert_call(conn, plan.values)
+            _save(conn, plan.values, clock())
         call_repo.mark_applied(conn, plan.event_ids, clock())
     return True
+
+
+def _save(conn: Connection, values: dict[str, Any], now: float) -> None:
+    """The call row, and the events its change makes for the account's destinations
+    (same transaction: queued if and only if saved)."""
+    watch = outbox.CallWatch.before_save(conn, values)
+    call_repo.upsert_call(conn, values)
+    if watch is not None:
+        watch.after_save(conn, values, now)
 
 
 def _plan(conn: Connection, key: str, now: float) -> _Plan | None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from callpath.domain import deals, phone, visit_code
 from callpath.domain.calls import is_call_key
 from callpath.domain.visit_code import CodeHolder
-from callpath.services import site_input
+from callpath.services import outbox, site_input
 from callpath.services.site_input import NotFound, SetupError
 from callpath.storage import deal_repo, session_repo, site_repo
 
@@ -105,12 +105,17 @@ def _insert(
 ) -> Recorded:
     row = {**values, "account_id": account_id, "external_id": external, "created_at": now}
     deal_id = deal_repo.insert_deal(conn, row)
-    return Recorded(_found(conn, account_id, deal_id), created=True)
+    saved = _found(conn, account_id, deal_id)
+    outbox.deal_saved(conn, None, saved, now)
+    return Recorded(saved, created=True)
 
 
 def _update(conn: Connection, account_id: int, deal_id: int, values: Row) -> Recorded:
+    before = _found(conn, account_id, deal_id)
     deal_repo.update_deal(conn, account_id, deal_id, values)
-    return Recorded(_found(conn, account_id, deal_id), created=False)
+    saved = _found(conn, account_id, deal_id)
+    outbox.deal_saved(conn, before, saved, float(values["updated_at"]))
+    return Recorded(saved, created=False)
 
 
 def _found(conn: Connection, account_id: int, deal_id: int) -> Row:

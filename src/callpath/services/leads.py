@@ -20,6 +20,7 @@ from callpath.domain import phone
 from callpath.domain.attribution import MODELS, Touch, shares
 from callpath.domain.channel import NOT_SET
 from callpath.domain.leads import DAY, Call, Rules, Verdict, classify
+from callpath.services import outbox
 from callpath.services.site_input import NotFound, SetupError
 from callpath.storage import lead_repo
 from callpath.storage.db import transaction
@@ -61,7 +62,7 @@ def classify_period(
     rows = lead_repo.calls_between(conn, site_id, since - reach, until + reach)
     judged = _classify(conn, site, rules, rows, since - reach, now)
     kept = [(lead, call) for lead, call in judged if since <= lead["started_at"] < until]
-    _save(conn, site, rules, kept)
+    _save(conn, site, rules, kept, now)
     return len(kept)
 
 
@@ -90,6 +91,7 @@ def classify_due(engine: Engine, clock: Clock, limit: int = DUE_BATCH) -> int:
             credited += site_credited
             credits += site_credits
     with transaction(engine) as conn:
+        outbox.leads_saved(conn, leads, now)
         lead_repo.save(conn, leads)
         lead_repo.save_credits(conn, credited, credits)
     return len(due)
@@ -135,9 +137,13 @@ def _by_caller(rows: list[Row]) -> dict[str | None, list[Row]]:
     return grouped
 
 
-def _save(conn: Connection, site: Row, rules: Rules, judged: list[tuple[Row, Row]]) -> None:
+def _save(
+    conn: Connection, site: Row, rules: Rules, judged: list[tuple[Row, Row]], now: float
+) -> None:
     """The leads, and their credit under every attribution model."""
-    lead_repo.save(conn, [lead for lead, _call in judged])
+    rows = [lead for lead, _call in judged]
+    outbox.leads_saved(conn, rows, now)
+    lead_repo.save(conn, rows)
     credits = [
         row
         for lead, call in judged

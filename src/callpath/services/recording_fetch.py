@@ -23,15 +23,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from callpath.domain.addresses import is_public
+
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_REDIRECTS = 5
-# RFC 6052 well-known NAT64 prefix: the IPv4 address is the last 32 bits.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_REFUSED_V6 = (
-    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215 local-use NAT64: any mapping at all
-    ipaddress.IPv6Network("2001::/32"),  # Teredo: tunnels to an IPv4 host
-    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated), ::, ::1
-)
 _TWILIO_PATH = re.compile(r"/Accounts/(AC[0-9a-fA-F]{32})/Recordings/RE[0-9a-fA-F]{32}$")
 _EXTENSIONS = {
     "audio/mpeg": "mp3",
@@ -109,24 +104,6 @@ def check_address(url: str, allow_private: bool) -> None:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not is_public(address):
             raise FetchError(f"refused: {parts.hostname} resolves to {address}", True)
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Global unicast, judged by the IPv4 address inside an IPv6 one that embeds it."""
-    if isinstance(address, ipaddress.IPv6Address):
-        inner = _embedded_ipv4(address)
-        if inner is not None:
-            return is_public(inner)
-        if any(address in net for net in _REFUSED_V6):
-            return False
-    return address.is_global and not address.is_multicast
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv4-mapped, NAT64 (well-known prefix) or 6to4 address leads to."""
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
-    return address.ipv4_mapped or address.sixtofour
 
 
 def download(

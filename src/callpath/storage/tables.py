@@ -29,6 +29,10 @@ from callpath.storage.analytics_tables import deals as deals
 from callpath.storage.analytics_tables import lead_credits as lead_credits
 from callpath.storage.analytics_tables import leads as leads
 from callpath.storage.metadata import metadata as metadata
+from callpath.storage.outbox_tables import deliveries as deliveries
+from callpath.storage.outbox_tables import delivery_attempts as delivery_attempts
+from callpath.storage.outbox_tables import destinations as destinations
+from callpath.storage.outbox_tables import outbox_events as outbox_events
 
 accounts = Table(
     "accounts",

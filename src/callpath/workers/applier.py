@@ -159,10 +159,14 @@ class Applier:
 
 
 class ApplierProcess:
-    """The applier as a child of `callpath serve`, restarted if it exits by itself."""
+    """The applier (or another worker module: the delivery process) as a child of
+    `callpath serve`, restarted if it exits by itself."""
 
-    def __init__(self, restart_after: float = 1.0) -> None:
+    def __init__(
+        self, restart_after: float = 1.0, module: str = "callpath.workers.applier"
+    ) -> None:
         self._restart_after = restart_after
+        self._module = module
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -191,12 +195,12 @@ class ApplierProcess:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            log.warning("applier did not stop within %.0f s; killing it", timeout)
+            log.warning("%s did not stop within %.0f s; killing it", self._module, timeout)
             proc.kill()
             proc.wait()
 
     def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "callpath.workers.applier"]
+        cmd = [sys.executable, "-m", self._module]
         with self._lock:
             if not self._stopping.is_set():
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)  # noqa: S603 (own argv)
@@ -209,7 +213,7 @@ class ApplierProcess:
             code = proc.wait()
             if self._stopping.wait(self._restart_after):
                 return
-            log.warning("applier exited (%s); starting it again", code)
+            log.warning("%s exited (%s); starting it again", self._module, code)
             self._spawn()
 
 
@@ -222,17 +226,21 @@ def _terminated(_sig: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def alongside(database_url: str, enabled: bool = True) -> Iterator[None]:
-    """Run the body (the web server) with an applier beside it, stopped after the body.
+def alongside(database_url: str, enabled: bool = True, deliver: bool = True) -> Iterator[None]:
+    """Run the body (the web server) with an applier beside it (when `enabled`) and the
+    delivery process (`workers.delivery`, when `deliver`), stopped after the body.
 
-    Only when `enabled`. uvicorn re-raises SIGTERM after its graceful shutdown, whose
-    default action would end this process before the applier's last pass; here it ends
-    the body instead, and the process still dies of SIGTERM once the applier stopped."""
-    if not enabled:
+    uvicorn re-raises SIGTERM after its graceful shutdown, whose default action would
+    end this process before the applier's last pass; here it ends the body instead, and
+    the process still dies of SIGTERM once the children stopped."""
+    children = [ApplierProcess()] if enabled else []
+    if deliver:
+        children.append(ApplierProcess(module="callpath.workers.delivery"))
+    if not children:
         yield
         return
-    process = ApplierProcess()
-    process.start()
+    for child in children:
+        child.start()
     previous = signal.signal(signal.SIGTERM, _terminated)
     terminated = False
     try:
@@ -240,14 +248,15 @@ def alongside(database_url: str, enabled: bool = True) -> Iterator[None]:
     except _Terminated:
         terminated = True
     finally:
-        process.stop()
+        for child in children:
+            child.stop()
         signal.signal(signal.SIGTERM, previous)
     if terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.raise_signal(signal.SIGTERM)
 
 
-def _stop_at_eof(stream: IO[bytes], stop: threading.Event) -> None:
+def stop_at_eof(stream: IO[bytes], stop: threading.Event) -> None:
     while stream.read(4096):
         pass
     stop.set()
@@ -266,7 +275,7 @@ def main() -> int:
         os.nice(NICENESS)
     engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
     stop = threading.Event()
-    reader = threading.Thread(target=_stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)
+    reader = threading.Thread(target=stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)
     reader.start()
     try:
         Applier(engine, time.time, heartbeat_path(settings.spool_dir)).run(stop)

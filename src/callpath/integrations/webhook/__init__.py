@@ -1,0 +1,1 @@
+"""Webhooks out: an account's events posted to a URL of its choosing, signed."""

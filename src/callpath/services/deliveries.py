@@ -1,0 +1,114 @@
+"""The delivery worker's bookkeeping: which deliveries are due (and held by this worker
+while it sends them), and what an attempt's outcome does to its delivery and its
+destination (`domain.outbox` decides: retry when, give up, pause the destination)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from callpath.domain import outbox
+from callpath.storage import outbox_repo
+from callpath.storage.db import transaction
+
+log = logging.getLogger("callpath.outbox")
+Row = dict[str, Any]
+LEASE_SECONDS = 120.0  # a worker that died mid-send: its deliveries are due again after
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt brought back (`status` None: no answer)."""
+
+    status: int | None
+    latency_ms: int
+    excerpt: str
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def take_due(engine: Engine, now: float, limit: int) -> list[Row]:
+    """Due deliveries, now held by this worker (oldest first). Looking takes no write
+    lock (on SQLite, routing's writes never wait for an idle worker's polls)."""
+    with transaction(engine, write=False) as conn:
+        rows = outbox_repo.due(conn, now, limit)
+    if not rows:
+        return []
+    with transaction(engine) as conn:
+        held = set(outbox_repo.lease(conn, [r["id"] for r in rows], now + LEASE_SECONDS, now))
+    return [r for r in rows if r["id"] in held]
+
+
+def put_back(engine: Engine, rows: list[Row], next_at: float) -> None:
+    """Held but not tried (their destination failed first in this round)."""
+    with transaction(engine) as conn:
+        outbox_repo.release(conn, [r["id"] for r in rows], next_at)
+
+
+def record(engine: Engine, delivery: Row, attempt: Attempt, now: float, first_retry: float) -> str:
+    """The attempt in the log, the delivery's next state (its name), and the destination's
+    failure streak (paused when long: `domain.outbox.should_pause`)."""
+    attempts = int(delivery["attempts"]) + 1
+    state, next_at, error = _next(delivery, attempt, attempts, now, first_retry)
+    with transaction(engine) as conn:
+        outbox_repo.record_attempt(
+            conn,
+            delivery,
+            {
+                "account_id": delivery["account_id"],
+                "delivery_id": delivery["id"],
+                "at": now,
+                "status": attempt.status,
+                "ok": attempt.ok,
+                "latency_ms": attempt.latency_ms,
+                "excerpt": attempt.excerpt[:2000] or None,
+            },
+            {
+                "state": state,
+                "attempts": attempts,
+                "next_at": next_at,
+                "delivered_at": now if attempt.ok else None,
+                "last_error": error,
+            },
+        )
+        if attempt.ok:
+            outbox_repo.destination_succeeded(conn, int(delivery["destination_id"]))
+        else:
+            _count_failure(conn, int(delivery["destination_id"]), now)
+    return state
+
+
+def _next(
+    delivery: Row, attempt: Attempt, attempts: int, now: float, first_retry: float
+) -> tuple[str, float, str | None]:
+    if attempt.ok:
+        return "delivered", now, None
+    error = (f"HTTP {attempt.status}: " if attempt.status else "") + attempt.excerpt
+    if not outbox.retryable(attempt.status):
+        return "failed", now, error[:300]
+    if outbox.gives_up(float(delivery["created_at"]), now):
+        return "failed", now, ("gave up after retrying: " + error)[:300]
+    wait = outbox.retry_delay(attempts, attempt.retry_after, first=first_retry)
+    return "pending", now + wait, error[:300]
+
+
+def _count_failure(conn: Any, dest_id: int, now: float) -> None:
+    streak = outbox_repo.destination_failed(conn, dest_id, now)
+    if streak["paused_at"] is None and outbox.should_pause(
+        streak["failing_since"], int(streak["failures"]), now
+    ):
+        outbox_repo.set_paused(
+            conn, int(streak["account_id"]), dest_id, now, outbox.PAUSED_BY_FAILURES
+        )
+        log.warning(
+            "destination %s paused: %s failed attempts since %s, none succeeded",
+            dest_id,
+            streak["failures"],
+            streak["failing_since"],
+        )

@@ -1,0 +1,132 @@
+"""The delivery process: sends the outbox's due deliveries, logs every attempt, retries.
+
+`callpath serve` starts it beside the web processes (as the apply process), so nothing
+here runs where routing or the tracker answer; `callpath outbox run` runs it in the
+foreground instead. Each round takes the due deliveries (held by a lease, so two
+delivery processes never send the same one), groups them by destination and sends each
+destination's in order, a few destinations at a time. A destination whose attempt fails
+gets nothing more this round: its other due deliveries wait for that delivery's retry
+time, so a receiver that is down is knocked on once per retry, not once per event.
+It ignores SIGINT and SIGTERM and stops when its standard input closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from callpath import settings as settings_mod
+from callpath.integrations.http import Client, Outcome
+from callpath.integrations.senders import SENDERS
+from callpath.services import deliveries
+from callpath.services.deliveries import Attempt
+from callpath.storage.db import make_engine
+from callpath.workers.applier import stop_at_eof
+
+log = logging.getLogger("callpath.delivery")
+Clock = Callable[[], float]
+Row = dict[str, Any]
+
+
+class Deliverer:
+    """Rounds of due deliveries until stopped; `threads` destinations at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        client: Client,
+        first_retry: float = 30.0,
+        threads: int = 4,
+        batch: int = 100,
+        idle_wait: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.client = client
+        self.first_retry = first_retry
+        self.batch = batch
+        self.idle_wait = idle_wait
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="callpath-deliver")
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = self.round()
+            except DBAPIError:
+                log.warning("database error; deliveries wait for the next round")
+                done = 0
+            stop.wait(0.01 if done else self.idle_wait)
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def round(self) -> int:
+        """One round; how many deliveries were tried."""
+        rows = deliveries.take_due(self.engine, self.clock(), self.batch)
+        by_destination: dict[int, list[Row]] = {}
+        for row in rows:
+            by_destination.setdefault(int(row["destination_id"]), []).append(row)
+        tried = list(self._pool.map(self._destination, by_destination.values()))
+        return sum(tried)
+
+    def _destination(self, rows: list[Row]) -> int:
+        """Its deliveries in order until one fails; the rest wait for that one's retry."""
+        for index, row in enumerate(rows):
+            try:
+                state = self._one(row)
+            except DBAPIError:
+                log.warning("database error recording delivery %s", row["id"])
+                return index
+            except Exception:  # a bug with one destination must not stop the others
+                log.exception("delivery %s failed", row["id"])
+                return index
+            if state != "delivered":
+                rest = rows[index + 1 :]
+                if rest:
+                    later = self.clock() + self.first_retry
+                    deliveries.put_back(self.engine, rest, later)
+                return index + 1
+        return len(rows)
+
+    def _one(self, row: Row) -> str:
+        sender = SENDERS.get(str(row["kind"]))
+        if sender is None:
+            outcome = Outcome(None, 0, f"no sender for destinations of kind {row['kind']!r}")
+        else:
+            outcome = sender(self.client, row, row, self.clock())
+        attempt = Attempt(outcome.status, outcome.latency_ms, outcome.excerpt, outcome.retry_after)
+        return deliveries.record(self.engine, row, attempt, self.clock(), self.first_retry)
+
+
+def main() -> int:
+    """`python -m callpath.workers.delivery`: started by `callpath serve`."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)  # the serve process decides when (stdin EOF)
+    settings = settings_mod.load()
+    engine = make_engine(settings.database_url, pool_size=4, max_overflow=4)
+    stop = threading.Event()
+    reader = threading.Thread(target=stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)
+    reader.start()
+    client = Client()
+    try:
+        Deliverer(engine, time.time, client, settings.outbox_first_retry).run(stop)
+    finally:
+        client.close()
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

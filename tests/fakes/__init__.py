@@ -1,0 +1,1 @@
+"""Local servers that implement third parties' documented endpoints, for the tests."""
