@@ -112,3 +112,45 @@ def _count_failure(conn: Any, dest_id: int, now: float) -> None:
             streak["failures"],
             streak["failing_since"],
         )
+
+
+class Links:
+    """What destinations made of ours (`storage.outbox_repo` remote links), for senders:
+    a call already sent is found, a new one remembered (once: a second `remember` of
+    the same remote id is a no-op)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def of_call(self, dest_id: int, call_id: str) -> list[tuple[str, str]]:
+        with transaction(self.engine, write=False) as conn:
+            rows = outbox_repo.links_of_call(conn, dest_id, call_id)
+        return [(str(r["kind"]), str(r["remote_id"])) for r in rows]
+
+    def call_of(self, dest_id: int, kind: str, remote_id: str) -> str | None:
+        with transaction(self.engine, write=False) as conn:
+            return outbox_repo.call_of_remote(conn, dest_id, kind, remote_id)
+
+    def remember(
+        self,
+        account_id: int,
+        dest_id: int,
+        kind: str,
+        remote_id: str,
+        call_id: str | None,
+        now: float,
+    ) -> None:
+        with transaction(self.engine) as conn:
+            if outbox_repo.call_of_remote(conn, dest_id, kind, remote_id) is not None:
+                return
+            outbox_repo.add_link(
+                conn,
+                {
+                    "account_id": account_id,
+                    "destination_id": dest_id,
+                    "kind": kind,
+                    "remote_id": remote_id[:64],
+                    "call_id": call_id,
+                    "created_at": now,
+                },
+            )

@@ -55,9 +55,7 @@ _registry_lock = threading.Lock()
 # Set: this caller waits at most that many seconds (BUDGET: the engine's busy budget),
 # wherever it runs. Unset: the budget on an event loop, else `patient`.
 BUDGET = -1.0
-_hurrying: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "hurrying", default=None
-)
+_hurrying: contextvars.ContextVar[float | None] = contextvars.ContextVar("hurrying", default=None)
 
 
 def _budget(engine: Engine) -> _Budget:
@@ -171,9 +169,7 @@ class _Attempt:
     began: bool = False  # a write transaction began: from then on, work may be done
 
 
-_no_wait: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
-    "no_wait", default=None
-)
+_no_wait: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("no_wait", default=None)
 
 
 @contextmanager
@@ -325,9 +321,7 @@ def _busy(why: str) -> OperationalError:
 
 
 @contextmanager
-def _begin(
-    engine: Engine, write: bool, wait: float, no_wait: bool = False
-) -> Iterator[Connection]:
+def _begin(engine: Engine, write: bool, wait: float, no_wait: bool = False) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn.execution_options(write=write, wait_ms=int(wait * 1000), no_wait=no_wait)
         with conn.begin():

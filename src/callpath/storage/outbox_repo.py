@@ -16,6 +16,7 @@ from callpath.storage.tables import (
     destinations,
     leads,
     outbox_events,
+    remote_links,
     sessions,
 )
 
@@ -87,6 +88,7 @@ def remove_destination(conn: Connection, account_id: int, dest_id: int) -> bool:
     mine = select(dl.id).where(dl.destination_id == dest_id).scalar_subquery()
     conn.execute(delete(delivery_attempts).where(at.delivery_id.in_(mine)))
     conn.execute(delete(deliveries).where(dl.destination_id == dest_id))
+    conn.execute(delete(remote_links).where(remote_links.c.destination_id == dest_id))
     conn.execute(delete(destinations).where(ds.id == dest_id, ds.account_id == account_id))
     return True
 
@@ -418,3 +420,29 @@ def account_of(conn: Connection, dest_id: int) -> int | None:
 def account_of_delivery(conn: Connection, delivery_id: int) -> int | None:
     found = conn.execute(select(dl.account_id).where(dl.id == delivery_id)).scalar()
     return int(found) if found is not None else None
+
+
+# ------------------------------------------------------------------ remote links
+
+
+def add_link(conn: Connection, values: Row) -> None:
+    conn.execute(insert(remote_links).values(**values))
+
+
+def links_of_call(conn: Connection, dest_id: int, call_id: str) -> list[Row]:
+    rl = remote_links.c
+    query = (
+        select(rl.kind, rl.remote_id)
+        .where(rl.destination_id == dest_id, rl.call_id == call_id)
+        .order_by(rl.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def call_of_remote(conn: Connection, dest_id: int, kind: str, remote_id: str) -> str | None:
+    rl = remote_links.c
+    query = select(rl.call_id).where(
+        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
+    )
+    found = conn.execute(query).scalar()
+    return str(found) if found is not None else None

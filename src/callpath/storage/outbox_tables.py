@@ -95,3 +95,20 @@ delivery_attempts = Table(
     Column("excerpt", Text, nullable=True),  # the answer's start, or the error
     Index("ix_delivery_attempts_delivery", "delivery_id", "id"),
 )
+
+# What a destination made of ours, by its id there: the CRM lead a call became, a call
+# uploaded to an ad platform. Looked up both ways: a call already sent is not sent twice,
+# and a CRM's event about its lead finds our call.
+remote_links = Table(
+    "remote_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("destination_id", ForeignKey("destinations.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # what it is there: lead, contact, call…
+    Column("remote_id", String(64), nullable=False),
+    Column("call_id", String(24), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("uq_remote_links_remote", "destination_id", "kind", "remote_id", unique=True),
+    Index("ix_remote_links_call", "destination_id", "call_id"),
+)

@@ -33,6 +33,7 @@ from callpath.storage.outbox_tables import deliveries as deliveries
 from callpath.storage.outbox_tables import delivery_attempts as delivery_attempts
 from callpath.storage.outbox_tables import destinations as destinations
 from callpath.storage.outbox_tables import outbox_events as outbox_events
+from callpath.storage.outbox_tables import remote_links as remote_links
 
 accounts = Table(
     "accounts",

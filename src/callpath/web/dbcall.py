@@ -55,9 +55,7 @@ async def _run(
                 return fn(*args)
         except db.WouldWait:
             pass  # nothing was written: run it again where waiting holds up no one
-        return await anyio.to_thread.run_sync(
-            db.waiting_at_most, wait, fn, *args, limiter=limiter
-        )
+        return await anyio.to_thread.run_sync(db.waiting_at_most, wait, fn, *args, limiter=limiter)
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 

@@ -26,9 +26,9 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
 from callpath.integrations.http import Client, Outcome
-from callpath.integrations.senders import SENDERS
+from callpath.integrations.senders import SENDERS, Context
 from callpath.services import deliveries
-from callpath.services.deliveries import Attempt
+from callpath.services.deliveries import Attempt, Links
 from callpath.storage.db import make_engine
 from callpath.workers.applier import stop_at_eof
 
@@ -53,6 +53,7 @@ class Deliverer:
         self.engine = engine
         self.clock = clock
         self.client = client
+        self.context = Context(client, Links(engine))
         self.first_retry = first_retry
         self.batch = batch
         self.idle_wait = idle_wait
@@ -104,7 +105,7 @@ class Deliverer:
         if sender is None:
             outcome = Outcome(None, 0, f"no sender for destinations of kind {row['kind']!r}")
         else:
-            outcome = sender(self.client, row, row, self.clock())
+            outcome = sender(self.context, row, row, self.clock())
         attempt = Attempt(outcome.status, outcome.latency_ms, outcome.excerpt, outcome.retry_after)
         return deliveries.record(self.engine, row, attempt, self.clock(), self.first_retry)
 

@@ -121,8 +121,38 @@ def upgrade() -> None:
         "ix_delivery_attempts_delivery", "delivery_attempts", ["delivery_id", "id"], unique=False
     )
 
+    op.create_table(
+        "remote_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("destination_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("remote_id", sa.String(length=64), nullable=False),
+        sa.Column("call_id", sa.String(length=24), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_remote_links_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["destination_id"],
+            ["destinations.id"],
+            name=op.f("fk_remote_links_destination_id_destinations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_remote_links")),
+    )
+    op.create_index(
+        "uq_remote_links_remote",
+        "remote_links",
+        ["destination_id", "kind", "remote_id"],
+        unique=True,
+    )
+    op.create_index("ix_remote_links_call", "remote_links", ["destination_id", "call_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_remote_links_call", table_name="remote_links")
+    op.drop_index("uq_remote_links_remote", table_name="remote_links")
+    op.drop_table("remote_links")
     op.drop_index("ix_delivery_attempts_delivery", table_name="delivery_attempts")
     op.drop_table("delivery_attempts")
     op.drop_index("uq_deliveries_event", table_name="deliveries")
