@@ -145,8 +145,10 @@ def test_every_operation_answers_what_the_document_says(api: Api, demo: dict[str
     site_id, call = demo["site"]["id"], demo["call"]
     _admin(api, site_id)
     _calls_and_visits(api, site_id, call)
+    hook = _webhook(api, site_id)
     _money(api, site_id, call["id"])
     _leads(api, site_id)
+    _deliveries(api, hook)
     _pool(api, site_id)
     _reports(api, call["id"])
     _tracker(api)
@@ -193,6 +195,39 @@ def _calls_and_visits(api: Api, site_id: int, call: dict[str, Any]) -> None:
     visits = {"site_id": site_id, "visitor_id": call["visitor_id"]}
     assert api.call("get", "/api/v1/sessions", 200, params=visits).json()["items"]
     api.call("get", "/api/v1/sessions", 200, params={"limit": 100})
+
+
+def _webhook(api: Api, site_id: int) -> int:
+    body = {
+        "url": "http://127.0.0.1:9/hook",
+        "events": ["deal.updated"],
+        "site_id": site_id,
+        "allow_private": True,
+    }
+    made = api.call("post", "/api/v1/webhooks", 201, json=body).json()
+    assert made["secret"] and made["state"] == "active"
+    one = {"webhook_id": made["id"]}
+    api.call("get", "/api/v1/webhooks/{webhook_id}", 200, path=one)
+    api.call("post", "/api/v1/webhooks/{webhook_id}/pause", 200, path=one)
+    assert api.call("post", "/api/v1/webhooks/{webhook_id}/resume", 200, path=one).json()
+    assert "secret" not in api.call("get", "/api/v1/webhooks", 200).json()["items"][0]
+    return int(made["id"])
+
+
+def _deliveries(api: Api, hook: int) -> None:
+    one = {"webhook_id": hook}
+    log = api.call("get", "/api/v1/webhooks/{webhook_id}/deliveries", 200, path=one).json()
+    kinds = {d["type"] for d in log["items"]}
+    assert "deal.updated" in kinds, kinds
+    first = {"delivery_id": log["items"][0]["id"]}
+    shown = api.call("get", "/api/v1/deliveries/{delivery_id}", 200, path=first).json()
+    assert shown["payload"]
+    api.call("post", "/api/v1/deliveries/{delivery_id}/replay", 200, path=first)
+    period = {"from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}
+    replayed = api.call("post", "/api/v1/webhooks/{webhook_id}/replay", 200, path=one, json=period)
+    assert replayed.json()["replayed"] == len(log["items"]) or log["next_cursor"]
+    api.call("delete", "/api/v1/webhooks/{webhook_id}", 200, path=one)
+    api.call("get", "/api/v1/webhooks/{webhook_id}", 404, path=one)
 
 
 def _money(api: Api, site_id: int, call_id: str) -> None:
