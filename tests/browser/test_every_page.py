@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from callpath.storage.tables import calls, sites, users
+from callpath.services import deals
+from callpath.storage.db import transaction
+from callpath.storage.tables import calls, deliveries, sites, users
 from tests.helpers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,8 @@ class Demo:
     call_id: str
     helper_id: int  # a second user of the demo's account
     reset: str  # the path of a password reset link of theirs
+    hook_id: int  # a webhook of the account (to a receiver that is down)
+    delivery_id: int  # a deal's delivery to it
 
 
 def _artefacts() -> Path:
@@ -73,7 +78,34 @@ def demo(engine: Engine, server: ServerProcess, database_url: str) -> Demo:
         )
         call_id = conn.execute(answered).scalar_one()
         helper_id = conn.execute(select(users.c.id).where(users.c.email == helper)).scalar_one()
-    return Demo(email.group(1), password.group(1), site_id, str(call_id), helper_id, reset[1])
+    hook_id, delivery_id = _webhook(engine, env, site_id, str(call_id))
+    return Demo(
+        email.group(1),
+        password.group(1),
+        site_id,
+        str(call_id),
+        helper_id,
+        reset[1],
+        hook_id,
+        delivery_id,
+    )
+
+
+def _webhook(engine: Engine, env: dict[str, str], site_id: int, call_id: str) -> tuple[int, int]:
+    """A webhook to a receiver that is down, and a won deal of a call queued for it."""
+    with engine.connect() as conn:
+        account = conn.execute(select(sites.c.account_id).where(sites.c.id == site_id)).scalar_one()
+    added = _callpath(
+        env,
+        "webhook", "add", "--account", str(account), "--url", "http://127.0.0.1:9/callpath",
+        "--events", "all", "--allow-private", "--name", "Office CRM",
+    )  # fmt: skip
+    deal = deals.DealInput(amount="48000", status="won", external_id="crm-77", call_id=call_id)
+    with transaction(engine) as conn:
+        deals.record(conn, int(account), deal, time.time())
+    with engine.connect() as conn:
+        delivery = conn.execute(select(func.max(deliveries.c.id))).scalar_one()
+    return int(added.split()[1]), int(delivery)
 
 
 def _callpath(env: dict[str, str], *args: str) -> str:
@@ -103,6 +135,10 @@ def _pages(d: Demo) -> dict[str, str]:
         "users": "/app/users",
         "users-reset-password": f"/app/users/{d.helper_id}/reset-password",
         "me": "/app/me",
+        "webhooks": "/app/webhooks",
+        "webhook": f"/app/webhooks/{d.hook_id}",
+        "webhook-delivery": f"/app/webhooks/{d.hook_id}/deliveries/{d.delivery_id}",
+        "webhook-remove": f"/app/webhooks/{d.hook_id}/remove",
         "demo": "/demo",
         "reset-password": d.reset,
     }

@@ -50,6 +50,7 @@ from callpath.web import (
     tokens_page,
     tracker_api,
     users_page,
+    webhooks_page,
 )
 from callpath.web.context import Context, SiteCache
 
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_page.router,
         reports_page.router,
         deals_page.router,
+        webhooks_page.router,
     )
     for router in routers:
         app.include_router(router)

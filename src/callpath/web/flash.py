@@ -24,6 +24,11 @@ NOTICES = {
     "reset": "Password reset link made.",
     "reset_withdrawn": "Password reset link withdrawn: it no longer works.",
     "password": "Password changed. Your other login sessions were ended.",
+    "webhook": "Webhook added.",
+    "webhook_removed": "Webhook removed.",
+    "replayed": "Deliveries due again now: the delivery process sends them within seconds.",
+    "paused": "Paused: events queue up until you resume.",
+    "resumed": "Resumed: queued events are sent first.",
 }
 
 
