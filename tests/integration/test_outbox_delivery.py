@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from callpath.domain import outbox as rules
-from callpath.integrations import destinations
+from callpath.integrations import destinations, http, senders
 from callpath.integrations.http import Client
 from callpath.services import deals, deliveries, outbox
 from callpath.services.site_input import NotFound
@@ -259,3 +259,42 @@ def test_destinations_are_scoped_to_their_account(engine: Engine) -> None:
             with pytest.raises(NotFound):
                 act()
         assert "secret" not in destinations.listed(conn, theirs.account_id)[0]
+
+
+def test_a_deferred_delivery_waits_without_counting_and_holds_up_nothing(
+    engine: Engine, receiver: Receiver, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender may answer "not yet" (quiet hours; a check that must wait): the delivery
+    is due again then, no attempt or failure is counted, and the destination's later
+    deliveries go on."""
+    site = seed_site(engine, pool_size=1)
+    receiver.secret = _hook(engine, site, receiver.url).secret
+    clock = Clock(time.time())
+    receiver.clock = clock
+    real = senders.SENDERS["webhook"]
+
+    def first_waits(ctx: Any, dest: Any, event: Any, now: float) -> Any:
+        if event["subject"] == "wait":
+            return http.deferred(now + 600, "quiet hours until 08:00")
+        return real(ctx, dest, event, now)
+
+    monkeypatch.setitem(senders.SENDERS, "webhook", first_waits)
+    _event(engine, site, clock(), "wait")
+    _event(engine, site, clock(), "go")
+    worker = _deliverer(engine, clock, client)
+    worker.round()
+    assert [e["data"] for e in receiver.events] == [{"n": "go"}]
+    assert _states(engine) == [("pending", 0), ("delivered", 1)]
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            select(deliveries_table).where(deliveries_table.c.attempts == 0)
+        ).one()
+        dest = conn.execute(select(deliveries_table.c.destination_id)).scalars().first()
+    assert waiting.next_at == pytest.approx(clock() + 600) and "quiet" in waiting.last_error
+    with transaction(engine) as conn:
+        assert destinations.found(conn, site.account_id, int(dest))["failures"] == 0
+    monkeypatch.setitem(senders.SENDERS, "webhook", real)
+    clock.advance(601)
+    worker.round()
+    worker.close()
+    assert _states(engine) == [("delivered", 1), ("delivered", 1)]

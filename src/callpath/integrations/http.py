@@ -51,10 +51,22 @@ class Outcome:
     excerpt: str
     retry_after: float | None = None
     body: bytes = b""
+    # Not now, and not a failure: try at this time (quiet hours; a check that must wait,
+    # such as "not called back within 15 minutes"). No attempt is counted.
+    defer_until: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def deferred(until: float, why: str) -> Outcome:
+    return Outcome(None, 0, why, defer_until=until)
+
+
+def skipped(why: str) -> Outcome:
+    """Nothing to send after all (the caller was called back): done, nothing sent."""
+    return Outcome(204, 0, why)
 
 
 def check_url(url: str, allow_private: bool) -> None:

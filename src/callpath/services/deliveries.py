@@ -51,6 +51,13 @@ def put_back(engine: Engine, rows: list[Row], next_at: float) -> None:
         outbox_repo.release(conn, [r["id"] for r in rows], next_at)
 
 
+def defer(engine: Engine, delivery: Row, until: float, why: str) -> None:
+    """Not sent now, not failed either: due again at `until` (no attempt counted)."""
+    with transaction(engine) as conn:
+        outbox_repo.release(conn, [delivery["id"]], until)
+        outbox_repo.note(conn, delivery["id"], why[:300])
+
+
 def record(engine: Engine, delivery: Row, attempt: Attempt, now: float, first_retry: float) -> str:
     """The attempt in the log, the delivery's next state (its name), and the destination's
     failure streak (paused when long: `domain.outbox.should_pause`)."""

@@ -263,6 +263,11 @@ def release(conn: Connection, ids: Sequence[int], next_at: float) -> None:
         )
 
 
+def note(conn: Connection, delivery_id: int, text: str) -> None:
+    """Why a delivery waits (shown in the log as its last error)."""
+    conn.execute(update(deliveries).where(dl.id == delivery_id).values(last_error=text))
+
+
 def record_attempt(conn: Connection, delivery: Row, attempt: Row, outcome: Row) -> None:
     """The attempt, and the delivery's new state (`outcome`: state, attempts, next_at,
     delivered_at, last_error)."""

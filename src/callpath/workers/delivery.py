@@ -82,7 +82,8 @@ class Deliverer:
         return sum(tried)
 
     def _destination(self, rows: list[Row]) -> int:
-        """Its deliveries in order until one fails; the rest wait for that one's retry."""
+        """Its deliveries in order until one fails; the rest wait for that one's retry. A
+        deferred one (quiet hours, a check that must wait) holds up nothing."""
         for index, row in enumerate(rows):
             try:
                 state = self._one(row)
@@ -92,12 +93,12 @@ class Deliverer:
             except Exception:  # a bug with one destination must not stop the others
                 log.exception("delivery %s failed", row["id"])
                 return index
-            if state != "delivered":
-                rest = rows[index + 1 :]
-                if rest:
-                    later = self.clock() + self.first_retry
-                    deliveries.put_back(self.engine, rest, later)
-                return index + 1
+            if state in ("delivered", "deferred"):  # deferred: waits, holds up nothing
+                continue
+            rest = rows[index + 1 :]
+            if rest:
+                deliveries.put_back(self.engine, rest, self.clock() + self.first_retry)
+            return index + 1
         return len(rows)
 
     def _one(self, row: Row) -> str:
@@ -106,6 +107,9 @@ class Deliverer:
             outcome = Outcome(None, 0, f"no sender for destinations of kind {row['kind']!r}")
         else:
             outcome = sender(self.context, row, row, self.clock())
+        if outcome.defer_until is not None:
+            deliveries.defer(self.engine, row, outcome.defer_until, outcome.excerpt)
+            return "deferred"
         attempt = Attempt(outcome.status, outcome.latency_ms, outcome.excerpt, outcome.retry_after)
         return deliveries.record(self.engine, row, attempt, self.clock(), self.first_retry)
 
