@@ -22,6 +22,7 @@ from callpath.cli import export as cli_export
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
 from callpath.cli import numbers as cli_numbers
+from callpath.cli import platforms as cli_platforms
 from callpath.cli import pool as cli_pool
 from callpath.cli import recordings as cli_recordings
 from callpath.cli import sip as cli_sip
@@ -81,6 +82,9 @@ app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
 app.add_typer(cli_webhooks.webhook_app, name="webhook")
 app.add_typer(cli_webhooks.outbox_app, name="outbox")
+app.add_typer(cli_platforms.metrica_app, name="metrica")
+app.add_typer(cli_platforms.ga4_app, name="ga4")
+app.add_typer(cli_platforms.meta_app, name="meta")
 
 DEMO_EMAIL = "demo@callpath.local"
 

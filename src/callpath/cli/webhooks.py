@@ -78,7 +78,9 @@ def webhook_add(
 def webhook_list(
     account: Annotated[int, typer.Option(help="The account's id.", min=1, max=MAX_ID)],
 ) -> None:
-    """The account's webhooks: id, state, URL, events, deliveries waiting and failed."""
+    """The account's destinations (webhooks, platforms, CRMs): id, kind, state, URL,
+    events, deliveries waiting and given up. `log`, `replay`, `pause`, `resume` and
+    `remove` take any of their ids."""
     try:
         with transaction(open_engine(), write=False) as conn:
             _account(conn, account)
@@ -87,11 +89,11 @@ def webhook_list(
         raise fail(str(exc)) from exc
     for r in rows:
         typer.echo(
-            f"{r['id']}\t{_state(r)}\t{r['url']}\t{r['events']}\t"
+            f"{r['id']}\t{r['kind']}\t{_state(r)}\t{r['url']}\t{r['events']}\t"
             f"pending {r['pending']}\tfailed {r['failed']}"
         )
     if not rows:
-        typer.echo("no webhooks")
+        typer.echo("no webhooks or other destinations")
 
 
 @webhook_app.command("remove")

@@ -52,7 +52,7 @@ def add_webhook(
     except rules.BadEvents as exc:
         raise SetupError(f"events: {exc}") from exc
     if site_id is not None:
-        _own_site(conn, account_id, site_id)
+        check_site(conn, account_id, site_id)
     secret = secrets.token_urlsafe(32)
     dest_id = outbox_repo.add_destination(
         conn,
@@ -72,7 +72,7 @@ def add_webhook(
     return Added(found(conn, account_id, dest_id), secret)
 
 
-def _own_site(conn: Connection, account_id: int, site_id: int) -> None:
+def check_site(conn: Connection, account_id: int, site_id: int) -> None:
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise NotFound(f"no site {site_id} in this account")

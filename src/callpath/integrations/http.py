@@ -54,6 +54,10 @@ class Outcome:
     # Not now, and not a failure: try at this time (quiet hours; a check that must wait,
     # such as "not called back within 15 minutes"). No attempt is counted.
     defer_until: float | None = None
+    # No answer, but the request may have arrived (the connection broke or timed out
+    # after it was sent): a destination without a dedup key must not get it again.
+    ambiguous: bool = False
+    final: bool = False  # a failure not to retry, whatever the status says
 
     @property
     def ok(self) -> bool:
@@ -146,8 +150,10 @@ class Client:
             answer = client.request(
                 request.method, request.url, headers=headers, content=request.body
             )
-        except (httpx.HTTPError, Refused, ValueError) as exc:
-            return Outcome(None, _ms(started), _why(exc))
+        except (httpx.ConnectError, httpx.ConnectTimeout, Refused, ValueError) as exc:
+            return Outcome(None, _ms(started), _why(exc))  # never sent
+        except httpx.HTTPError as exc:
+            return Outcome(None, _ms(started), _why(exc), ambiguous=True)
         return Outcome(
             answer.status_code,
             _ms(started),

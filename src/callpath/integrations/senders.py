@@ -9,23 +9,16 @@ A new kind registers its sender in `SENDERS`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from callpath.integrations.http import Client, Outcome
+from callpath.integrations.ga4 import measurement as ga4
+from callpath.integrations.http import Outcome
+from callpath.integrations.meta import conversions as meta
+from callpath.integrations.metrica import sender as metrica
+from callpath.integrations.sending import Context, Sender
 from callpath.integrations.webhook import request as webhook
-from callpath.services.deliveries import Links
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    client: Client
-    links: Links
-
-
-Sender = Callable[[Context, Mapping[str, Any], Mapping[str, Any], float], Outcome]
 
 
 def _webhook(
@@ -40,4 +33,9 @@ def _iso(at: float) -> str:
     )
 
 
-SENDERS: dict[str, Sender] = {"webhook": _webhook}
+SENDERS: dict[str, Sender] = {
+    "webhook": _webhook,
+    "metrica": metrica.send,
+    "ga4": ga4.send,
+    "meta": meta.send,
+}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from callpath.domain import outbox
 from callpath.storage import outbox_repo
@@ -27,6 +28,7 @@ class Attempt:
     latency_ms: int
     excerpt: str
     retry_after: float | None = None
+    final: bool = False  # not to be retried (a sender knows it would do harm)
 
     @property
     def ok(self) -> bool:
@@ -97,7 +99,7 @@ def _next(
     if attempt.ok:
         return "delivered", now, None
     error = (f"HTTP {attempt.status}: " if attempt.status else "") + attempt.excerpt
-    if not outbox.retryable(attempt.status):
+    if attempt.final or not outbox.retryable(attempt.status):
         return "failed", now, error[:300]
     if outbox.gives_up(float(delivery["created_at"]), now):
         return "failed", now, ("gave up after retrying: " + error)[:300]
@@ -138,6 +140,10 @@ class Links:
         with transaction(self.engine, write=False) as conn:
             return outbox_repo.call_of_remote(conn, dest_id, kind, remote_id)
 
+    def has(self, dest_id: int, kind: str, remote_id: str) -> bool:
+        with transaction(self.engine, write=False) as conn:
+            return outbox_repo.has_link(conn, dest_id, kind, remote_id[:64])
+
     def remember(
         self,
         account_id: int,
@@ -146,18 +152,28 @@ class Links:
         remote_id: str,
         call_id: str | None,
         now: float,
-    ) -> None:
+    ) -> bool:
+        """Whether this call made the mark (False: it was there already)."""
+        try:
+            with transaction(self.engine) as conn:
+                if outbox_repo.has_link(conn, dest_id, kind, remote_id[:64]):
+                    return False
+                outbox_repo.add_link(
+                    conn,
+                    {
+                        "account_id": account_id,
+                        "destination_id": dest_id,
+                        "kind": kind,
+                        "remote_id": remote_id[:64],
+                        "call_id": call_id,
+                        "created_at": now,
+                    },
+                )
+        except IntegrityError:
+            return False  # another sender made it meanwhile (the unique index)
+        return True
+
+    def forget(self, dest_id: int, kind: str, remote_id: str) -> None:
+        """A mark taken before sending, dropped: the destination surely did not take it."""
         with transaction(self.engine) as conn:
-            if outbox_repo.call_of_remote(conn, dest_id, kind, remote_id) is not None:
-                return
-            outbox_repo.add_link(
-                conn,
-                {
-                    "account_id": account_id,
-                    "destination_id": dest_id,
-                    "kind": kind,
-                    "remote_id": remote_id[:64],
-                    "call_id": call_id,
-                    "created_at": now,
-                },
-            )
+            outbox_repo.drop_link(conn, dest_id, kind, remote_id[:64])

@@ -21,6 +21,7 @@ from callpath.storage.tables import (
 )
 
 Row = dict[str, Any]
+SENT = "sent"  # a remote link marking a call or deal sent at most once ("call:ID")
 ds, ev, dl, at = destinations.c, outbox_events.c, deliveries.c, delivery_attempts.c
 PUBLIC = (
     ds.id,
@@ -395,7 +396,9 @@ def replay(
     until: float | None = None,
 ) -> int:
     """Send again: one delivery, or the destination's deliveries whose event happened in
-    [since, until). Due now, with a fresh retry horizon; how many."""
+    [since, until). Due now, with a fresh retry horizon; how many. A replay is a
+    deliberate resend: the at-most-once marks (`SENT`) of those events' calls and deals
+    go too."""
     conditions = [dl.account_id == account_id, dl.destination_id == dest_id]
     if delivery_id is not None:
         conditions.append(dl.id == delivery_id)
@@ -408,6 +411,19 @@ def replay(
             )
         )
         conditions.append(dl.event_id.in_(in_period.scalar_subquery()))
+    subjects = select(ev.subject).where(
+        ev.id.in_(select(dl.event_id).where(*conditions).scalar_subquery())
+    )
+    marks = [f"{kind}:{s}" for (s,) in conn.execute(subjects) for kind in ("call", "deal")]
+    rl = remote_links.c
+    for start in range(0, len(marks), 500):
+        conn.execute(
+            delete(remote_links).where(
+                rl.destination_id == dest_id,
+                rl.kind == SENT,
+                rl.remote_id.in_(marks[start : start + 500]),
+            )
+        )
     result = conn.execute(
         update(deliveries)
         .where(*conditions)
@@ -451,3 +467,20 @@ def call_of_remote(conn: Connection, dest_id: int, kind: str, remote_id: str) ->
     )
     found = conn.execute(query).scalar()
     return str(found) if found is not None else None
+
+
+def drop_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> None:
+    rl = remote_links.c
+    conn.execute(
+        delete(remote_links).where(
+            rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
+        )
+    )
+
+
+def has_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> bool:
+    rl = remote_links.c
+    query = select(rl.id).where(
+        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
+    )
+    return conn.execute(query).first() is not None

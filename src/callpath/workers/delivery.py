@@ -26,7 +26,8 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
 from callpath.integrations.http import Client, Outcome
-from callpath.integrations.senders import SENDERS, Context
+from callpath.integrations.senders import SENDERS
+from callpath.integrations.sending import Context
 from callpath.services import deliveries
 from callpath.services.deliveries import Attempt, Links
 from callpath.storage.db import make_engine
@@ -110,7 +111,9 @@ class Deliverer:
         if outcome.defer_until is not None:
             deliveries.defer(self.engine, row, outcome.defer_until, outcome.excerpt)
             return "deferred"
-        attempt = Attempt(outcome.status, outcome.latency_ms, outcome.excerpt, outcome.retry_after)
+        attempt = Attempt(
+            outcome.status, outcome.latency_ms, outcome.excerpt, outcome.retry_after, outcome.final
+        )
         return deliveries.record(self.engine, row, attempt, self.clock(), self.first_retry)
 
 

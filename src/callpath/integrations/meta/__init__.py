@@ -1,0 +1,1 @@
+"""Meta (Facebook, Instagram): calls as leads, by the Conversions API."""
