@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from callpath.storage.tables import deliveries, delivery_attempts
+from callpath.storage.tables import deliveries, delivery_attempts, sites, tracking_numbers
 from tests.fakes.webhook_receiver import Receiver
 from tests.helpers import Hook, ServerProcess, add_hook, free_port, iso, seed_site, wait_for
 
@@ -205,4 +205,40 @@ def test_webhook_cli_refuses_private_targets_and_unknown_events(
     )  # fmt: skip
     assert nobody.returncode != 0 and "no account" in nobody.stderr
     listed = _cli(database_url, "webhook", "list", "--account", account)
-    assert listed.returncode == 0 and "no webhooks" in listed.stdout
+    assert listed.returncode == 0 and "no webhooks or other destinations" in listed.stdout
+
+
+def test_a_simulated_call_on_the_demo_reaches_a_receiver_that_was_down(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """The issue's own check, as a new user would try it: `callpath demo`, a webhook, the
+    receiver down, `callpath call simulate` on a static number of the demo; when the
+    receiver comes back it gets the call, signed, with the number's channel."""
+    assert _cli(database_url, "demo").returncode == 0
+    with engine.connect() as conn:
+        site = conn.execute(
+            select(sites.c.id, sites.c.account_id).where(sites.c.key == "demo")
+        ).one()
+        flyer = conn.execute(
+            select(tracking_numbers.c.e164, tracking_numbers.c.channel_source).where(
+                tracking_numbers.c.site_id == site.id, tracking_numbers.c.kind == "static"
+            )
+        ).first()
+    assert flyer is not None
+    receiver = Receiver(free_port())
+    _dest, receiver.secret = _add_webhook(database_url, site.account_id, receiver.url, "call.ended")
+    with ServerProcess(database_url, free_port(), tmp_path / "serve.log", env=FAST_RETRY) as server:
+        done = _cli(database_url, "call", "simulate", "--to", flyer.e164, "--server", server.url)
+        assert done.returncode == 0, done.stderr
+        call_id = done.stdout.split()[1]
+        wait_for(lambda: _failed_attempts(engine, _dest) >= 1, 60)  # the receiver is down
+        receiver.start()
+        try:
+            (event,) = wait_for(lambda: receiver.of_type("call.ended"), 60)
+        finally:
+            receiver.stop()
+    assert receiver.refused == []
+    data = event["data"]
+    assert data["call"]["id"] == call_id and data["call"]["tracking_number"] == flyer.e164
+    assert data["attribution"]["method"] == "static"
+    assert data["attribution"]["channel"]["source"] == flyer.channel_source
