@@ -51,12 +51,14 @@ def _list(
         zone = site_repo.account_zone(conn, who.account_id)
         secret = _new_secret(conn, who.account_id, notice)
     hooks = [webhook_view(r) for r in rows if r["kind"] == "webhook"]
+    others = [{**webhook_view(r), "kind": r["kind"]} for r in rows if r["kind"] != "webhook"]
     response = render(
         request,
         "webhooks.html",
         status=400 if error else 200,
         who=who,
         hooks=hooks,
+        others=others,
         sites={s["id"]: s["name"] for s in sites},
         zone=zone,
         events=EVENT_TYPES,
