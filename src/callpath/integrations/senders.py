@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from callpath.integrations.amocrm import sender as amocrm
 from callpath.integrations.http import Client, Outcome
 from callpath.integrations.webhook import request as webhook
 from callpath.services.deliveries import Links
@@ -40,4 +41,7 @@ def _iso(at: float) -> str:
     )
 
 
-SENDERS: dict[str, Sender] = {"webhook": _webhook}
+SENDERS: dict[str, Sender] = {
+    "webhook": _webhook,
+    "amocrm": amocrm.send,
+}
