@@ -35,6 +35,7 @@ from callpath.web import (
     api_leads,
     api_plans,
     api_reports,
+    crm_amocrm,
     deals_page,
     demo,
     errors,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         tracker_api.router,
         *hooks.ROUTERS,
+        crm_amocrm.router,
         demo.router,
         admin.router,
         admin_forms.router,
