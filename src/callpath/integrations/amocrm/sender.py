@@ -1,5 +1,6 @@
 """A call's lead in amoCRM, once: `lead.created` becomes a note on the caller's open lead
-or a new lead with its contact; every other event is answered done without a request.
+or a new lead with its contact; every other event, and a call counted as spam, is
+answered done without a request.
 
 1. The call has an amoCRM lead or note already (the links store): done, nothing sent,
    so a replay or a second delivery never makes a second lead.
@@ -80,6 +81,8 @@ def send(
     call_id = str((payload.get("lead") or {}).get("call_id") or "")
     if not call_id:
         return Outcome(200, 0, "nothing sent: the lead has no call")
+    if (payload.get("lead") or {}).get("spam"):
+        return Outcome(200, 0, "nothing sent: the call counts as spam")
     dest_id = int(destination["destination_id"])
     made = [r for k, r in ctx.links.of_call(dest_id, call_id) if k in ("lead", "note")]
     if made:
