@@ -19,13 +19,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from typer.testing import CliRunner
 
+from callpath.cli import app as cli
 from callpath.integrations import destinations
 from callpath.integrations.amocrm import connect as amocrm
 from callpath.integrations.http import Client
 from callpath.services import outbox
 from callpath.storage.db import transaction
 from callpath.storage.tables import deals, deliveries, remote_links
+from callpath.storage.tables import destinations as destinations_table
 from callpath.workers.delivery import Deliverer
 from tests.fakes.amocrm import WON, FakeAmo
 from tests.helpers import (
@@ -39,6 +42,7 @@ from tests.helpers import (
     seed_site,
 )
 
+runner = CliRunner()
 CALLER = "+79161234567"
 LANDING = (
     "https://shop.example/sale?utm_source=google&utm_medium=cpc&utm_campaign=winter"
@@ -130,10 +134,12 @@ def _deal_rows(engine: Engine) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(select(deals).order_by(deals.c.id))]
 
 
-def _lead_event(engine: Engine, site: Seeded, call_id: str = "c-synthetic") -> None:
+def _lead_event(
+    engine: Engine, site: Seeded, call_id: str = "c-synthetic", spam: bool = False
+) -> None:
     """A lead.created as the classifier writes it, for a call that needs no visit."""
     payload = {
-        "lead": {"id": call_id, "call_id": call_id, "caller": CALLER, "missed": False},
+        "lead": {"id": call_id, "call_id": call_id, "caller": CALLER, "spam": spam},
         "call": {"id": call_id, "caller": CALLER, "tracking_number": site.original, "talk": 30},
         "attribution": {"channel": {"source": "(direct)"}, "session": None},
     }
@@ -244,6 +250,13 @@ def test_a_caller_with_an_open_lead_gets_a_note_on_it_and_its_sale_links_to_the_
     assert answer.status_code == 200, answer.text
     (deal,) = _deal_rows(engine)
     assert (deal["call_id"], deal["amount_cents"], deal["status"]) == (call_id, 99_050, "won")
+
+
+def test_a_spam_call_is_not_sent(engine: Engine, site: Seeded, fake: FakeAmo, http: Client) -> None:
+    _connect(engine, site, fake)
+    _lead_event(engine, site, spam=True)
+    _deliver(engine, http).close()
+    assert _states(engine) == [("delivered", 1)] and fake.requests == []
 
 
 def test_a_refused_token_fails_for_good_without_a_retry(
@@ -363,3 +376,49 @@ def test_a_lead_not_from_our_calls_is_kept_for_the_site_or_left_out(
     assert answer.status_code == 200 and len(answer.json()["deals"]) == 1
     (deal,) = _deal_rows(engine)
     assert (deal["link"], deal["status"], deal["site_id"]) == ("none", "lost", site.site_id)
+
+
+def test_the_command_connects_lists_and_removes(
+    engine: Engine, database_url: str, client: TestClient, fake: FakeAmo
+) -> None:
+    site = seed_site(engine, pool_size=1)
+    env = {"CALLPATH_DATABASE_URL": database_url, "CALLPATH_PUBLIC_URL": ""}
+    common = ["--account", str(site.account_id), "--token", fake.token]
+    done = runner.invoke(
+        cli,
+        ["amocrm", "connect", *common, "--url", fake.url, "--site", site.key, "--pipeline", "7",
+         "--field", "utm_source=123", "--allow-private", "--server", "https://cp.example"],
+        env=env,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    url = next(w for w in done.output.split() if w.startswith("https://cp.example/hooks/"))
+    dest = int(done.output.split()[1])
+    answer = client.post(url.removeprefix("https://cp.example"), content=b"")
+    assert answer.status_code == 200 and answer.json() == {"deals": [], "ignored": []}
+    with engine.connect() as conn:
+        config = conn.execute(
+            select(destinations_table.c.config).where(destinations_table.c.id == dest)
+        ).scalar_one()
+    assert config == {"token": fake.token, "pipeline_id": 7, "fields": {"utm_source": 123}}
+    listed = runner.invoke(cli, ["amocrm", "list", "--account", str(site.account_id)], env=env)
+    assert listed.exit_code == 0 and f"{dest}\tactive\t{fake.url}" in listed.output
+    assert fake.token not in listed.output
+    for refused in (
+        ["--url", "http://127.0.0.1:9"],  # plain http, a loopback address: not allowed
+        ["--url", "https://x.amocrm.ru/api/v4"],
+        ["--url", fake.url, "--allow-private", "--field", "colour=1"],
+    ):
+        bad = runner.invoke(cli, ["amocrm", "connect", *common, *refused], env=env)
+        assert bad.exit_code == 2 and bad.output.count("\n") <= 2, bad.output
+    short = runner.invoke(
+        cli,
+        ["amocrm", "connect", "--account", str(site.account_id), "--token", "x",
+         "--url", fake.url, "--allow-private"],
+        env=env,
+    )  # fmt: skip
+    assert short.exit_code == 2 and "token" in short.output
+    removed = runner.invoke(cli, ["amocrm", "remove", str(dest)], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert client.post(url.removeprefix("https://cp.example"), content=b"").status_code == 401
+    again = runner.invoke(cli, ["amocrm", "remove", str(dest)], env=env)
+    assert again.exit_code == 2

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from callpath import settings as settings_mod
+from callpath.cli import amocrm as cli_amocrm
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
@@ -81,6 +82,7 @@ app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
 app.add_typer(cli_webhooks.webhook_app, name="webhook")
 app.add_typer(cli_webhooks.outbox_app, name="outbox")
+app.add_typer(cli_amocrm.amocrm_app, name="amocrm")
 
 DEMO_EMAIL = "demo@callpath.local"
 
