@@ -9,6 +9,7 @@ for on the next round; the webhook refuses strangers and malformed forms."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -323,9 +324,18 @@ def test_an_amocrm_that_does_not_answer_in_time_is_tried_again(
 
 
 def test_the_webhook_refuses_strangers_and_malformed_forms(
-    engine: Engine, client: TestClient, site: Seeded, fake: FakeAmo
+    engine: Engine,
+    client: TestClient,
+    site: Seeded,
+    fake: FakeAmo,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     made = _connect(engine, site, fake)
+    with caplog.at_level(logging.INFO, logger="callpath.access"):
+        assert _post_hook(client, made, b"").status_code == 200
+    dest_id = made.destination["id"]
+    assert f"POST /hooks/amocrm/{dest_id}/*** 200" in caplog.text
+    assert made.hook_token not in caplog.text
     form = _status_form(123, WON, "1000")
     dest = made.destination["id"]
     for path in (
