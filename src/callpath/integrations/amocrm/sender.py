@@ -118,7 +118,10 @@ def _note_on_open_lead(
         return None
     request = leads.note(destination, lead_id, leads.note_text(payload))
     noted = steps.send("note", request)
-    note_id = steps.read("note", leads.note_id, noted.body)
+    try:
+        note_id = leads.note_id(noted.body)
+    except leads.Unreadable:  # the note is there: remembered by its lead and call
+        note_id = None
     _remember(ctx, destination, "lead", str(lead_id), call_id, now)
     _remember(ctx, destination, "note", str(note_id or f"{lead_id}:{call_id}"), call_id, now)
     return lead_id
