@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from callpath import settings as settings_mod
+from callpath.cli import amocrm as cli_amocrm
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
@@ -85,6 +86,7 @@ app.add_typer(cli_webhooks.outbox_app, name="outbox")
 app.add_typer(cli_platforms.metrica_app, name="metrica")
 app.add_typer(cli_platforms.ga4_app, name="ga4")
 app.add_typer(cli_platforms.meta_app, name="meta")
+app.add_typer(cli_amocrm.amocrm_app, name="amocrm")
 
 DEMO_EMAIL = "demo@callpath.local"
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from callpath.integrations.amocrm import sender as amocrm
 from callpath.integrations.ga4 import measurement as ga4
 from callpath.integrations.http import Outcome
 from callpath.integrations.meta import conversions as meta
@@ -38,4 +39,5 @@ SENDERS: dict[str, Sender] = {
     "metrica": metrica.send,
     "ga4": ga4.send,
     "meta": meta.send,
+    "amocrm": amocrm.send,
 }

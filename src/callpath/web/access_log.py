@@ -23,6 +23,9 @@ serve_log = logging.getLogger("callpath.serve")
 ACCESS_LOGS = ("app", "all", "off")  # CALLPATH_ACCESS_LOG
 TRACKER = b"/t/"
 PATH_MAX = 300
+# Webhooks of services that cannot sign: a token in the URL (…/{id}/{token}) is the
+# credential, so it never reaches the log.
+SECRET_IN_PATH = (b"/hooks/amocrm/",)
 REQUEST_FIELDS = ("method", "path", "status", "ms")
 
 
@@ -56,12 +59,22 @@ class AccessLog:
         # The raw path stays percent-encoded: no line breaks from a request, and the query
         # (tokens, e-mails) is not part of it.
         raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+        raw = _without_secret(raw)
         if status < 400 and not self.tracker and raw.startswith(TRACKER):
             return
         ms = round((time.perf_counter() - start) * 1000, 1)
         path = raw[:PATH_MAX].decode("ascii", "replace")
         fields = {"method": scope["method"], "path": path, "status": status, "ms": ms}
         log.info("%s %s %d %.1f ms", scope["method"], path, status, ms, extra=fields)
+
+
+def _without_secret(raw: bytes) -> bytes:
+    """A path whose last part is a credential (`SECRET_IN_PATH`), with that part hidden."""
+    for prefix in SECRET_IN_PATH:
+        if raw.startswith(prefix):
+            head, slash, _secret = raw[len(prefix) :].partition(b"/")
+            return prefix + head + (slash and b"/***")
+    return raw
 
 
 class JsonLines(logging.Formatter):

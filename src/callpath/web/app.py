@@ -36,6 +36,7 @@ from callpath.web import (
     api_plans,
     api_reports,
     api_webhooks,
+    crm_amocrm,
     deals_page,
     demo,
     errors,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         tracker_api.router,
         *hooks.ROUTERS,
+        crm_amocrm.router,
         demo.router,
         admin.router,
         admin_forms.router,
