@@ -19,6 +19,7 @@ from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
 from callpath.cli import costs as cli_costs
 from callpath.cli import export as cli_export
+from callpath.cli import feeds as cli_feeds
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
 from callpath.cli import numbers as cli_numbers
@@ -78,6 +79,7 @@ app.add_typer(cli_recordings.recordings_app, name="recordings")
 app.add_typer(cli_leads.leads_app, name="leads")
 app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
+app.add_typer(cli_feeds.feed_app, name="feed")
 
 DEMO_EMAIL = "demo@callpath.local"
 

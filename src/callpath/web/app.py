@@ -38,6 +38,7 @@ from callpath.web import (
     deals_page,
     demo,
     errors,
+    feeds,
     hooks,
     invitation_page,
     journal,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_page.router,
         reports_page.router,
         deals_page.router,
+        feeds.router,
     )
     for router in routers:
         app.include_router(router)
