@@ -14,14 +14,13 @@ from callpath.integrations.google_ads import conversions_csv
 from callpath.integrations.metrica import calls_csv
 from callpath.reports import exports
 from callpath.reports.period import Period
-from callpath.services import setup
+from callpath.services import feeds, setup
 from callpath.storage.db import transaction
 
 export_app = typer.Typer(
     help="Files for Yandex Metrica's and Google Ads' conversion uploads.", no_args_is_help=True
 )
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-NAME_MAX = 100  # Google Ads' limit on a conversion action's name
 
 SiteOpt = Annotated[str, typer.Option(help="Site key (or id).")]
 FromOpt = Annotated[
@@ -102,9 +101,9 @@ def google_ads(
     call's won deals (empty: the conversion action's default value). Times are in the
     site's UTC offset at the start of the period, named on the first line. The calls
     without a click id are counted on stderr."""
-    name = conversion_name.strip()
-    if not name or len(name) > NAME_MAX or "\n" in name or "\r" in name:
-        raise fail(f"--conversion-name: one line of 1 to {NAME_MAX} characters")
+    name = feeds.valid_name(conversion_name)
+    if name is None:
+        raise fail(f"--conversion-name: one line of 1 to {feeds.NAME_MAX} characters")
     period, found = _calls(site, start, end)
     offset = conversions_csv.zone_offset(period.zone, period.since)
     made = conversions_csv.conversions_csv(found, name, offset, all_calls)

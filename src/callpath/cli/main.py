@@ -20,6 +20,7 @@ from callpath.cli import bench as cli_bench
 from callpath.cli import calls as cli_calls
 from callpath.cli import costs as cli_costs
 from callpath.cli import export as cli_export
+from callpath.cli import feeds as cli_feeds
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
 from callpath.cli import numbers as cli_numbers
@@ -87,6 +88,7 @@ app.add_typer(cli_platforms.metrica_app, name="metrica")
 app.add_typer(cli_platforms.ga4_app, name="ga4")
 app.add_typer(cli_platforms.meta_app, name="meta")
 app.add_typer(cli_amocrm.amocrm_app, name="amocrm")
+app.add_typer(cli_feeds.feed_app, name="feed")
 
 DEMO_EMAIL = "demo@callpath.local"
 

@@ -54,6 +54,13 @@ def calls_of(
     """The site's ended inbound calls that are not spam, started in `period`, oldest
     first. A call whose won deals are in several currencies shows the sum in `currency`
     (the site's) when there is one, else in the currency with the largest sum."""
+    return calls_between(conn, account_id, site_id, period.since, period.until, currency)
+
+
+def calls_between(
+    conn: Connection, account_id: int, site_id: int, since: float, until: float, currency: str
+) -> list[ExportCall]:
+    """`calls_of` the calls started in [since, until) (UTC seconds): a rolling window."""
     query = (
         select(
             k.id,
@@ -77,8 +84,8 @@ def calls_of(
             k.site_id == site_id,
             k.direction == "inbound",
             k.state == "ended",
-            k.started_at >= period.since,
-            k.started_at < period.until,
+            k.started_at >= since,
+            k.started_at < until,
             or_(ld.spam.is_(None), ld.spam == false()),
         )
         .order_by(k.started_at, k.id)

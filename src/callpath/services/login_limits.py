@@ -179,3 +179,34 @@ def _key(email: str) -> str:
 def _wait(moments: deque[float], span: float, now: float) -> int:
     """Seconds until the oldest moment leaves the window (at least 1)."""
     return max(1, math.ceil(moments[0] + span - now))
+
+
+class AddressLimiter:
+    """Failed attempts per client address only, for secrets nobody guesses (a feed's
+    random password): a limit per account as well would let anyone who knows the
+    username lock its rightful client out. Counted before the check, like logins."""
+
+    def __init__(
+        self, clock: Callable[[], float], failures: int = 10, window: float = 60.0
+    ) -> None:
+        self.failures = failures
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_address = _Windows(window, Limits().max_keys)
+
+    def attempt(self, address: str) -> float | Refusal:
+        """Let the attempt in (counted as a failure, at the moment returned, until
+        `succeeded`) or refuse it."""
+        now = self._clock()
+        with self._lock:
+            mine = self._by_address.recent(address, now)
+            if len(mine) >= self.failures:
+                wait = _wait(mine, self._by_address.span, now)
+                return Refusal("too many failed attempts from this address", wait)
+            self._by_address.add(address, now)
+            return now
+
+    def succeeded(self, address: str, at: float) -> None:
+        """The attempt counted at `at` was right: it is no failure."""
+        with self._lock:
+            self._by_address.forget(address, at)

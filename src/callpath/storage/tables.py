@@ -299,6 +299,28 @@ integrations = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# A file of a site's conversions that an ad platform fetches on its own schedule over
+# HTTPS with a username (the feed's id, public: it is in the URL too) and a password (shown
+# once when the feed is made; only its SHA-256 is kept). kind: google_ads (its click
+# conversions file). It holds the calls of the last `days` days when fetched, target
+# calls or every call (`all_calls`). A removed feed keeps its row (its id is never given
+# again) and answers no one.
+conversion_feeds = Table(
+    "conversion_feeds",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("site_id", ForeignKey("sites.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("conversion_name", String(100), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("all_calls", Boolean, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_fetched_at", Float, nullable=True),  # kept to FETCH_TOUCH_SECONDS
+    Column("removed_at", Float, nullable=True),
+)
+
 # Raw inbound call events, kept for audit and re-processing. `dedup_key` identifies a
 # delivery of the same event (retries carry the same body); `applied_at` is set once the
 # event was folded into its call.

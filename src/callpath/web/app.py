@@ -40,6 +40,7 @@ from callpath.web import (
     deals_page,
     demo,
     errors,
+    feeds,
     hooks,
     invitation_page,
     journal,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_page.router,
         deals_page.router,
         webhooks_page.router,
+        feeds.router,
     )
     for router in routers:
         app.include_router(router)
