@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from callpath.integrations.bitrix24 import sender as bitrix24
 from callpath.integrations.http import Client, Outcome
 from callpath.integrations.webhook import request as webhook
 from callpath.services.deliveries import Links
@@ -40,4 +41,7 @@ def _iso(at: float) -> str:
     )
 
 
-SENDERS: dict[str, Sender] = {"webhook": _webhook}
+SENDERS: dict[str, Sender] = {
+    "webhook": _webhook,
+    "bitrix24": bitrix24.send,
+}

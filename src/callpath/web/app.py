@@ -35,6 +35,7 @@ from callpath.web import (
     api_leads,
     api_plans,
     api_reports,
+    crm_bitrix24,
     deals_page,
     demo,
     errors,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_page.router,
         reports_page.router,
         deals_page.router,
+        crm_bitrix24.router,
     )
     for router in routers:
         app.include_router(router)
