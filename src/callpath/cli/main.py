@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from callpath import settings as settings_mod
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
+from callpath.cli import bitrix24 as cli_bitrix24
 from callpath.cli import calls as cli_calls
 from callpath.cli import costs as cli_costs
 from callpath.cli import export as cli_export
@@ -81,6 +82,7 @@ app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
 app.add_typer(cli_webhooks.webhook_app, name="webhook")
 app.add_typer(cli_webhooks.outbox_app, name="outbox")
+app.add_typer(cli_bitrix24.bitrix24_app, name="bitrix24")
 
 DEMO_EMAIL = "demo@callpath.local"
 
