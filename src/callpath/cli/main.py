@@ -17,6 +17,7 @@ from callpath import settings as settings_mod
 from callpath.cli import amocrm as cli_amocrm
 from callpath.cli import asterisk as cli_asterisk
 from callpath.cli import bench as cli_bench
+from callpath.cli import bitrix24 as cli_bitrix24
 from callpath.cli import calls as cli_calls
 from callpath.cli import costs as cli_costs
 from callpath.cli import export as cli_export
@@ -89,6 +90,7 @@ app.add_typer(cli_platforms.ga4_app, name="ga4")
 app.add_typer(cli_platforms.meta_app, name="meta")
 app.add_typer(cli_amocrm.amocrm_app, name="amocrm")
 app.add_typer(cli_feeds.feed_app, name="feed")
+app.add_typer(cli_bitrix24.bitrix24_app, name="bitrix24")
 
 DEMO_EMAIL = "demo@callpath.local"
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from callpath.domain import outbox as rules
+from callpath.integrations.bitrix24 import rest as bitrix24_rest
 from callpath.integrations.http import Refused, check_url
 from callpath.services.site_input import NotFound, SetupError
 from callpath.storage import outbox_repo, site_repo
@@ -20,6 +21,7 @@ Row = dict[str, Any]
 URL_MAX = 2000
 NAME_MAX = 200
 LOG_MAX = 500
+SECRET_URLS = ("bitrix24",)  # kinds whose URL holds their secret: never shown whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +81,20 @@ def check_site(conn: Connection, account_id: int, site_id: int) -> None:
 
 
 def listed(conn: Connection, account_id: int) -> list[Row]:
-    return outbox_repo.destinations_of(conn, account_id)
+    """The account's destinations; a URL that is itself a secret (a Bitrix24 incoming
+    webhook's) masked."""
+    return [_shown(row) for row in outbox_repo.destinations_of(conn, account_id)]
+
+
+def _shown(row: Row) -> Row:
+    if row["kind"] in SECRET_URLS:
+        return {**row, "url": bitrix24_rest.masked(str(row["url"]))}
+    return row
 
 
 def found(conn: Connection, account_id: int, dest_id: int) -> Row:
     """One destination, as listed (never its secret)."""
-    for row in outbox_repo.destinations_of(conn, account_id):
+    for row in listed(conn, account_id):
         if row["id"] == dest_id:
             return row
     raise NotFound(f"no destination {dest_id} in this account")

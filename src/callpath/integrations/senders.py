@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callpath.integrations.amocrm import sender as amocrm
+from callpath.integrations.bitrix24 import sender as bitrix24
 from callpath.integrations.ga4 import measurement as ga4
 from callpath.integrations.http import Outcome
 from callpath.integrations.meta import conversions as meta
@@ -40,4 +41,5 @@ SENDERS: dict[str, Sender] = {
     "ga4": ga4.send,
     "meta": meta.send,
     "amocrm": amocrm.send,
+    "bitrix24": bitrix24.send,
 }

@@ -133,6 +133,7 @@ def call_view(call: Mapping[str, Any]) -> Row:
         "duration": call["duration"],
         "talk": call["talk"],
         "wait": call["wait"],
+        "recording_url": call.get("recording_url"),
     }
 
 

@@ -106,6 +106,16 @@ def set_paused(
     return result.rowcount > 0
 
 
+def set_config(conn: Connection, account_id: int, dest_id: int, config: Row) -> bool:
+    """A destination's settings of its kind (a CRM's token), replaced whole."""
+    result = conn.execute(
+        update(destinations)
+        .where(ds.account_id == account_id, ds.id == dest_id)
+        .values(config=config)
+    )
+    return result.rowcount > 0
+
+
 def subscribers(conn: Connection, account_id: int, site_id: int | None) -> list[Row]:
     """The destinations that may take an event of this account and site (any site when
     None): `id`, `events`, `site_id`."""

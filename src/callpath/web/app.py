@@ -37,6 +37,7 @@ from callpath.web import (
     api_reports,
     api_webhooks,
     crm_amocrm,
+    crm_bitrix24,
     deals_page,
     demo,
     errors,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deals_page.router,
         webhooks_page.router,
         feeds.router,
+        crm_bitrix24.router,
     )
     for router in routers:
         app.include_router(router)
