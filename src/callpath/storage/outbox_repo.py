@@ -494,3 +494,10 @@ def has_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> bool:
         rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
     )
     return conn.execute(query).first() is not None
+
+
+def webhook_secret(conn: Connection, dest_id: int) -> Row | None:
+    """A webhook's account and secret (a CRM signs the deals it sends back with it)."""
+    query = select(ds.account_id, ds.secret).where(ds.id == dest_id, ds.kind == "webhook")
+    row = conn.execute(query).first()
+    return dict(row._mapping) if row else None

@@ -51,7 +51,7 @@ def _allowed(who: auth.Principal) -> None:
         raise ClientError(403, "only owners, admins, analysts and their API tokens see deals")
 
 
-def _moment(text: str | None) -> float | None:
+def moment(text: str | None) -> float | None:
     """An ISO-8601 time with its UTC offset ("2026-03-01T12:00:00+03:00", or "Z")."""
     if text is None:
         return None
@@ -98,7 +98,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
 )
 def record_deal(body: DealIn, request: Request, who: ApiUser) -> JSONResponse:
     _allowed(who)
-    data = deals.DealInput(**{**body.model_dump(), "closed_at": _moment(body.closed_at)})
+    data = deals.DealInput(**{**body.model_dump(), "closed_at": moment(body.closed_at)})
     with transaction(ctx(request).engine) as conn:
         done = deals.record(conn, who.account_id, data, time.time())
     return JSONResponse(view(done.deal), status_code=201 if done.created else 200)

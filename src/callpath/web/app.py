@@ -38,6 +38,7 @@ from callpath.web import (
     api_webhooks,
     crm_amocrm,
     crm_bitrix24,
+    crm_deals,
     deals_page,
     demo,
     errors,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_page.router,
         feeds.router,
         crm_bitrix24.router,
+        crm_deals.router,
     )
     for router in routers:
         app.include_router(router)
