@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callpath.integrations.http import Client, Outcome
+from callpath.integrations.notify import sender as notify
 from callpath.integrations.webhook import request as webhook
 from callpath.services.deliveries import Links
 
@@ -23,6 +24,7 @@ from callpath.services.deliveries import Links
 class Context:
     client: Client
     links: Links
+    notify: notify.Channels | None = None  # e-mail and Telegram (none: not sent)
 
 
 Sender = Callable[[Context, Mapping[str, Any], Mapping[str, Any], float], Outcome]
@@ -40,4 +42,12 @@ def _iso(at: float) -> str:
     )
 
 
-SENDERS: dict[str, Sender] = {"webhook": _webhook}
+def _notify(
+    ctx: Context, destination: Mapping[str, Any], event: Mapping[str, Any], now: float
+) -> Outcome:
+    if ctx.notify is None:
+        return Outcome(None, 0, "this process sends no notifications")
+    return notify.send(ctx.client, ctx.links, ctx.notify, destination, event, now)
+
+
+SENDERS: dict[str, Sender] = {"webhook": _webhook, "email": _notify, "telegram": _notify}

@@ -46,7 +46,7 @@ def _list(
 ) -> Response:
     notice = flash.take(request)
     with transaction(ctx(request).engine, write=False) as conn:
-        rows = destinations.listed(conn, who.account_id)
+        rows = destinations.listed(conn, who.account_id, "webhook")
         sites = _sites(conn, who.account_id)
         zone = site_repo.account_zone(conn, who.account_id)
         secret = _new_secret(conn, who.account_id, notice)

@@ -26,15 +26,19 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
 from callpath.integrations.http import Client, Outcome
+from callpath.integrations.notify import digest
+from callpath.integrations.notify.sender import Channels
 from callpath.integrations.senders import SENDERS, Context
 from callpath.services import deliveries
 from callpath.services.deliveries import Attempt, Links
+from callpath.services.notify import Reads
 from callpath.storage.db import make_engine
 from callpath.workers.applier import stop_at_eof
 
 log = logging.getLogger("callpath.delivery")
 Clock = Callable[[], float]
 Row = dict[str, Any]
+DIGEST_EVERY = 60.0  # seconds between looks for digests due
 
 
 class Deliverer:
@@ -49,11 +53,15 @@ class Deliverer:
         threads: int = 4,
         batch: int = 100,
         idle_wait: float = 0.5,
+        settings: settings_mod.Settings | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.client = client
-        self.context = Context(client, Links(engine))
+        settings = settings or settings_mod.load()
+        channels = Channels(settings.smtp, settings.telegram_api, Reads(engine))
+        self.context = Context(client, Links(engine), channels)
+        self._next_digests = 0.0
         self.first_retry = first_retry
         self.batch = batch
         self.idle_wait = idle_wait
@@ -73,13 +81,25 @@ class Deliverer:
         self._pool.shutdown(wait=True)
 
     def round(self) -> int:
-        """One round; how many deliveries were tried."""
+        """One round (digests due queued first, once a minute); how many deliveries were
+        tried."""
+        self._digests()
         rows = deliveries.take_due(self.engine, self.clock(), self.batch)
         by_destination: dict[int, list[Row]] = {}
         for row in rows:
             by_destination.setdefault(int(row["destination_id"]), []).append(row)
         tried = list(self._pool.map(self._destination, by_destination.values()))
         return sum(tried)
+
+    def _digests(self) -> None:
+        now = self.clock()
+        if now < self._next_digests:
+            return
+        self._next_digests = now + DIGEST_EVERY
+        try:
+            digest.queue_due(self.engine, now)
+        except DBAPIError:
+            log.warning("database error queueing digests; tried again in a minute")
 
     def _destination(self, rows: list[Row]) -> int:
         """Its deliveries in order until one fails; the rest wait for that one's retry. A
@@ -126,7 +146,9 @@ def main() -> int:
     reader.start()
     client = Client()
     try:
-        Deliverer(engine, time.time, client, settings.outbox_first_retry).run(stop)
+        Deliverer(engine, time.time, client, settings.outbox_first_retry, settings=settings).run(
+            stop
+        )
     finally:
         client.close()
         engine.dispose()
