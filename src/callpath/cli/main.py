@@ -21,6 +21,7 @@ from callpath.cli import costs as cli_costs
 from callpath.cli import export as cli_export
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
+from callpath.cli import notify as cli_notify
 from callpath.cli import numbers as cli_numbers
 from callpath.cli import pool as cli_pool
 from callpath.cli import recordings as cli_recordings
@@ -81,6 +82,7 @@ app.add_typer(cli_costs.costs_app, name="costs")
 app.add_typer(cli_export.export_app, name="export")
 app.add_typer(cli_webhooks.webhook_app, name="webhook")
 app.add_typer(cli_webhooks.outbox_app, name="outbox")
+app.add_typer(cli_notify.notify_app, name="notify")
 
 DEMO_EMAIL = "demo@callpath.local"
 
