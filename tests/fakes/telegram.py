@@ -86,7 +86,6 @@ class TelegramApi:
                     "description": f"Too Many Requests: retry after {self.retry_after}",
                     "parameters": {"retry_after": self.retry_after},
                 }
-        with self._lock:
             self.sent.append(message)
             number = len(self.sent)
         chat = {"id": message["chat_id"], "type": "private"}

@@ -7,7 +7,9 @@ delivery processes never send the same one), groups them by destination and send
 destination's in order, a few destinations at a time. A destination whose attempt fails
 gets nothing more this round: its other due deliveries wait for that delivery's retry
 time, so a receiver that is down is knocked on once per retry, not once per event.
-It ignores SIGINT and SIGTERM and stops when its standard input closes.
+Before a round, at most once a minute, it queues the notification digests that are due
+(`integrations.notify.digest`). It ignores SIGINT and SIGTERM and stops when its
+standard input closes.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class Deliverer:
             digest.queue_due(self.engine, now)
         except DBAPIError:
             log.warning("database error queueing digests; tried again in a minute")
+        except Exception:  # digests must never stop the deliveries
+            log.exception("queueing digests failed; tried again in a minute")
 
     def _destination(self, rows: list[Row]) -> int:
         """Its deliveries in order until one fails; the rest wait for that one's retry. A
