@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/callpath.sqlite3"
 SIP_ALLOW_DEFAULT = "127.0.0.0/8,::1/128"
+TELEGRAM_API = "https://api.telegram.org"
+SMTP_SECURITY = ("starttls", "ssl", "none")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -49,6 +51,10 @@ class Settings:
     log_json: bool = False
     # Outbound deliveries: seconds before the first retry (doubling up to an hour).
     outbox_first_retry: float = 30.0
+    # Notifications: the mail server e-mails go through (None: e-mail is off), and the
+    # Telegram Bot API's address (another only for a test or a proxy of your own).
+    smtp: Smtp | None = None
+    telegram_api: str = TELEGRAM_API
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -76,6 +82,59 @@ def _client_limits(env: Mapping[str, str]) -> ClientLimits:
         starts_per_minute=_int(env, "CALLPATH_CLIENT_STARTS_PER_MINUTE", 30, 0, 1_000_000),
         starts_burst=_int(env, "CALLPATH_CLIENT_STARTS_BURST", 60, 1, 1_000_000),
         key_secret=env.get("CALLPATH_CLIENT_KEY_SECRET", "").strip() or None,
+    )
+
+
+# --- The mail server notifications go through (integrations/notify/email.py) ------------
+
+
+@dataclass(frozen=True, slots=True)
+class Smtp:
+    """`security`: starttls (upgrade a plain connection, port 587), ssl (TLS from the
+    start, port 465) or none (a relay on the same host or network, port 25)."""
+
+    host: str
+    port: int
+    sender: str  # the From address
+    security: str = "starttls"
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 20.0
+
+
+def _smtp(env: Mapping[str, str]) -> Smtp | None:
+    host = env.get("CALLPATH_SMTP_HOST", "").strip()
+    others = [
+        n for n in ("PORT", "USER", "PASSWORD", "FROM", "TLS") if env.get(f"CALLPATH_SMTP_{n}")
+    ]
+    if not host:
+        if others:
+            raise SettingsError(
+                f"CALLPATH_SMTP_{others[0]} is set but CALLPATH_SMTP_HOST is not: "
+                "name the mail server, or unset the others"
+            )
+        return None
+    if any(ch.isspace() or ch in "/@" for ch in host) or len(host) > 253:
+        raise SettingsError(f"CALLPATH_SMTP_HOST: {host[:60]!r} is not a host name or address")
+    security = _choice(env, "CALLPATH_SMTP_TLS", SMTP_SECURITY)
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    sender = env.get("CALLPATH_SMTP_FROM", "").strip()
+    if not sender or "@" not in sender or any(ch in sender for ch in "\r\n"):
+        raise SettingsError(
+            "CALLPATH_SMTP_FROM: the address notifications come from, e.g. "
+            "callpath@example.com (required with CALLPATH_SMTP_HOST)"
+        )
+    user = env.get("CALLPATH_SMTP_USER", "").strip() or None
+    password = env.get("CALLPATH_SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise SettingsError("CALLPATH_SMTP_USER and CALLPATH_SMTP_PASSWORD: give both or neither")
+    return Smtp(
+        host=host,
+        port=_int(env, "CALLPATH_SMTP_PORT", default_port, 1, 65_535),
+        sender=sender,
+        security=security,
+        user=user,
+        password=password,
     )
 
 
@@ -150,6 +209,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         access_log=_choice(env, "CALLPATH_ACCESS_LOG", ("app", "all", "off")),
         log_json=_bool(env, "CALLPATH_LOG_JSON"),
         outbox_first_retry=_int(env, "CALLPATH_OUTBOX_RETRY_MS", 30_000, 100, 3_600_000) / 1000,
+        smtp=_smtp(env),
+        telegram_api=http_base_url(
+            env.get("CALLPATH_TELEGRAM_API") or TELEGRAM_API, "CALLPATH_TELEGRAM_API"
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from callpath import settings as settings_mod
 from callpath.services import setup
 from callpath.settings import SettingsError, http_base_url
 from callpath.storage import migrate as migrate_mod
-from callpath.storage import site_repo
+from callpath.storage import site_repo, user_repo
 from callpath.storage.db import make_engine, transaction
 from callpath.storage.tables import MAX_ID
 
@@ -147,3 +147,19 @@ def server_base_url(server: str | None) -> str:
     """The server's base URL: `public_base_url`, else the local default (a ValueError
     naming the option when it is not an http(s) URL)."""
     return public_base_url(server) or "http://127.0.0.1:8000"
+
+
+def account_exists(conn: Connection, account: int) -> None:
+    """The command names an account that exists, or fails."""
+    if user_repo.account_name(conn, account) is None:
+        raise setup.NotFound(f"no account {account}")
+
+
+def site_of(conn: Connection, site: str | None, account: int) -> int | None:
+    """The id of the account's site named by key or id (None: none named)."""
+    if site is None:
+        return None
+    row = site_row(conn, site)
+    if row["account_id"] != account:
+        raise setup.NotFound(f"no site {site[:64]} in account {account}")
+    return int(row["id"])

@@ -24,6 +24,7 @@ from callpath.cli import export as cli_export
 from callpath.cli import feeds as cli_feeds
 from callpath.cli import integrations as cli_integrations
 from callpath.cli import leads as cli_leads
+from callpath.cli import notify as cli_notify
 from callpath.cli import numbers as cli_numbers
 from callpath.cli import platforms as cli_platforms
 from callpath.cli import pool as cli_pool
@@ -91,6 +92,7 @@ app.add_typer(cli_platforms.meta_app, name="meta")
 app.add_typer(cli_amocrm.amocrm_app, name="amocrm")
 app.add_typer(cli_feeds.feed_app, name="feed")
 app.add_typer(cli_bitrix24.bitrix24_app, name="bitrix24")
+app.add_typer(cli_notify.notify_app, name="notify")
 
 DEMO_EMAIL = "demo@callpath.local"
 

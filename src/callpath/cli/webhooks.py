@@ -15,12 +15,12 @@ from typing import Annotated, Any
 import typer
 
 from callpath import settings as settings_mod
-from callpath.cli.common import fail, open_engine, site_row
+from callpath.cli.common import account_exists, fail, open_engine, site_of
 from callpath.domain.outbox import EVENT_TYPES
 from callpath.integrations import destinations
 from callpath.integrations.http import Client
 from callpath.services import setup
-from callpath.storage import outbox_repo, user_repo
+from callpath.storage import outbox_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
 from callpath.workers.delivery import Deliverer
@@ -59,8 +59,8 @@ def webhook_add(
     """Add a webhook and print its id and signing secret (shown only now)."""
     try:
         with transaction(open_engine()) as conn:
-            _account(conn, account)
-            site_id = _site_of(conn, site, account)
+            account_exists(conn, account)
+            site_id = site_of(conn, site, account)
             added = destinations.add_webhook(
                 conn, account, url, events, time.time(), name, site_id, allow_private
             )
@@ -83,7 +83,7 @@ def webhook_list(
     `remove` take any of their ids."""
     try:
         with transaction(open_engine(), write=False) as conn:
-            _account(conn, account)
+            account_exists(conn, account)
             rows = destinations.listed(conn, account)
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
@@ -184,20 +184,6 @@ def _act(dest: int, work: Any, write: bool = True) -> None:
         raise fail(str(exc)) from exc
 
 
-def _account(conn: Any, account: int) -> None:
-    if user_repo.account_name(conn, account) is None:
-        raise setup.NotFound(f"no account {account}")
-
-
-def _site_of(conn: Any, site: str | None, account: int) -> int | None:
-    if site is None:
-        return None
-    row = site_row(conn, site)
-    if row["account_id"] != account:
-        raise setup.NotFound(f"no site {site[:64]} in account {account}")
-    return int(row["id"])
-
-
 def _state(row: dict[str, Any]) -> str:
     if row["paused_at"] is None:
         return "active"
@@ -223,7 +209,7 @@ def outbox_run(
     settings = settings_mod.load()
     engine = open_engine()
     client = Client()
-    deliverer = Deliverer(engine, time.time, client, settings.outbox_first_retry)
+    deliverer = Deliverer(engine, time.time, client, settings.outbox_first_retry, settings=settings)
     try:
         if once:
             typer.echo(f"{deliverer.round()} deliveries tried")

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from callpath.domain import notify
 from callpath.domain import outbox as rules
 from callpath.integrations.bitrix24 import rest as bitrix24_rest
 from callpath.integrations.http import Refused, check_url
+from callpath.integrations.notify.mail import NOT_CONFIGURED
 from callpath.services.site_input import NotFound, SetupError
-from callpath.storage import outbox_repo, site_repo
+from callpath.storage import outbox_repo, site_repo, user_repo
 
 Row = dict[str, Any]
 URL_MAX = 2000
@@ -74,16 +76,114 @@ def add_webhook(
     return Added(found(conn, account_id, dest_id), secret)
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What a notification destination is given (`domain.notify` checks each part)."""
+
+    kind: str  # email | telegram
+    on: str | list[str]
+    to: str | None = None  # the e-mail address (else the user's) or the Telegram chat id
+    token: str | None = None  # the Telegram bot's
+    site_id: int | None = None
+    quiet: str | None = None  # "22:00-08:00"
+    lost_after: int = notify.LOST_AFTER
+    digest_at: str = notify.DIGEST_AT
+    user_id: int | None = None
+    allow_private: bool = False  # the Bot API at a private address (a proxy, a test)
+
+
+def add_notification(
+    conn: Connection, account_id: int, given: Notification, now: float, email_ready: bool
+) -> Row:
+    """An e-mail or Telegram destination taking `lead.created` (its notices are decided
+    when sent, `integrations.notify.sender`) and, if asked, queued digests. E-mail is
+    refused while no mail server is configured (`email_ready`)."""
+    if given.kind not in notify.KINDS:
+        raise SetupError(f"kind: one of {', '.join(notify.KINDS)}")
+    if given.kind == "email" and not email_ready:
+        raise SetupError(NOT_CONFIGURED)
+    try:
+        config = notify.Config(
+            notify.notices(given.on),
+            notify.lost_after(given.lost_after),
+            notify.quiet_hours(given.quiet) if given.quiet else None,
+            notify.clock(given.digest_at),
+            given.user_id,
+        )
+    except notify.BadNotify as exc:
+        raise SetupError(str(exc)) from exc
+    user = _own_user(conn, account_id, given.user_id) if given.user_id is not None else None
+    if given.site_id is not None:
+        check_site(conn, account_id, given.site_id)
+    to = given.to or (str(user["email"]) if user and given.kind == "email" else "")
+    try:
+        if given.kind == "email":
+            url, secret, name = _email(to)
+        else:
+            url, secret, name = _telegram(to, given.token or "")
+    except notify.BadNotify as exc:
+        raise SetupError(str(exc)) from exc
+    dest_id = outbox_repo.add_destination(
+        conn,
+        {
+            "account_id": account_id,
+            "kind": given.kind,
+            "name": name[:NAME_MAX],
+            "url": url,
+            "secret": secret,
+            "events": notify.EVENTS,
+            "site_id": given.site_id,
+            "allow_private": given.allow_private,
+            "config": config.stored(),
+            "created_at": now,
+        },
+    )
+    return found(conn, account_id, dest_id)
+
+
+def _email(to: str) -> tuple[str, str, str]:
+    if not to:
+        raise notify.BadNotify("give the e-mail address (or the user it is for)")
+    address = notify.email_address(to)
+    return f"mailto:{address}", "", f"e-mail to {address}"
+
+
+def _telegram(to: str, token: str) -> tuple[str, str, str]:
+    if not to:
+        raise notify.BadNotify("give the Telegram chat id")
+    chat = notify.chat_id(to)
+    return f"telegram:{chat}", notify.bot_token(token), f"Telegram chat {chat}"
+
+
+def _own_user(conn: Connection, account_id: int, user_id: int) -> Row:
+    user = user_repo.account_user(conn, account_id, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id} in this account")
+    if user["deactivated_at"] is not None:
+        raise SetupError(f"user {user_id} is deactivated")
+    return user
+
+
+def notifications(conn: Connection, account_id: int) -> list[Row]:
+    """The account's e-mail and Telegram destinations, each with its config."""
+    rows = []
+    for kind in notify.KINDS:
+        for row in outbox_repo.destinations_of(conn, account_id, kind):
+            full = outbox_repo.destination(conn, account_id, int(row["id"])) or {}
+            rows.append({**row, "config": full.get("config") or {}})
+    return sorted(rows, key=lambda r: int(r["id"]))
+
+
 def check_site(conn: Connection, account_id: int, site_id: int) -> None:
     site = site_repo.site_row(conn, site_id=site_id)
     if site is None or site["account_id"] != account_id:
         raise NotFound(f"no site {site_id} in this account")
 
 
-def listed(conn: Connection, account_id: int) -> list[Row]:
-    """The account's destinations; a URL that is itself a secret (a Bitrix24 incoming
-    webhook's) masked."""
-    return [_shown(row) for row in outbox_repo.destinations_of(conn, account_id)]
+def listed(conn: Connection, account_id: int, kind: str | None = None) -> list[Row]:
+    """The account's destinations (of one kind: webhooks, say), never their secrets; a
+    URL that is itself a secret (a Bitrix24 incoming webhook's) masked."""
+    return [_shown(row) for row in outbox_repo.destinations_of(conn, account_id, kind)]
 
 
 def _shown(row: Row) -> Row:

@@ -19,6 +19,7 @@ from callpath.integrations.ga4 import measurement as ga4
 from callpath.integrations.http import Outcome
 from callpath.integrations.meta import conversions as meta
 from callpath.integrations.metrica import sender as metrica
+from callpath.integrations.notify import sender as notify
 from callpath.integrations.sending import Context, Sender
 from callpath.integrations.webhook import request as webhook
 
@@ -35,6 +36,14 @@ def _iso(at: float) -> str:
     )
 
 
+def _notify(
+    ctx: Context, destination: Mapping[str, Any], event: Mapping[str, Any], now: float
+) -> Outcome:
+    if ctx.notify is None:
+        return Outcome(None, 0, "this process sends no notifications")
+    return notify.send(ctx.client, ctx.links, ctx.notify, destination, event, now)
+
+
 SENDERS: dict[str, Sender] = {
     "webhook": _webhook,
     "metrica": metrica.send,
@@ -42,4 +51,6 @@ SENDERS: dict[str, Sender] = {
     "meta": meta.send,
     "amocrm": amocrm.send,
     "bitrix24": bitrix24.send,
+    "email": _notify,
+    "telegram": _notify,
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from callpath.integrations.http import Client, Outcome, skipped
+from callpath.integrations.notify.sender import Channels
 from callpath.services.deliveries import Links
 from callpath.storage.outbox_repo import SENT
 
@@ -17,6 +18,7 @@ from callpath.storage.outbox_repo import SENT
 class Context:
     client: Client
     links: Links
+    notify: Channels | None = None  # e-mail and Telegram (none: this process sends none)
 
 
 Sender = Callable[[Context, Mapping[str, Any], Mapping[str, Any], float], Outcome]

@@ -98,7 +98,8 @@ def _next(
 ) -> tuple[str, float, str | None]:
     if attempt.ok:
         return "delivered", now, None
-    error = (f"HTTP {attempt.status}: " if attempt.status else "") + attempt.excerpt
+    http = attempt.status is not None and delivery.get("kind") != "email"
+    error = (f"HTTP {attempt.status}: " if http else "") + attempt.excerpt
     if attempt.final or not outbox.retryable(attempt.status):
         return "failed", now, error[:300]
     if outbox.gives_up(float(delivery["created_at"]), now):

@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callpath.storage.tables import blocked_numbers, calls, lead_credits, leads, sessions, sites
+from callpath.storage.tables import (
+    blocked_numbers,
+    callbacks_handled,
+    calls,
+    lead_credits,
+    leads,
+    sessions,
+    sites,
+)
 
 Row = dict[str, Any]
 c, ld, b, s = calls.c, leads.c, blocked_numbers.c, sites.c
@@ -243,3 +251,49 @@ def lead_of(conn: Connection, account_id: int, call_id: str) -> tuple[Row | None
         return None, []
     query = select(lead_credits).where(lc.lead_id == call_id).order_by(lc.model, lc.n)
     return dict(row._mapping), [dict(r._mapping) for r in conn.execute(query)]
+
+
+def notice_facts(conn: Connection, account_id: int, call_id: str) -> Row | None:
+    """What a notification about a call's lead reads at send time: the lead's verdict
+    now, the call's state, and whether its caller was marked handled (None: no lead)."""
+    query = (
+        select(
+            ld.kind,
+            ld.site_id,
+            ld.caller,
+            ld.started_at,
+            ld.first_time,
+            ld.target,
+            ld.missed,
+            ld.lost,
+            ld.spam,
+            c.state,
+            callbacks_handled.c.handled_at,
+        )
+        .select_from(
+            leads.join(calls, c.id == ld.call_id).outerjoin(
+                callbacks_handled, callbacks_handled.c.call_id == ld.call_id
+            )
+        )
+        .where(ld.account_id == account_id, ld.id == call_id)
+    )
+    row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
+def reached(conn: Connection, site_id: int, caller: str, since: float, until: float) -> bool:
+    """Whether the caller spoke to the site in (since, until]: an answered call from them
+    (they got through) or to them (they were called back)."""
+    answered = (c.status == "answered") | c.answered_at.is_not(None)
+    query = (
+        select(c.id)
+        .where(
+            c.site_id == site_id,
+            c.caller == caller,
+            c.started_at > since,
+            c.started_at <= until,
+            answered,
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None

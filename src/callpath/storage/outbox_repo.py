@@ -116,6 +116,17 @@ def set_config(conn: Connection, account_id: int, dest_id: int, config: Row) -> 
     return result.rowcount > 0
 
 
+def of_kinds(conn: Connection, kinds: Sequence[str]) -> list[Row]:
+    """Every account's destinations of these kinds that are not paused, with their config
+    (the worker's own lookup: notifications' digests)."""
+    query = (
+        select(ds.id, ds.account_id, ds.kind, ds.site_id, ds.config)
+        .where(ds.kind.in_(list(kinds)), ds.paused_at.is_(None))
+        .order_by(ds.id)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
 def subscribers(conn: Connection, account_id: int, site_id: int | None) -> list[Row]:
     """The destinations that may take an event of this account and site (any site when
     None): `id`, `events`, `site_id`."""
@@ -218,6 +229,7 @@ def due(conn: Connection, now: float, limit: int) -> list[Row]:
             dl.created_at,
             dl.destination_id,
             ds.kind,
+            ds.site_id.label("destination_site_id"),
             ds.url,
             ds.secret,
             ds.allow_private,
@@ -470,6 +482,14 @@ def links_of_call(conn: Connection, dest_id: int, call_id: str) -> list[Row]:
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def has_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> bool:
+    rl = remote_links.c
+    query = select(rl.id).where(
+        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
+    )
+    return conn.execute(query).first() is not None
+
+
 def call_of_remote(conn: Connection, dest_id: int, kind: str, remote_id: str) -> str | None:
     rl = remote_links.c
     query = select(rl.call_id).where(
@@ -486,14 +506,6 @@ def drop_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> None
             rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
         )
     )
-
-
-def has_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> bool:
-    rl = remote_links.c
-    query = select(rl.id).where(
-        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
-    )
-    return conn.execute(query).first() is not None
 
 
 def webhook_secret(conn: Connection, dest_id: int) -> Row | None:

@@ -137,7 +137,7 @@ def add_webhook(body: WebhookIn, request: Request, who: ApiUser) -> JSONResponse
 def list_webhooks(request: Request, who: ApiUser) -> Row:
     _allowed(who)
     with transaction(ctx(request).engine, write=False) as conn:
-        rows = destinations.listed(conn, who.account_id)
+        rows = destinations.listed(conn, who.account_id, "webhook")
     return {"items": [webhook_view(r) for r in rows if r["kind"] == "webhook"]}
 
 

@@ -7,7 +7,9 @@ delivery processes never send the same one), groups them by destination and send
 destination's in order, a few destinations at a time. A destination whose attempt fails
 gets nothing more this round: its other due deliveries wait for that delivery's retry
 time, so a receiver that is down is knocked on once per retry, not once per event.
-It ignores SIGINT and SIGTERM and stops when its standard input closes.
+Before a round, at most once a minute, it queues the notification digests that are due
+(`integrations.notify.digest`). It ignores SIGINT and SIGTERM and stops when its
+standard input closes.
 """
 
 from __future__ import annotations
@@ -26,16 +28,20 @@ from sqlalchemy.exc import DBAPIError
 
 from callpath import settings as settings_mod
 from callpath.integrations.http import Client, Outcome
+from callpath.integrations.notify import digest
+from callpath.integrations.notify.sender import Channels
 from callpath.integrations.senders import SENDERS
 from callpath.integrations.sending import Context
 from callpath.services import deliveries
 from callpath.services.deliveries import Attempt, Links
+from callpath.services.notify import Reads
 from callpath.storage.db import make_engine
 from callpath.workers.applier import stop_at_eof
 
 log = logging.getLogger("callpath.delivery")
 Clock = Callable[[], float]
 Row = dict[str, Any]
+DIGEST_EVERY = 60.0  # seconds between looks for digests due
 
 
 class Deliverer:
@@ -50,11 +56,15 @@ class Deliverer:
         threads: int = 4,
         batch: int = 100,
         idle_wait: float = 0.5,
+        settings: settings_mod.Settings | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.client = client
-        self.context = Context(client, Links(engine))
+        settings = settings or settings_mod.load()
+        channels = Channels(settings.smtp, settings.telegram_api, Reads(engine))
+        self.context = Context(client, Links(engine), channels)
+        self._next_digests = 0.0
         self.first_retry = first_retry
         self.batch = batch
         self.idle_wait = idle_wait
@@ -74,13 +84,27 @@ class Deliverer:
         self._pool.shutdown(wait=True)
 
     def round(self) -> int:
-        """One round; how many deliveries were tried."""
+        """One round (digests due queued first, once a minute); how many deliveries were
+        tried."""
+        self._digests()
         rows = deliveries.take_due(self.engine, self.clock(), self.batch)
         by_destination: dict[int, list[Row]] = {}
         for row in rows:
             by_destination.setdefault(int(row["destination_id"]), []).append(row)
         tried = list(self._pool.map(self._destination, by_destination.values()))
         return sum(tried)
+
+    def _digests(self) -> None:
+        now = self.clock()
+        if now < self._next_digests:
+            return
+        self._next_digests = now + DIGEST_EVERY
+        try:
+            digest.queue_due(self.engine, now)
+        except DBAPIError:
+            log.warning("database error queueing digests; tried again in a minute")
+        except Exception:  # digests must never stop the deliveries
+            log.exception("queueing digests failed; tried again in a minute")
 
     def _destination(self, rows: list[Row]) -> int:
         """Its deliveries in order until one fails; the rest wait for that one's retry. A
@@ -129,7 +153,9 @@ def main() -> int:
     reader.start()
     client = Client()
     try:
-        Deliverer(engine, time.time, client, settings.outbox_first_retry).run(stop)
+        Deliverer(engine, time.time, client, settings.outbox_first_retry, settings=settings).run(
+            stop
+        )
     finally:
         client.close()
         engine.dispose()
