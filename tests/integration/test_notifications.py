@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from callpath import settings as settings_mod
 from callpath.cli import app as cli_app
+from callpath.domain import outbox as outbox_rules
 from callpath.integrations import destinations
 from callpath.integrations.destinations import Notification
 from callpath.integrations.http import Client
 from callpath.integrations.notify import digest
-from callpath.services import accounts, callbacks, leads, notify
+from callpath.services import accounts, callbacks, leads, notify, outbox
 from callpath.services.auth import Principal
 from callpath.services.site_input import SetupError
 from callpath.storage.db import transaction
@@ -448,3 +449,29 @@ def test_the_command_adds_lists_tests_and_removes(
     assert run("notify", "remove", mail_id).exit_code == 0
     assert "boss@" not in run("notify", "list", "--account", account).output
     assert run("notify", "test", mail_id).exit_code != 0
+
+
+def test_a_destination_paused_for_failing_is_told_to_the_accounts_notifications(
+    world: World, telegram: TelegramApi
+) -> None:
+    """A webhook that failed every attempt for a day is paused, and the account's Telegram
+    (quiet hours or not) hears which one and how to resume it."""
+    world.telegram("lead", quiet="00:00-23:59")
+    with transaction(world.engine) as conn:
+        hook = destinations.add_webhook(
+            conn, world.site.account_id, "http://127.0.0.1:9/down", "deal.updated",
+            world.clock(), name="Office CRM", allow_private=True,
+        ).destination["id"]  # fmt: skip
+    for n in range(outbox_rules.PAUSE_AFTER_FAILURES + 2):
+        with transaction(world.engine) as conn:
+            outbox.emit(
+                conn, world.site.account_id, world.site.site_id, "deal.updated", f"d{n}",
+                {"n": n}, world.clock(),
+            )  # fmt: skip
+        world.rounds()
+        world.clock.advance(outbox_rules.PAUSE_AFTER_SECONDS / outbox_rules.PAUSE_AFTER_FAILURES)
+    with transaction(world.engine) as conn:
+        assert destinations.found(conn, world.site.account_id, int(hook))["paused_at"]
+    (notice,) = telegram.texts()
+    assert "Office CRM paused" in notice and f"callpath webhook resume {hook}" in notice
+    assert "Connection refused" in notice or "ConnectError" in notice

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +18,8 @@ from callpath.storage.db import transaction
 
 log = logging.getLogger("callpath.outbox")
 Row = dict[str, Any]
+PAUSED = "destination.paused"  # told to the account's notifications, not subscribed to
+NOTIFIERS = ("email", "telegram")
 LEASE_SECONDS = 120.0  # a worker that died mid-send: its deliveries are due again after
 
 
@@ -89,7 +92,7 @@ def record(engine: Engine, delivery: Row, attempt: Attempt, now: float, first_re
         if attempt.ok:
             outbox_repo.destination_succeeded(conn, int(delivery["destination_id"]))
         else:
-            _count_failure(conn, int(delivery["destination_id"]), now)
+            _count_failure(conn, int(delivery["destination_id"]), now, error)
     return state
 
 
@@ -108,14 +111,14 @@ def _next(
     return "pending", now + wait, error[:300]
 
 
-def _count_failure(conn: Any, dest_id: int, now: float) -> None:
+def _count_failure(conn: Any, dest_id: int, now: float, error: str | None) -> None:
     streak = outbox_repo.destination_failed(conn, dest_id, now)
     if streak["paused_at"] is None and outbox.should_pause(
         streak["failing_since"], int(streak["failures"]), now
     ):
-        outbox_repo.set_paused(
-            conn, int(streak["account_id"]), dest_id, now, outbox.PAUSED_BY_FAILURES
-        )
+        account_id = int(streak["account_id"])
+        outbox_repo.set_paused(conn, account_id, dest_id, now, outbox.PAUSED_BY_FAILURES)
+        _tell_paused(conn, account_id, dest_id, streak, error, now)
         log.warning(
             "destination %s paused: %s failed attempts since %s, none succeeded",
             dest_id,
@@ -178,3 +181,42 @@ class Links:
         """A mark taken before sending, dropped: the destination surely did not take it."""
         with transaction(self.engine) as conn:
             outbox_repo.drop_link(conn, dest_id, kind, remote_id[:64])
+
+
+def _tell_paused(
+    conn: Any, account_id: int, dest_id: int, streak: Row, error: str | None, now: float
+) -> None:
+    """The account's e-mail and Telegram destinations hear of it (in the pausing
+    transaction): a `destination.paused` event queued to each but the paused one."""
+    takers = [
+        int(row["id"])
+        for row in outbox_repo.destinations_of(conn, account_id)
+        if row["kind"] in NOTIFIERS and int(row["id"]) != dest_id
+    ]
+    if not takers:
+        return
+    name = next(
+        (r["name"] for r in outbox_repo.destinations_of(conn, account_id) if r["id"] == dest_id),
+        str(dest_id),
+    )
+    event = {
+        "account_id": account_id,
+        "site_id": None,
+        "type": PAUSED,
+        "subject": str(dest_id),
+        "payload": {
+            "destination_id": dest_id,
+            "name": name,
+            "failures": int(streak["failures"]),
+            "failing_since": _utc(streak["failing_since"]),
+            "last_error": error,
+        },
+        "created_at": now,
+    }
+    outbox_repo.enqueue(conn, event, takers, now)
+
+
+def _utc(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return datetime.fromtimestamp(float(at), UTC).strftime("%Y-%m-%d %H:%M UTC")

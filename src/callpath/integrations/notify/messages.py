@@ -155,6 +155,19 @@ def digest(payload: Mapping[str, Any]) -> Message:
     return Message(subject, "\n\n".join(blocks) + "\n")
 
 
+def paused(payload: Mapping[str, Any]) -> Message:
+    """A destination callpath paused after a day of failed attempts."""
+    name = str(payload.get("name") or "a destination")[:200]
+    subject = f"callpath: {name} paused, every delivery failed for a day"
+    text = (
+        f"{subject}\n\n{payload.get('failures')} attempts in a row failed since "
+        f"{payload.get('failing_since')}; the last: {str(payload.get('last_error') or '')[:300]}\n"
+        "Its events keep queueing. Fix the receiver, then resume it (Webhooks page, or "
+        f"`callpath webhook resume {payload.get('destination_id')}`): the queue is sent first.\n"
+    )
+    return Message(subject, text)
+
+
 def test(kind: str) -> Message:
     subject = "callpath: test notification"
     return Message(

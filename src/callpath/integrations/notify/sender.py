@@ -23,7 +23,7 @@ from callpath.domain import notify as rules
 from callpath.integrations.http import Client, Outcome, deferred, skipped
 from callpath.integrations.notify import mail, messages, telegram
 from callpath.integrations.notify.messages import Message
-from callpath.services.deliveries import Links
+from callpath.services.deliveries import PAUSED, Links
 from callpath.services.notify import Reads
 from callpath.settings import Smtp
 
@@ -83,6 +83,8 @@ def send(
         if quiet is not None:
             return deferred(quiet, f"quiet hours until {messages.when(quiet, zone)}")
         return deliver(client, channels, destination, messages.digest(event["payload"]))
+    if kind == PAUSED:  # about the account's own setup: never held back by quiet hours
+        return deliver(client, channels, destination, messages.paused(event["payload"]))
     if kind != "lead.created":
         return skipped(f"{kind}: no notice")
     notice = _Lead(client, links, channels, destination, event, config, zone, site)
