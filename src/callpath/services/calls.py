@@ -92,6 +92,7 @@ def store(conn: Connection, item: Received) -> tuple[dict[str, Any], bool]:
 class _Plan:
     event_ids: list[int]
     values: dict[str, Any] | None  # None: nothing to fold (events kept for audit only)
+    takers: list[dict[str, Any]]  # the destinations its events go to (outbox.call_takers)
 
 
 def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
@@ -122,7 +123,7 @@ def apply(engine: Engine, key: str, clock: Clock, attempts: int = 5) -> bool:
             if not pending:
                 return True  # another applier saved this very fold meanwhile
             if plan.values is not None:
-                _save(conn, plan.values, clock())
+                _save(conn, plan, clock())
             call_repo.mark_applied(conn, plan.event_ids, clock())
             return True
     return False
@@ -139,18 +140,19 @@ def _apply_locked(engine: Engine, key: str, clock: Clock) -> bool:
         if plan is None:
             return True
         if plan.values is not None:
-            _save(conn, plan.values, clock())
+            _save(conn, plan, clock())
         call_repo.mark_applied(conn, plan.event_ids, clock())
     return True
 
 
-def _save(conn: Connection, values: dict[str, Any], now: float) -> None:
+def _save(conn: Connection, plan: _Plan, now: float) -> None:
     """The call row, and the events its change makes for the account's destinations
     (same transaction: queued if and only if saved)."""
-    watch = outbox.CallWatch.before_save(conn, values)
-    call_repo.upsert_call(conn, values)
+    assert plan.values is not None
+    watch = outbox.CallWatch.before_save(conn, plan.values, plan.takers)
+    call_repo.upsert_call(conn, plan.values)
     if watch is not None:
-        watch.after_save(conn, values, now)
+        watch.after_save(conn, plan.values, now)
 
 
 def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
@@ -163,10 +165,9 @@ def _plan(conn: Connection, key: str, now: float) -> _Plan | None:
     ids = sorted(r["id"] for r in rows)
     events = _parse_all(integ["kind"], rows)
     if not events:
-        return _Plan(ids, None)
-    return _Plan(
-        ids, {**_fold_and_match(conn, key, integ, events, now), "forward_to": _routed(rows)}
-    )
+        return _Plan(ids, None, [])
+    values = {**_fold_and_match(conn, key, integ, events, now), "forward_to": _routed(rows)}
+    return _Plan(ids, values, outbox.call_takers(conn, values))
 
 
 def _routed(rows: list[dict[str, Any]]) -> str | None:

@@ -90,8 +90,9 @@ def classify_due(engine: Engine, clock: Clock, limit: int = DUE_BATCH) -> int:
             leads += site_leads
             credited += site_credited
             credits += site_credits
+        takers = outbox.lead_takers(conn, {int(lead["account_id"]) for lead in leads})
     with transaction(engine) as conn:
-        outbox.leads_saved(conn, leads, now)
+        outbox.leads_saved(conn, leads, now, takers)
         lead_repo.save(conn, leads)
         lead_repo.save_credits(conn, credited, credits)
     return len(due)

@@ -14,7 +14,7 @@ click ids, analytics client ids, landing page, device, place) and how it was mat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +59,25 @@ def emit(
 # ------------------------------------------------------------------ calls
 
 
+def call_takers(conn: Connection, values: Mapping[str, Any]) -> list[Row]:
+    """The destinations that take this call's events (none: the save writes no event).
+    Looked up before the save's write transaction (SQLite: the write lock routing waits
+    for is not held for it); a destination added in between takes the next change."""
+    takers = outbox_repo.subscribers(conn, int(values["account_id"]), values["site_id"])
+    return takers if any(str(t["events"]).find("call.") >= 0 for t in takers) else []
+
+
+def lead_takers(conn: Connection, account_ids: Iterable[int]) -> dict[int, list[Row]]:
+    """Per account, the destinations that take lead events (accounts with none left
+    out), looked up before the leads' write transaction."""
+    found = {}
+    for account_id in set(account_ids):
+        takers = outbox_repo.subscribers(conn, account_id, None)
+        if any(str(t["events"]).find("lead.") >= 0 for t in takers):
+            found[account_id] = takers
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class CallWatch:
     """A call about to be saved, as it was: what its save changes decides its events."""
@@ -67,10 +86,11 @@ class CallWatch:
     before: Row | None
 
     @classmethod
-    def before_save(cls, conn: Connection, values: Mapping[str, Any]) -> CallWatch | None:
-        """None when no destination of the account takes call events (nothing read)."""
-        takers = outbox_repo.subscribers(conn, int(values["account_id"]), values["site_id"])
-        if not any(str(t["events"]).find("call.") >= 0 for t in takers):
+    def before_save(
+        cls, conn: Connection, values: Mapping[str, Any], takers: list[Row]
+    ) -> CallWatch | None:
+        """None when no destination takes call events (`call_takers`; nothing read)."""
+        if not takers:
             return None
         return cls(takers, outbox_repo.call_before(conn, str(values["id"])))
 
@@ -181,17 +201,25 @@ def session_view(session: Mapping[str, Any]) -> Row:
 # ------------------------------------------------------------------ leads
 
 
-def leads_saved(conn: Connection, rows: Sequence[Mapping[str, Any]], now: float) -> int:
+def leads_saved(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    now: float,
+    takers_by_account: dict[int, list[Row]] | None = None,
+) -> int:
     """Call before the leads are written: lead.created for a lead new to the table,
-    lead.classified for one whose verdict changed; how many events."""
+    lead.classified for one whose verdict changed; how many events. `takers_by_account`:
+    `lead_takers` looked up beforehand (else now)."""
     calls_only = [r for r in rows if r["kind"] == "call"]
     by_account: dict[int, list[Mapping[str, Any]]] = {}
     for row in calls_only:
         by_account.setdefault(int(row["account_id"]), []).append(row)
+    if takers_by_account is None:
+        takers_by_account = lead_takers(conn, by_account)
     made = 0
     for account_id, mine in by_account.items():
-        takers = outbox_repo.subscribers(conn, account_id, None)
-        if not any(str(t["events"]).find("lead.") >= 0 for t in takers):
+        takers = takers_by_account.get(account_id)
+        if not takers:
             continue
         old = outbox_repo.verdicts(conn, [str(r["id"]) for r in mine])
         for row in mine:
