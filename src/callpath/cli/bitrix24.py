@@ -9,10 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from callpath.cli.common import fail, open_engine, public_base_url, site_row
+from callpath.cli.common import (
+    account_exists,
+    fail,
+    open_engine,
+    public_base_url,
+    site_of,
+)
 from callpath.integrations.bitrix24 import connect
 from callpath.services import setup
-from callpath.storage import outbox_repo, user_repo
+from callpath.storage import outbox_repo
 from callpath.storage.db import transaction
 from callpath.storage.tables import MAX_ID
 
@@ -59,8 +65,8 @@ def bitrix24_connect(
     base = _base(server)
     try:
         with transaction(open_engine()) as conn:
-            _account(conn, account)
-            site_id = _site_of(conn, site, account)
+            account_exists(conn, account)
+            site_id = site_of(conn, site, account)
             row = connect.add(
                 conn, account, webhook_url, time.time(), application_token, site_id, allow_private
             )
@@ -99,7 +105,7 @@ def bitrix24_list(
     waiting and failed."""
     try:
         with transaction(open_engine(), write=False) as conn:
-            _account(conn, account)
+            account_exists(conn, account)
             rows = connect.listed(conn, account)
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
@@ -132,20 +138,6 @@ def _act(dest: int, work: Any) -> None:
             work(conn, account)
     except setup.SetupError as exc:
         raise fail(str(exc)) from exc
-
-
-def _account(conn: Any, account: int) -> None:
-    if user_repo.account_name(conn, account) is None:
-        raise setup.NotFound(f"no account {account}")
-
-
-def _site_of(conn: Any, site: str | None, account: int) -> int | None:
-    if site is None:
-        return None
-    row = site_row(conn, site)
-    if row["account_id"] != account:
-        raise setup.NotFound(f"no site {site[:64]} in account {account}")
-    return int(row["id"])
 
 
 def _base(server: str | None) -> str | None:

@@ -51,20 +51,21 @@ def _allowed(who: auth.Principal) -> None:
         raise ClientError(403, "only owners, admins, analysts and their API tokens see deals")
 
 
-def moment(text: str | None) -> float | None:
-    """An ISO-8601 time with its UTC offset ("2026-03-01T12:00:00+03:00", or "Z")."""
+def moment(text: str | None, name: str = "closed_at") -> float | None:
+    """An ISO-8601 time with its UTC offset ("2026-03-01T12:00:00+03:00", or "Z"); a 400
+    naming the field `name` otherwise."""
     if text is None:
         return None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ClientError(400, "closed_at: an ISO-8601 time with its UTC offset") from exc
+        raise ClientError(400, f"{name}: an ISO-8601 time with its UTC offset") from exc
     if parsed.tzinfo is None:
-        raise ClientError(400, "closed_at: give the UTC offset (…+03:00 or …Z)")
+        raise ClientError(400, f"{name}: give the UTC offset (…+03:00 or …Z)")
     try:
         return parsed.timestamp()
     except (OverflowError, ValueError) as exc:
-        raise ClientError(400, "closed_at: out of range") from exc
+        raise ClientError(400, f"{name}: out of range") from exc
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Owners and admins only (a webhook sends the account's callers and visits elsewhe
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +15,7 @@ from callpath.domain.outbox import PAUSED_BY_FAILURES
 from callpath.integrations import destinations
 from callpath.services import auth
 from callpath.storage.db import transaction
+from callpath.web.api_deals import moment
 from callpath.web.auth import ApiUser
 from callpath.web.call_view import iso
 from callpath.web.context import ctx
@@ -222,7 +222,8 @@ def webhook_deliveries(
 )
 def replay_period(webhook_id: PathId, body: PeriodIn, request: Request, who: ApiUser) -> Row:
     _allowed(who)
-    since, until = _moment(body.from_, "from"), _moment(body.to, "to")
+    since, until = moment(body.from_, "from"), moment(body.to, "to")
+    assert since is not None and until is not None
     with transaction(ctx(request).engine) as conn:
         done = destinations.replay_period(
             conn, who.account_id, webhook_id, since, until, time.time()
@@ -250,16 +251,3 @@ def replay_delivery(delivery_id: PathId, request: Request, who: ApiUser) -> Row:
     _allowed(who)
     with transaction(ctx(request).engine) as conn:
         return detail_view(destinations.replay_one(conn, who.account_id, delivery_id, time.time()))
-
-
-def _moment(text: str, name: str) -> float:
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise ClientError(400, f"{name}: an ISO-8601 time with its UTC offset") from exc
-    if parsed.tzinfo is None:
-        raise ClientError(400, f"{name}: give the UTC offset (…+03:00 or …Z)")
-    try:
-        return parsed.timestamp()
-    except (OverflowError, ValueError) as exc:
-        raise ClientError(400, f"{name}: out of range") from exc
