@@ -17,7 +17,7 @@ from callpath.integrations.bitrix24 import rest as bitrix24_rest
 from callpath.integrations.http import Refused, check_url
 from callpath.integrations.notify.mail import NOT_CONFIGURED
 from callpath.services.site_input import NotFound, SetupError
-from callpath.storage import outbox_repo, site_repo, user_repo
+from callpath.storage import delivery_log_repo, outbox_repo, site_repo, user_repo
 
 Row = dict[str, Any]
 URL_MAX = 2000
@@ -229,22 +229,26 @@ def log(
     found(conn, account_id, dest_id)
     if state is not None and state not in ("pending", "delivered", "failed"):
         raise SetupError("state: one of pending, delivered, failed")
-    return outbox_repo.log(conn, account_id, dest_id, max(1, min(limit, LOG_MAX)), state, before)
+    return delivery_log_repo.log(
+        conn, account_id, dest_id, max(1, min(limit, LOG_MAX)), state, before
+    )
 
 
 def delivery(conn: Connection, account_id: int, delivery_id: int) -> Row:
     """One delivery with its event's payload and every attempt."""
-    row = outbox_repo.delivery(conn, account_id, delivery_id)
+    row = delivery_log_repo.delivery(conn, account_id, delivery_id)
     if row is None:
         raise NotFound(f"no delivery {delivery_id} in this account")
-    return {**row, "attempts_made": outbox_repo.attempts_of(conn, account_id, delivery_id)}
+    return {**row, "attempts_made": delivery_log_repo.attempts_of(conn, account_id, delivery_id)}
 
 
 def replay_one(conn: Connection, account_id: int, delivery_id: int, now: float) -> Row:
-    row = outbox_repo.delivery(conn, account_id, delivery_id)
+    row = delivery_log_repo.delivery(conn, account_id, delivery_id)
     if row is None:
         raise NotFound(f"no delivery {delivery_id} in this account")
-    outbox_repo.replay(conn, account_id, int(row["destination_id"]), now, delivery_id=delivery_id)
+    delivery_log_repo.replay(
+        conn, account_id, int(row["destination_id"]), now, delivery_id=delivery_id
+    )
     return delivery(conn, account_id, delivery_id)
 
 
@@ -256,4 +260,4 @@ def replay_period(
     found(conn, account_id, dest_id)
     if until <= since:
         raise SetupError("the period's end must come after its start")
-    return outbox_repo.replay(conn, account_id, dest_id, now, since=since, until=until)
+    return delivery_log_repo.replay(conn, account_id, dest_id, now, since=since, until=until)

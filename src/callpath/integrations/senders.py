@@ -10,7 +10,6 @@ A new kind registers its sender in `SENDERS`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from callpath.integrations.amocrm import sender as amocrm
@@ -22,18 +21,13 @@ from callpath.integrations.metrica import sender as metrica
 from callpath.integrations.notify import sender as notify
 from callpath.integrations.sending import Context, Sender
 from callpath.integrations.webhook import request as webhook
+from callpath.services import outbox
 
 
 def _webhook(
     ctx: Context, destination: Mapping[str, Any], event: Mapping[str, Any], now: float
 ) -> Outcome:
-    return ctx.client.send(webhook.request(destination, event, _iso(event["event_at"]), now))
-
-
-def _iso(at: float) -> str:
-    return (
-        datetime.fromtimestamp(float(at), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
+    return ctx.client.send(webhook.request(destination, event, outbox.iso(event["event_at"]), now))
 
 
 def _notify(

@@ -11,7 +11,7 @@ from typing import Any
 from callpath.integrations.http import Client, Outcome, skipped
 from callpath.integrations.notify.sender import Channels
 from callpath.services.deliveries import Links
-from callpath.storage.outbox_repo import SENT
+from callpath.storage.remote_link_repo import SENT
 
 
 @dataclass(frozen=True, slots=True)

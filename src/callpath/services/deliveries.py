@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from callpath.domain import outbox
-from callpath.storage import outbox_repo
+from callpath.storage import outbox_repo, remote_link_repo
 from callpath.storage.db import transaction
 
 log = logging.getLogger("callpath.outbox")
@@ -137,16 +137,16 @@ class Links:
 
     def of_call(self, dest_id: int, call_id: str) -> list[tuple[str, str]]:
         with transaction(self.engine, write=False) as conn:
-            rows = outbox_repo.links_of_call(conn, dest_id, call_id)
+            rows = remote_link_repo.links_of_call(conn, dest_id, call_id)
         return [(str(r["kind"]), str(r["remote_id"])) for r in rows]
 
     def call_of(self, dest_id: int, kind: str, remote_id: str) -> str | None:
         with transaction(self.engine, write=False) as conn:
-            return outbox_repo.call_of_remote(conn, dest_id, kind, remote_id)
+            return remote_link_repo.call_of_remote(conn, dest_id, kind, remote_id)
 
     def has(self, dest_id: int, kind: str, remote_id: str) -> bool:
         with transaction(self.engine, write=False) as conn:
-            return outbox_repo.has_link(conn, dest_id, kind, remote_id[:64])
+            return remote_link_repo.has_link(conn, dest_id, kind, remote_id[:64])
 
     def remember(
         self,
@@ -160,9 +160,9 @@ class Links:
         """Whether this call made the mark (False: it was there already)."""
         try:
             with transaction(self.engine) as conn:
-                if outbox_repo.has_link(conn, dest_id, kind, remote_id[:64]):
+                if remote_link_repo.has_link(conn, dest_id, kind, remote_id[:64]):
                     return False
-                outbox_repo.add_link(
+                remote_link_repo.add_link(
                     conn,
                     {
                         "account_id": account_id,
@@ -180,7 +180,7 @@ class Links:
     def forget(self, dest_id: int, kind: str, remote_id: str) -> None:
         """A mark taken before sending, dropped: the destination surely did not take it."""
         with transaction(self.engine) as conn:
-            outbox_repo.drop_link(conn, dest_id, kind, remote_id[:64])
+            remote_link_repo.drop_link(conn, dest_id, kind, remote_id[:64])
 
 
 def _tell_paused(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from callpath.storage import lead_repo, outbox_repo, site_repo, user_repo
+from callpath.storage import lead_repo, outbox_repo, remote_link_repo, site_repo, user_repo
 from callpath.storage.db import transaction
 
 Row = dict[str, Any]
@@ -66,7 +66,7 @@ def zone_of(conn: Connection, account_id: int, site_id: int | None) -> str:
 
 
 def digest_sent(conn: Connection, dest_id: int, mark: str) -> bool:
-    return outbox_repo.has_link(conn, dest_id, DIGEST_LINK, mark)
+    return remote_link_repo.has_link(conn, dest_id, DIGEST_LINK, mark)
 
 
 def queue_digest(
@@ -79,7 +79,7 @@ def queue_digest(
         with transaction(engine) as conn:
             if digest_sent(conn, dest_id, mark):
                 return None
-            outbox_repo.add_link(
+            remote_link_repo.add_link(
                 conn,
                 {
                     "account_id": destination["account_id"],

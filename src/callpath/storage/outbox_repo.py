@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from callpath.storage.tables import (
     calls,
@@ -21,7 +21,6 @@ from callpath.storage.tables import (
 )
 
 Row = dict[str, Any]
-SENT = "sent"  # a remote link marking a call or deal sent at most once ("call:ID")
 ds, ev, dl, at = destinations.c, outbox_events.c, deliveries.c, delivery_attempts.c
 PUBLIC = (
     ds.id,
@@ -324,188 +323,10 @@ def destination_failed(conn: Connection, dest_id: int, now: float) -> Row:
     return dict(row._mapping)
 
 
-# ------------------------------------------------------------------ the log
-
-
-def log(
-    conn: Connection,
-    account_id: int,
-    dest_id: int,
-    limit: int,
-    state: str | None = None,
-    before: int | None = None,
-) -> list[Row]:
-    """A destination's deliveries, newest first, with their event and last attempt."""
-    last = (
-        select(func.max(at.id))
-        .where(at.delivery_id == dl.id)
-        .correlate(deliveries)
-        .scalar_subquery()
-    )
-    latest = delivery_attempts.alias("latest")
-    query = (
-        select(
-            dl.id,
-            dl.state,
-            dl.attempts,
-            dl.next_at,
-            dl.created_at,
-            dl.delivered_at,
-            dl.last_error,
-            ev.id.label("event_id"),
-            ev.type,
-            ev.subject,
-            ev.created_at.label("event_at"),
-            latest.c.status.label("last_status"),
-            latest.c.latency_ms.label("last_latency_ms"),
-        )
-        .select_from(
-            deliveries.join(outbox_events, ev.id == dl.event_id).outerjoin(
-                latest, latest.c.id == last
-            )
-        )
-        .where(dl.account_id == account_id, dl.destination_id == dest_id)
-        .order_by(dl.id.desc())
-        .limit(limit)
-    )
-    if state is not None:
-        query = query.where(dl.state == state)
-    if before is not None:
-        query = query.where(dl.id < before)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def delivery(conn: Connection, account_id: int, delivery_id: int) -> Row | None:
-    query = (
-        select(
-            dl.id,
-            dl.destination_id,
-            dl.state,
-            dl.attempts,
-            dl.next_at,
-            dl.created_at,
-            dl.delivered_at,
-            dl.last_error,
-            ev.id.label("event_id"),
-            ev.type,
-            ev.subject,
-            ev.payload,
-            ev.created_at.label("event_at"),
-        )
-        .select_from(deliveries.join(outbox_events, ev.id == dl.event_id))
-        .where(dl.account_id == account_id, dl.id == delivery_id)
-    )
-    row = conn.execute(query).first()
-    return dict(row._mapping) if row else None
-
-
-def attempts_of(conn: Connection, account_id: int, delivery_id: int) -> list[Row]:
-    query = (
-        select(at.id, at.at, at.status, at.ok, at.latency_ms, at.excerpt)
-        .where(at.account_id == account_id, at.delivery_id == delivery_id)
-        .order_by(at.id)
-    )
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def replay(
-    conn: Connection,
-    account_id: int,
-    dest_id: int,
-    now: float,
-    delivery_id: int | None = None,
-    since: float | None = None,
-    until: float | None = None,
-) -> int:
-    """Send again: one delivery, or the destination's deliveries whose event happened in
-    [since, until). Due now, with a fresh retry horizon; how many. A replay is a
-    deliberate resend: the at-most-once marks (`SENT`) of those events' calls and deals
-    go too."""
-    conditions = [dl.account_id == account_id, dl.destination_id == dest_id]
-    if delivery_id is not None:
-        conditions.append(dl.id == delivery_id)
-    if since is not None or until is not None:
-        in_period = select(ev.id).where(
-            and_(
-                ev.account_id == account_id,
-                ev.created_at >= (since if since is not None else 0.0),
-                ev.created_at < (until if until is not None else 1e12),
-            )
-        )
-        conditions.append(dl.event_id.in_(in_period.scalar_subquery()))
-    subjects = select(ev.subject).where(
-        ev.id.in_(select(dl.event_id).where(*conditions).scalar_subquery())
-    )
-    marks = [f"{kind}:{s}" for (s,) in conn.execute(subjects) for kind in ("call", "deal")]
-    rl = remote_links.c
-    for start in range(0, len(marks), 500):
-        conn.execute(
-            delete(remote_links).where(
-                rl.destination_id == dest_id,
-                rl.kind == SENT,
-                rl.remote_id.in_(marks[start : start + 500]),
-            )
-        )
-    result = conn.execute(
-        update(deliveries)
-        .where(*conditions)
-        .values(state="pending", next_at=now, created_at=now, lease_until=None, attempts=0)
-    )
-    return int(result.rowcount)
-
-
 def account_of(conn: Connection, dest_id: int) -> int | None:
     """The account a destination belongs to (the command line speaks for them all)."""
     found = conn.execute(select(ds.account_id).where(ds.id == dest_id)).scalar()
     return int(found) if found is not None else None
-
-
-def account_of_delivery(conn: Connection, delivery_id: int) -> int | None:
-    found = conn.execute(select(dl.account_id).where(dl.id == delivery_id)).scalar()
-    return int(found) if found is not None else None
-
-
-# ------------------------------------------------------------------ remote links
-
-
-def add_link(conn: Connection, values: Row) -> None:
-    conn.execute(insert(remote_links).values(**values))
-
-
-def links_of_call(conn: Connection, dest_id: int, call_id: str) -> list[Row]:
-    rl = remote_links.c
-    query = (
-        select(rl.kind, rl.remote_id)
-        .where(rl.destination_id == dest_id, rl.call_id == call_id)
-        .order_by(rl.id)
-    )
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def has_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> bool:
-    rl = remote_links.c
-    query = select(rl.id).where(
-        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
-    )
-    return conn.execute(query).first() is not None
-
-
-def call_of_remote(conn: Connection, dest_id: int, kind: str, remote_id: str) -> str | None:
-    rl = remote_links.c
-    query = select(rl.call_id).where(
-        rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
-    )
-    found = conn.execute(query).scalar()
-    return str(found) if found is not None else None
-
-
-def drop_link(conn: Connection, dest_id: int, kind: str, remote_id: str) -> None:
-    rl = remote_links.c
-    conn.execute(
-        delete(remote_links).where(
-            rl.destination_id == dest_id, rl.kind == kind, rl.remote_id == remote_id
-        )
-    )
 
 
 def webhook_secret(conn: Connection, dest_id: int) -> Row | None:

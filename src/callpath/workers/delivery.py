@@ -15,6 +15,7 @@ standard input closes.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -36,7 +37,7 @@ from callpath.services import deliveries
 from callpath.services.deliveries import Attempt, Links
 from callpath.services.notify import Reads
 from callpath.storage.db import make_engine
-from callpath.workers.applier import stop_at_eof
+from callpath.workers.applier import NICENESS, stop_at_eof
 
 log = logging.getLogger("callpath.delivery")
 Clock = Callable[[], float]
@@ -147,6 +148,10 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the serve process decides when (stdin EOF)
     settings = settings_mod.load()
+    if not settings.database_url.startswith("sqlite"):
+        # As the apply process: sending yields the cores to the routing answers. Not on
+        # SQLite, where a starved process holding the one write lock would hold them up.
+        os.nice(NICENESS)
     engine = make_engine(settings.database_url, pool_size=4, max_overflow=4)
     stop = threading.Event()
     reader = threading.Thread(target=stop_at_eof, args=(sys.stdin.buffer, stop), daemon=True)

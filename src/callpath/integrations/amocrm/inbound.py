@@ -21,7 +21,7 @@ from callpath.integrations.amocrm.leads import LOST, WON
 from callpath.integrations.amocrm.status_hook import LeadChange
 from callpath.services import deals
 from callpath.services.site_input import SetupError
-from callpath.storage import deal_repo, outbox_repo
+from callpath.storage import deal_repo, outbox_repo, remote_link_repo
 
 Row = dict[str, Any]
 _NOBODY = "-" * 43  # compared against when the destination is unknown
@@ -66,7 +66,7 @@ def _one(conn: Connection, destination: Row, change: LeadChange, now: float) -> 
     """The deal's id, or why the lead is left out."""
     account = int(destination["account_id"])
     dest_id = int(destination["id"])
-    call_id = outbox_repo.call_of_remote(conn, dest_id, "lead", str(change.id))
+    call_id = remote_link_repo.call_of_remote(conn, dest_id, "lead", str(change.id))
     site_id = destination["site_id"]
     caller = change.phones[0] if change.phones and call_id is None else None
     if call_id is None and caller is None:

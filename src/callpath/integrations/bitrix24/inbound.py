@@ -29,7 +29,7 @@ from callpath.integrations.bitrix24.connect import KIND
 from callpath.integrations.http import Client
 from callpath.services import deals
 from callpath.services.site_input import SetupError
-from callpath.storage import outbox_repo, site_repo
+from callpath.storage import outbox_repo, remote_link_repo, site_repo
 from callpath.storage.db import transaction
 
 log = logging.getLogger("callpath.bitrix24")
@@ -137,7 +137,7 @@ def _call_of_lead(engine: Engine, dest_id: int, lead_id: str | None) -> str | No
     if lead_id is None:
         return None
     with transaction(engine, write=False) as conn:
-        return outbox_repo.call_of_remote(conn, dest_id, "lead", lead_id)
+        return remote_link_repo.call_of_remote(conn, dest_id, "lead", lead_id)
 
 
 def _contact_phone(
